@@ -1,0 +1,25 @@
+namespace MetricsCollector.Core.Windows;
+
+/// <summary>
+/// One result row: the figures of one device over one window <c>[WindowStart, WindowEnd)</c>.
+/// Times are epoch milliseconds (UTC). Count, Min, Max and Mean are exact; the percentiles
+/// come from the t-digest. <see cref="Revision"/> starts at 1 when the window fires and goes
+/// up with every late event that changes it; <see cref="Final"/> is set once the watermark
+/// has passed <c>WindowEnd + allowed lateness</c>, after which the row never changes.
+/// Rows are keyed by (DeviceId, WindowEnd): writing the same key again replaces the row.
+/// </summary>
+public sealed record WindowResult(
+    string DeviceId,
+    long WindowStart,
+    long WindowEnd,
+    double P50,
+    double P90,
+    double P95,
+    double P99,
+    double Min,
+    double Max,
+    double Mean,
+    long Count,
+    int Revision,
+    bool Final,
+    long LastUpdated);
