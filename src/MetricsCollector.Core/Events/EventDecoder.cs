@@ -25,8 +25,8 @@ namespace MetricsCollector.Core.Events;
 /// (U+0000–U+001F, U+007F–U+009F).</para>
 /// <para>A decoded known device id allocates nothing; malformed JSON costs an exception
 /// (<see cref="Utf8JsonReader"/> has no other way to say so), a few microseconds.</para>
-/// <para>Not thread-safe when it shares its <see cref="DeviceIdPool"/>; use one decoder per
-/// partition stream.</para>
+/// <para>Not thread-safe, because its <see cref="DeviceIdPool"/> is not: use one decoder, with its
+/// own pool, per partition stream.</para>
 /// </remarks>
 public sealed class EventDecoder
 {

@@ -147,10 +147,6 @@ public class EventDecoderTests
         Accepted(value, new EventDecoder(maxRecordBytes: value.Length));
     }
 
-    [Fact]
-    public void The_record_key_plays_no_part_the_value_alone_names_the_device() =>
-        Assert.Equal("device-11", Accepted(Typical).DeviceId);
-
     // ---- too-large ----
 
     [Fact]
