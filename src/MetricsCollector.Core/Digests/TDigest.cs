@@ -20,8 +20,8 @@ namespace MetricsCollector.Core.Digests;
 /// of k, so a centroid around quantile q holds at most about <c>2π·√(q(1−q))/δ</c> of the weight:
 /// 3.1 % at the median, 1.4 % at p95, 0.6 % at p99 and 0.2 % at p99.9 for δ = 100. k2
 /// (<c>log(q/(1−q))</c>, normalised by <c>4·log(n/δ) + 24</c>) has smaller centroids only beyond
-/// about p99.5 and centroids several times larger at p50…p95, which are the figures this product
-/// reports (p50, p90, p95, p99); k1 also needs no normaliser that depends on n, so two digests
+/// about p98–p99 (depending on n) and 3–5× larger ones at the median, and p50, p90, p95 and p99
+/// are the figures this product reports; k1 also needs no normaliser that depends on n, so two digests
 /// built from different counts follow the same bounds. Hence k1.
 /// </para>
 /// <para>
@@ -51,10 +51,10 @@ public sealed class TDigest
     /// <summary>First byte of every serialized digest.</summary>
     public const byte FormatVersion = 1;
 
-    // Buffer of up to 10·δ values: sorting k values costs ~log k compares each, merging costs
-    // (centroids + k)/k per value, and 10·δ keeps the merge share small at δ = 100 while the
-    // buffer of a busy digest stays at 8 KB. Fewer merges also means fewer rounds of the greedy
-    // merge's error.
+    // Buffer of up to 10·δ values: a merge pass costs about (centroids + buffered)/buffered steps
+    // per value plus a sine and an arcsine per centroid it closes; at 10·δ that is a few ns per
+    // value while a busy digest's buffer stays at 8 KB. Fewer merges also means fewer rounds of
+    // the greedy merge's error.
     private const int BufferFactor = 10;
     private const int InitialBufferCapacity = 16;
     private const byte FlagMergeRightToLeft = 1;
@@ -67,10 +67,6 @@ public sealed class TDigest
     // nearly unblended pieces. At δ = 100 this cuts the rank error at p95/p99 by ~3× for the
     // price of a larger merge pass.
     private const int InternalFactor = 4;
-
-    private readonly double _kStep;          // one unit of k in asin-space at δ: 2π/δ
-    private readonly double _internalKStep;  // the same at InternalFactor·δ
-    private readonly int _bufferLimit;
 
     private double[] _bufferValues = [];
     private double[]? _bufferWeights; // null while every buffered value has weight 1
@@ -106,9 +102,6 @@ public sealed class TDigest
         }
 
         Compression = compression;
-        _kStep = 2 * Math.PI / compression;
-        _internalKStep = _kStep / InternalFactor;
-        _bufferLimit = (int)Math.Ceiling(BufferFactor * compression);
     }
 
     public double Compression { get; }
@@ -566,7 +559,8 @@ public sealed class TDigest
             return digest;
         }
 
-        if (count > long.MaxValue)
+        // Weights are held as doubles, exact up to 2^53.
+        if (count > 1UL << 53)
         {
             throw new FormatException("Count is out of range.");
         }
@@ -574,7 +568,10 @@ public sealed class TDigest
         var min = reader.Double();
         var max = reader.Double();
         var sum = reader.Double();
-        if (!double.IsFinite(min) || !double.IsFinite(max) || !double.IsFinite(sum) || min > max)
+        // Add stores −0 as +0, so a −0 bound can only come from a forged blob; it would let a
+        // −0 mean sit after a +0 one, which compare equal but break the ascending order keys.
+        if (!double.IsFinite(min) || !double.IsFinite(max) || !double.IsFinite(sum) || min > max
+            || (double.IsNegative(min) && min == 0) || (double.IsNegative(max) && max == 0))
         {
             throw new FormatException("Min, max or sum is invalid.");
         }
@@ -608,6 +605,10 @@ public sealed class TDigest
 
             var key = unchecked(previous + (long)step);
             var mean = FromOrderKey(key);
+            if (mean == 0 && double.IsNegative(mean))
+            {
+                throw new FormatException("Centroid means are never −0.");
+            }
 
             if (weight == 0 || weight > count - total)
             {
@@ -648,6 +649,9 @@ public sealed class TDigest
     private static double FromOrderKey(long key) =>
         BitConverter.Int64BitsToDouble(key >= 0 ? key : key ^ long.MaxValue);
 
+    // One unit of k at δ, in asin-space: 2π/δ (derived rather than stored, to keep idle digests small).
+    private double KStep => 2 * Math.PI / Compression;
+
     private double Weight(int i) => _weights is null ? 1 : _weights[i];
 
     private double Clamp(double value) => Math.Clamp(value, _min, _max);
@@ -660,9 +664,10 @@ public sealed class TDigest
     {
         if (_bufferCount == _bufferValues.Length)
         {
-            if (_bufferValues.Length < _bufferLimit)
+            var limit = (int)(BufferFactor * Compression);
+            if (_bufferValues.Length < limit)
             {
-                var capacity = Math.Min(_bufferLimit, Math.Max(InitialBufferCapacity, _bufferValues.Length * 2));
+                var capacity = Math.Min(limit, Math.Max(InitialBufferCapacity, _bufferValues.Length * 2));
                 Array.Resize(ref _bufferValues, capacity);
                 if (_bufferWeights is not null)
                 {
@@ -696,7 +701,7 @@ public sealed class TDigest
     {
         if (_bufferCount > 0 || !_compressed)
         {
-            MergeIntoCentroids(_kStep);
+            MergeIntoCentroids(KStep);
             _compressed = true;
         }
     }
@@ -704,7 +709,7 @@ public sealed class TDigest
     /// <summary>Empties a full buffer into the finer internal centroids.</summary>
     private void Flush()
     {
-        MergeIntoCentroids(_internalKStep);
+        MergeIntoCentroids(KStep / InternalFactor);
         _compressed = false;
     }
 
