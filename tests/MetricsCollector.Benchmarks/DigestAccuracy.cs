@@ -83,7 +83,44 @@ public static class DigestAccuracy
             }
         }
 
+        text.AppendLine();
+        text.AppendLine("Managed memory retained per digest (CPU-like values, δ = 100; 10,000 digests, GC.GetTotalMemory before/after):");
+        text.AppendLine();
+        text.AppendLine("| values | state | bytes per digest |");
+        text.AppendLine("|---:|---|---:|");
+        foreach (var (n, compact) in new[] { (60, false), (60, true), (1_000, false), (1_000, true) })
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {n} | {(compact ? "after Compact()" : "live (buffer not merged)")} | {RetainedBytes(n, compact):F0} |");
+        }
+
         output.Write(text.ToString());
+    }
+
+    private static double RetainedBytes(int n, bool compact)
+    {
+        const int digests = 10_000;
+        var values = DigestData.CpuTwoDecimals(n, seed: 9);
+        var kept = new TDigest[digests];
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        for (var d = 0; d < digests; d++)
+        {
+            var digest = new TDigest();
+            foreach (var v in values)
+            {
+                digest.Add(v);
+            }
+
+            if (compact)
+            {
+                digest.Compact();
+            }
+
+            kept[d] = digest;
+        }
+
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        GC.KeepAlive(kept);
+        return (double)(after - before) / digests;
     }
 
     /// <summary>Distance from q to the exact rank interval of v in sorted.</summary>
