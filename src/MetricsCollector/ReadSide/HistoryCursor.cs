@@ -26,16 +26,18 @@ public readonly record struct HistoryCursor(long Before)
     public static bool TryParse(string? token, out HistoryCursor cursor)
     {
         cursor = default;
-        Span<byte> bytes = stackalloc byte[Length + 3];
+        // IsValid first: TryDecodeFromChars throws, rather than returning false, on characters outside the alphabet.
+        Span<byte> bytes = stackalloc byte[Length];
         if (string.IsNullOrEmpty(token)
-            || !Base64Url.TryDecodeFromChars(token, bytes, out var written)
-            || written != Length
+            || !Base64Url.IsValid(token, out var length)
+            || length != Length
+            || !Base64Url.TryDecodeFromChars(token, bytes, out _)
             || bytes[0] != Version)
         {
             return false;
         }
 
-        cursor = new HistoryCursor(BinaryPrimitives.ReadInt64BigEndian(bytes[1..Length]));
+        cursor = new HistoryCursor(BinaryPrimitives.ReadInt64BigEndian(bytes[1..]));
         return true;
     }
 }
