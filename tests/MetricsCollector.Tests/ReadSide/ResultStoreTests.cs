@@ -180,6 +180,31 @@ public abstract class ResultStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_overlapping_batches_neither_fail_nor_lose_the_highest_revision()
+    {
+        // Each writer sends the same keys in its own order and with its own revisions: without one lock order
+        // PostgreSQL would deadlock, and without one writer SQLite would answer SQLITE_BUSY.
+        var keys = Enumerable.Range(0, 40).Select(i => ($"d{i % 8}", T0 + i / 8 * Minute)).ToArray();
+        var writers = Enumerable.Range(1, 6).Select(writer => Task.Run(async () =>
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                var order = writer % 2 == 0 ? keys : keys.Reverse();
+                await Store.UpsertAsync(order.Select(k => Row(k.Item1, k.Item2, revision: writer * 10 + round)).ToArray());
+                await Store.LatestAsync("d3");
+            }
+        }));
+
+        await Task.WhenAll(writers);
+
+        foreach (var (device, windowEnd) in keys)
+        {
+            var history = await Store.HistoryAsync(device, windowEnd, windowEnd, 10, null);
+            Assert.Equal(69, Assert.Single(history.Items).Revision);
+        }
+    }
+
+    [Fact]
     public async Task Recent_window_ends_are_distinct_and_newest_first()
     {
         await Store.UpsertAsync([Row("a", T0), Row("b", T0), Row("a", T0 + Minute), Row("c", T0 + 3 * Minute)]);
