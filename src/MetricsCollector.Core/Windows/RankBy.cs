@@ -1,0 +1,70 @@
+namespace MetricsCollector.Core.Windows;
+
+/// <summary>The figure of a <see cref="WindowResult"/> that a top-N ranks devices by.</summary>
+public enum RankBy
+{
+    P50,
+    P90,
+    P95,
+    P99,
+    Max,
+    Mean,
+}
+
+public static class RankByExtensions
+{
+    /// <summary>What the API uses when no figure is asked for: the original system ranked by p95 only.</summary>
+    public const RankBy Default = RankBy.P95;
+
+    public static double Figure(this RankBy by, WindowResult row) => by switch
+    {
+        RankBy.P50 => row.P50,
+        RankBy.P90 => row.P90,
+        RankBy.P95 => row.P95,
+        RankBy.P99 => row.P99,
+        RankBy.Max => row.Max,
+        RankBy.Mean => row.Mean,
+        _ => throw new ArgumentOutOfRangeException(nameof(by), by, null),
+    };
+
+    /// <summary>The name a client writes (<c>p95</c>), the inverse of <see cref="TryParse"/>.</summary>
+    public static string Name(this RankBy by) => by switch
+    {
+        RankBy.P50 => "p50",
+        RankBy.P90 => "p90",
+        RankBy.P95 => "p95",
+        RankBy.P99 => "p99",
+        RankBy.Max => "max",
+        RankBy.Mean => "mean",
+        _ => throw new ArgumentOutOfRangeException(nameof(by), by, null),
+    };
+
+    /// <summary>
+    /// Accepts exactly the client names (case-insensitive). Not <see cref="Enum.TryParse{TEnum}(string?, bool, out TEnum)"/>:
+    /// that also takes numbers such as "7", which would name no figure.
+    /// </summary>
+    public static bool TryParse(string? text, out RankBy by)
+    {
+        foreach (var candidate in Enum.GetValues<RankBy>())
+        {
+            if (string.Equals(text, candidate.Name(), StringComparison.OrdinalIgnoreCase))
+            {
+                by = candidate;
+                return true;
+            }
+        }
+
+        by = Default;
+        return false;
+    }
+
+    /// <summary>
+    /// Ranking order: highest figure first, ties by device id ascending (ordinal, as the stores compare it),
+    /// so every node and every store gives the same answer for the same rows.
+    /// </summary>
+    public static IComparer<WindowResult> Comparer(this RankBy by) => Comparer<WindowResult>.Create((a, b) =>
+    {
+        var byFigure = by.Figure(b).CompareTo(by.Figure(a));
+        return byFigure != 0 ? byFigure : string.CompareOrdinal(a.DeviceId, b.DeviceId);
+    });
+}

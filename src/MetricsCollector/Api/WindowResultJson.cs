@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text.Json;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.ReadSide;
+
+namespace MetricsCollector.Api;
+
+/// <summary>
+/// The wire form of result rows, written by hand with <see cref="Utf8JsonWriter"/>: the field names and
+/// time format are a contract (PRODUCT.md) that must not follow a serializer's naming policy, and writing
+/// pre-encoded names straight into the response pipe allocates nothing per field on the hot routes.
+/// </summary>
+internal static class WindowResultJson
+{
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+    private static readonly JsonEncodedText DeviceId = JsonEncodedText.Encode("deviceId");
+    private static readonly JsonEncodedText WindowStart = JsonEncodedText.Encode("windowStart");
+    private static readonly JsonEncodedText WindowEnd = JsonEncodedText.Encode("windowEnd");
+    private static readonly JsonEncodedText Percentile95 = JsonEncodedText.Encode("percentile95");
+    private static readonly JsonEncodedText P50 = JsonEncodedText.Encode("p50");
+    private static readonly JsonEncodedText P90 = JsonEncodedText.Encode("p90");
+    private static readonly JsonEncodedText P99 = JsonEncodedText.Encode("p99");
+    private static readonly JsonEncodedText Min = JsonEncodedText.Encode("min");
+    private static readonly JsonEncodedText Max = JsonEncodedText.Encode("max");
+    private static readonly JsonEncodedText Mean = JsonEncodedText.Encode("mean");
+    private static readonly JsonEncodedText Count = JsonEncodedText.Encode("count");
+    private static readonly JsonEncodedText Revision = JsonEncodedText.Encode("revision");
+    private static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");
+    private static readonly JsonEncodedText LastUpdated = JsonEncodedText.Encode("lastUpdated");
+    private static readonly JsonEncodedText Items = JsonEncodedText.Encode("items");
+    private static readonly JsonEncodedText NextCursor = JsonEncodedText.Encode("nextCursor");
+
+    public static void WriteRow(Utf8JsonWriter writer, WindowResult row)
+    {
+        writer.WriteStartObject();
+        writer.WriteString(DeviceId, row.DeviceId);
+        WriteTime(writer, WindowStart, row.WindowStart);
+        WriteTime(writer, WindowEnd, row.WindowEnd);
+        // Field order as PRODUCT.md shows it: clients should not care, but diffs and eyes do.
+        WriteFigure(writer, Percentile95, row.P95);
+        WriteFigure(writer, P50, row.P50);
+        WriteFigure(writer, P90, row.P90);
+        WriteFigure(writer, P99, row.P99);
+        WriteFigure(writer, Min, row.Min);
+        WriteFigure(writer, Max, row.Max);
+        WriteFigure(writer, Mean, row.Mean);
+        writer.WriteNumber(Count, row.Count);
+        writer.WriteNumber(Revision, row.Revision);
+        writer.WriteBoolean(Final, row.Final);
+        WriteTime(writer, LastUpdated, row.LastUpdated);
+        writer.WriteEndObject();
+    }
+
+    public static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows)
+    {
+        writer.WriteStartArray();
+        foreach (var row in rows)
+        {
+            WriteRow(writer, row);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    public static void WritePage(Utf8JsonWriter writer, HistoryPage page)
+    {
+        writer.WriteStartObject();
+        writer.WritePropertyName(Items);
+        WriteRows(writer, page.Items);
+        if (page.Next is { } next)
+        {
+            writer.WriteString(NextCursor, next.ToString());
+        }
+        else
+        {
+            writer.WriteNull(NextCursor);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A figure always with a fraction or exponent (<c>91.0</c>, never <c>91</c>), as PRODUCT.md shows it:
+    /// consumers that tell integers from floats by the text see one type per field.
+    /// </summary>
+    private static void WriteFigure(Utf8JsonWriter writer, JsonEncodedText name, double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            // JSON has no NaN; the stores refuse such rows, so one here is a bug upstream, not client input.
+            throw new InvalidOperationException($"Non-finite figure {name}: {value}.");
+        }
+
+        Span<byte> utf8 = stackalloc byte[34];
+        value.TryFormat(utf8, out var written, "R", CultureInfo.InvariantCulture);
+        if (utf8[..written].IndexOfAny(".Ee"u8) < 0)
+        {
+            ".0"u8.CopyTo(utf8[written..]);
+            written += 2;
+        }
+
+        writer.WritePropertyName(name);
+        writer.WriteRawValue(utf8[..written], skipInputValidation: true);
+    }
+
+    private static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, long epochMs)
+    {
+        Span<byte> utf8 = stackalloc byte[32];
+        DateTime.UnixEpoch.AddMilliseconds(epochMs).TryFormat(utf8, out var written, TimeFormat, CultureInfo.InvariantCulture);
+        writer.WriteString(name, utf8[..written]);
+    }
+}

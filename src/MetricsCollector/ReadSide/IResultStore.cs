@@ -1,0 +1,59 @@
+using MetricsCollector.Core.Windows;
+
+namespace MetricsCollector.ReadSide;
+
+/// <summary>
+/// The read side: result rows keyed by (device, window end), queried by the REST API and written by the
+/// projection. Every write is idempotent and never lets an older revision of a row replace a newer one,
+/// so replays and reordered deliveries are harmless. Failures to reach the database surface as
+/// <see cref="StoreUnavailableException"/>.
+/// </summary>
+public interface IResultStore : IAsyncDisposable
+{
+    /// <summary>Creates the tables and indexes that are missing; safe to call from every node at start.</summary>
+    Task EnsureSchemaAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Writes <paramref name="rows"/> and, if given, <paramref name="progress"/> entries in one transaction,
+    /// so a projection can store how far it got together with what it wrote.
+    /// A row replaces the stored one only with a higher revision, or at the same revision as its final form.
+    /// </summary>
+    Task UpsertAsync(
+        IReadOnlyList<WindowResult> rows,
+        IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
+        CancellationToken ct = default);
+
+    /// <summary>The device's row with the latest window end, or null for an unknown device.</summary>
+    Task<WindowResult?> LatestAsync(string deviceId, CancellationToken ct = default);
+
+    /// <summary>
+    /// The device's rows whose window end lies in [<paramref name="from"/>, <paramref name="to"/>] (epoch ms,
+    /// either bound optional), newest first, at most <paramref name="limit"/>, continuing after
+    /// <paramref name="cursor"/> when given.
+    /// </summary>
+    Task<HistoryPage> HistoryAsync(
+        string deviceId,
+        long? from,
+        long? to,
+        int limit,
+        HistoryCursor? cursor,
+        CancellationToken ct = default);
+
+    /// <summary>The <paramref name="n"/> rows of the window ending at <paramref name="windowEnd"/> ranked by
+    /// <paramref name="by"/>: highest first, ties by device id ascending.</summary>
+    Task<IReadOnlyList<WindowResult>> TopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default);
+
+    /// <summary>The distinct window ends present, newest first, at most <paramref name="count"/>: what a
+    /// top-N holder needs to rebuild its state after a failover.</summary>
+    Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default);
+
+    /// <summary>Round-trips to the database; throws <see cref="StoreUnavailableException"/> when it cannot.</summary>
+    Task PingAsync(CancellationToken ct = default);
+
+    Task SaveProgressAsync(string key, string value, CancellationToken ct = default);
+
+    Task<string?> LoadProgressAsync(string key, CancellationToken ct = default);
+}
+
+/// <summary>One page of a device's history; <see cref="Next"/> is null on the last page.</summary>
+public sealed record HistoryPage(IReadOnlyList<WindowResult> Items, HistoryCursor? Next);

@@ -1,0 +1,473 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using MetricsCollector.Core.Windows;
+
+namespace MetricsCollector.ReadSide;
+
+/// <summary>
+/// What both backends share: the schema, every query, the upsert rule and the transaction handling, all in
+/// SQL that SQLite and PostgreSQL read alike. A backend supplies connections, the few words where the two
+/// dialects differ, and how a batch of rows travels to the server.
+/// </summary>
+public abstract class SqlResultStore : IResultStore
+{
+    /// <summary>Column order of every SELECT, matched by <see cref="ReadRow"/>.</summary>
+    protected const string Columns =
+        "device_id, window_end, window_start, p50, p90, p95, p99, min, max, mean, count, revision, final, last_updated";
+
+    /// <summary>
+    /// The rule that makes writes idempotent and order-insensitive: a stored row changes only for a higher
+    /// revision, or for its final form at the same revision. Replays of the same row are no-ops.
+    /// <see cref="Supersedes"/> is the same rule for rows of one batch.
+    /// </summary>
+    protected const string OnConflictUpdate = """
+        ON CONFLICT (device_id, window_end) DO UPDATE SET
+            window_start = excluded.window_start, p50 = excluded.p50, p90 = excluded.p90, p95 = excluded.p95,
+            p99 = excluded.p99, min = excluded.min, max = excluded.max, mean = excluded.mean,
+            count = excluded.count, revision = excluded.revision, final = excluded.final,
+            last_updated = excluded.last_updated
+        WHERE excluded.revision > window_results.revision
+           OR (excluded.revision = window_results.revision AND excluded.final AND NOT window_results.final)
+        """;
+
+    private const string LatestSql =
+        $"SELECT {Columns} FROM window_results WHERE device_id = @device_id ORDER BY window_end DESC LIMIT 1";
+
+    private const string HistorySql = $"""
+        SELECT {Columns} FROM window_results
+        WHERE device_id = @device_id AND window_end BETWEEN @from AND @to
+        ORDER BY window_end DESC LIMIT @limit
+        """;
+
+    private const string RecentWindowEndsSql =
+        "SELECT DISTINCT window_end FROM window_results ORDER BY window_end DESC LIMIT @count";
+
+    private const string SaveProgressSql =
+        "INSERT INTO progress (name, value) VALUES (@name, @value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+
+    private const string LoadProgressSql = "SELECT value FROM progress WHERE name = @name";
+
+    private static readonly RankBy[] Rankable = Enum.GetValues<RankBy>();
+
+    // One query per figure, built once: the column name comes from this closed list, never from a client.
+    private static readonly string[] TopSql = Rankable
+        .Select(by => $"SELECT {Columns} FROM window_results WHERE window_end = @window_end ORDER BY {ColumnOf(by)} DESC, device_id LIMIT @n")
+        .ToArray();
+
+    // A single writer per store instance where the backend wants it (SQLite locks the whole file per write).
+    private readonly SemaphoreSlim? _writer;
+
+    protected SqlResultStore(bool singleWriter) => _writer = singleWriter ? new SemaphoreSlim(1, 1) : null;
+
+    /// <summary>The column type of text keys: PostgreSQL needs a byte-order collation to sort device ids the
+    /// way SQLite and .NET's ordinal comparison do, whatever locale the database was created with.</summary>
+    protected abstract string TextKeyType { get; }
+
+    /// <summary>Statements run before the schema in the same transaction (a lock against concurrent nodes).</summary>
+    protected virtual IEnumerable<string> SchemaPreamble => [];
+
+    /// <summary>What turns a query into its plan: <c>EXPLAIN QUERY PLAN</c> or <c>EXPLAIN</c>.</summary>
+    protected abstract string ExplainPrefix { get; }
+
+    /// <summary>Opens a connection ready for use, pooled by the driver.</summary>
+    protected abstract Task<DbConnection> OpenAsync(CancellationToken ct);
+
+    /// <summary>Whether a driver exception means the database is out of reach, rather than a faulty query.</summary>
+    protected abstract bool IsUnavailable(Exception exception);
+
+    /// <summary>Writes rows (unique keys, in key order) inside <paramref name="transaction"/>.</summary>
+    protected abstract Task WriteRowsAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        IReadOnlyList<WindowResult> rows,
+        CancellationToken ct);
+
+    public virtual async Task EnsureSchemaAsync(CancellationToken ct = default) =>
+        await WriteAsync(
+            async (connection, transaction) =>
+            {
+                foreach (var sql in SchemaPreamble.Concat(SchemaStatements()))
+                {
+                    await using var command = Command(connection, transaction, sql);
+                    await command.ExecuteNonQueryAsync(ct);
+                }
+            },
+            ct);
+
+    public async Task UpsertAsync(
+        IReadOnlyList<WindowResult> rows,
+        IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
+        CancellationToken ct = default)
+    {
+        var batch = Prepare(rows);
+        if (batch.Count == 0 && (progress is null || progress.Count == 0))
+        {
+            return;
+        }
+
+        await WriteAsync(
+            async (connection, transaction) =>
+            {
+                if (batch.Count > 0)
+                {
+                    await WriteRowsAsync(connection, transaction, batch, ct);
+                }
+
+                foreach (var (key, value) in progress ?? [])
+                {
+                    await SaveProgressAsync(connection, transaction, key, value, ct);
+                }
+            },
+            ct);
+    }
+
+    public Task<WindowResult?> LatestAsync(string deviceId, CancellationToken ct = default) =>
+        WithConnectionAsync(
+            async connection =>
+            {
+                await using var command = LatestCommand(connection, deviceId);
+                return (await ReadRowsAsync(command, ct)).FirstOrDefault();
+            },
+            ct);
+
+    public Task<HistoryPage> HistoryAsync(
+        string deviceId,
+        long? from,
+        long? to,
+        int limit,
+        HistoryCursor? cursor,
+        CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return WithConnectionAsync(
+            async connection =>
+            {
+                // One row more than asked tells whether another page exists, so the last page has no cursor.
+                await using var command = HistoryCommand(connection, deviceId, from, to, limit + 1, cursor);
+                var rows = await ReadRowsAsync(command, ct);
+                if (rows.Count <= limit)
+                {
+                    return new HistoryPage(rows, null);
+                }
+
+                rows.RemoveAt(limit);
+                return new HistoryPage(rows, new HistoryCursor(rows[^1].WindowEnd));
+            },
+            ct);
+    }
+
+    public Task<IReadOnlyList<WindowResult>> TopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        return WithConnectionAsync<IReadOnlyList<WindowResult>>(
+            async connection =>
+            {
+                await using var command = TopCommand(connection, windowEnd, by, n);
+                return await ReadRowsAsync(command, ct);
+            },
+            ct);
+    }
+
+    public Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        return WithConnectionAsync<IReadOnlyList<long>>(
+            async connection =>
+            {
+                await using var command = Command(connection, null, RecentWindowEndsSql);
+                Bind(command, "@count", count);
+                var ends = new List<long>(count);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    ends.Add(reader.GetInt64(0));
+                }
+
+                return ends;
+            },
+            ct);
+    }
+
+    public Task PingAsync(CancellationToken ct = default) =>
+        WithConnectionAsync(
+            async connection =>
+            {
+                await using var command = Command(connection, null, "SELECT 1");
+                return await command.ExecuteScalarAsync(ct);
+            },
+            ct);
+
+    public Task SaveProgressAsync(string key, string value, CancellationToken ct = default) =>
+        WriteAsync((connection, transaction) => SaveProgressAsync(connection, transaction, key, value, ct), ct);
+
+    public Task<string?> LoadProgressAsync(string key, CancellationToken ct = default) =>
+        WithConnectionAsync(
+            async connection =>
+            {
+                await using var command = Command(connection, null, LoadProgressSql);
+                Bind(command, "@name", key);
+                return await command.ExecuteScalarAsync(ct) as string;
+            },
+            ct);
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        _writer?.Dispose();
+        await DisposeCoreAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the backend's connections (its pool or data source).</summary>
+    protected abstract ValueTask DisposeCoreAsync();
+
+    internal Task<string> ExplainLatestAsync(string deviceId, CancellationToken ct = default) =>
+        ExplainAsync(connection => LatestCommand(connection, deviceId), ct);
+
+    internal Task<string> ExplainHistoryAsync(string deviceId, HistoryCursor? cursor, CancellationToken ct = default) =>
+        ExplainAsync(connection => HistoryCommand(connection, deviceId, null, null, 101, cursor), ct);
+
+    internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
+        ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
+
+    /// <summary>The index name that serves a top-N by <paramref name="by"/>.</summary>
+    internal static string TopIndexOf(RankBy by) => $"window_results_top_{ColumnOf(by)}";
+
+    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    protected static DbParameter Bind(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+        return parameter;
+    }
+
+    private static string ColumnOf(RankBy by) => by switch
+    {
+        RankBy.P50 => "p50",
+        RankBy.P90 => "p90",
+        RankBy.P95 => "p95",
+        RankBy.P99 => "p99",
+        RankBy.Max => "max",
+        RankBy.Mean => "mean",
+        _ => throw new ArgumentOutOfRangeException(nameof(by), by, null),
+    };
+
+    /// <remarks>
+    /// The latest row of a device, and its history pages, come from the primary key (device_id, window_end)
+    /// read backwards: one descent of the b-tree. A separate device_latest table would answer the same with
+    /// a second write on every upsert and one more thing to keep consistent.
+    /// Top-N has one index per rankable figure, (window_end, figure DESC, device_id): the query reads the
+    /// first n entries of the window in the wanted order and stops, whatever the number of devices. Six
+    /// indexes cost six index writes per row, about devices × revisions per slide — tiny next to the event
+    /// rate — and every figure a client can ask for is answered the same way.
+    /// </remarks>
+    private IEnumerable<string> SchemaStatements()
+    {
+        yield return $"""
+            CREATE TABLE IF NOT EXISTS window_results (
+                device_id {TextKeyType} NOT NULL,
+                window_end BIGINT NOT NULL,
+                window_start BIGINT NOT NULL,
+                p50 DOUBLE PRECISION NOT NULL,
+                p90 DOUBLE PRECISION NOT NULL,
+                p95 DOUBLE PRECISION NOT NULL,
+                p99 DOUBLE PRECISION NOT NULL,
+                min DOUBLE PRECISION NOT NULL,
+                max DOUBLE PRECISION NOT NULL,
+                mean DOUBLE PRECISION NOT NULL,
+                count BIGINT NOT NULL,
+                revision INTEGER NOT NULL,
+                final BOOLEAN NOT NULL,
+                last_updated BIGINT NOT NULL,
+                PRIMARY KEY (device_id, window_end)
+            )
+            """;
+        foreach (var by in Rankable)
+        {
+            yield return $"CREATE INDEX IF NOT EXISTS {TopIndexOf(by)} ON window_results (window_end, {ColumnOf(by)} DESC, device_id)";
+        }
+
+        yield return $"CREATE TABLE IF NOT EXISTS progress (name {TextKeyType} NOT NULL PRIMARY KEY, value TEXT NOT NULL)";
+    }
+
+    /// <summary>
+    /// Checks the rows, keeps the winner per key (a statement may not touch one row twice, and the winner is
+    /// what the database would keep anyway) and sorts by key, so concurrent writers lock rows in one order
+    /// and cannot deadlock.
+    /// </summary>
+    private static List<WindowResult> Prepare(IReadOnlyList<WindowResult> rows)
+    {
+        var winners = new Dictionary<(string, long), WindowResult>(rows.Count);
+        foreach (var row in rows)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(row.DeviceId, nameof(rows));
+            if (!IsFinite(row))
+            {
+                throw new ArgumentException(
+                    string.Create(CultureInfo.InvariantCulture, $"The row of {row.DeviceId} for the window ending at {row.WindowEnd} has a non-finite figure."),
+                    nameof(rows));
+            }
+
+            var key = (row.DeviceId, row.WindowEnd);
+            if (!winners.TryGetValue(key, out var held) || Supersedes(row, held))
+            {
+                winners[key] = row;
+            }
+        }
+
+        var batch = winners.Values.ToList();
+        batch.Sort(static (a, b) =>
+        {
+            var byDevice = string.CompareOrdinal(a.DeviceId, b.DeviceId);
+            return byDevice != 0 ? byDevice : a.WindowEnd.CompareTo(b.WindowEnd);
+        });
+        return batch;
+    }
+
+    private static bool Supersedes(WindowResult candidate, WindowResult held) =>
+        candidate.Revision > held.Revision
+        || (candidate.Revision == held.Revision && candidate.Final && !held.Final);
+
+    /// <summary>
+    /// SQLite stores NaN as NULL and PostgreSQL keeps it, so a non-finite figure would read back differently
+    /// per backend and break ranking; it can only come from a bug upstream, so it is refused, loudly.
+    /// </summary>
+    private static bool IsFinite(WindowResult row) =>
+        double.IsFinite(row.P50) && double.IsFinite(row.P90) && double.IsFinite(row.P95) && double.IsFinite(row.P99)
+        && double.IsFinite(row.Min) && double.IsFinite(row.Max) && double.IsFinite(row.Mean);
+
+    private static DbCommand LatestCommand(DbConnection connection, string deviceId)
+    {
+        var command = Command(connection, null, LatestSql);
+        Bind(command, "@device_id", deviceId);
+        return command;
+    }
+
+    private static DbCommand HistoryCommand(
+        DbConnection connection, string deviceId, long? from, long? to, int limit, HistoryCursor? cursor)
+    {
+        // Both bounds and the cursor fold into one inclusive range, so one statement serves every combination.
+        var upper = to ?? long.MaxValue;
+        if (cursor is { } after)
+        {
+            upper = Math.Min(upper, after.Before == long.MinValue ? long.MinValue : after.Before - 1);
+        }
+
+        var command = Command(connection, null, HistorySql);
+        Bind(command, "@device_id", deviceId);
+        Bind(command, "@from", from ?? long.MinValue);
+        Bind(command, "@to", upper);
+        Bind(command, "@limit", limit);
+        return command;
+    }
+
+    private static DbCommand TopCommand(DbConnection connection, long windowEnd, RankBy by, int n)
+    {
+        var command = Command(connection, null, TopSql[Array.IndexOf(Rankable, by)]);
+        Bind(command, "@window_end", windowEnd);
+        Bind(command, "@n", n);
+        return command;
+    }
+
+    private static async Task SaveProgressAsync(
+        DbConnection connection, DbTransaction transaction, string key, string value, CancellationToken ct)
+    {
+        await using var command = Command(connection, transaction, SaveProgressSql);
+        Bind(command, "@name", key);
+        Bind(command, "@value", value);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<List<WindowResult>> ReadRowsAsync(DbCommand command, CancellationToken ct)
+    {
+        var rows = new List<WindowResult>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            rows.Add(ReadRow(reader));
+        }
+
+        return rows;
+    }
+
+    private static WindowResult ReadRow(DbDataReader reader) => new(
+        DeviceId: reader.GetString(0),
+        WindowEnd: reader.GetInt64(1),
+        WindowStart: reader.GetInt64(2),
+        P50: reader.GetDouble(3),
+        P90: reader.GetDouble(4),
+        P95: reader.GetDouble(5),
+        P99: reader.GetDouble(6),
+        Min: reader.GetDouble(7),
+        Max: reader.GetDouble(8),
+        Mean: reader.GetDouble(9),
+        Count: reader.GetInt64(10),
+        Revision: reader.GetInt32(11),
+        Final: reader.GetBoolean(12),
+        LastUpdated: reader.GetInt64(13));
+
+    private async Task<string> ExplainAsync(Func<DbConnection, DbCommand> query, CancellationToken ct) =>
+        await WithConnectionAsync(
+            async connection =>
+            {
+                await using var command = query(connection);
+                command.CommandText = ExplainPrefix + " " + command.CommandText;
+                var plan = new StringBuilder();
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    // The plan text is the last column in both dialects (SQLite adds id, parent, notused).
+                    plan.AppendLine(reader.GetString(reader.FieldCount - 1));
+                }
+
+                return plan.ToString();
+            },
+            ct);
+
+    private async Task<T> WithConnectionAsync<T>(Func<DbConnection, Task<T>> work, CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = await OpenAsync(ct);
+            return await work(connection);
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            throw new StoreUnavailableException("The result store is unreachable: " + e.Message, e);
+        }
+    }
+
+    private async Task WriteAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken ct)
+    {
+        if (_writer is not null)
+        {
+            await _writer.WaitAsync(ct);
+        }
+
+        try
+        {
+            await WithConnectionAsync(
+                async connection =>
+                {
+                    await using var transaction = await connection.BeginTransactionAsync(ct);
+                    await work(connection, transaction);
+                    await transaction.CommitAsync(ct);
+                    return true;
+                },
+                ct);
+        }
+        finally
+        {
+            _writer?.Release();
+        }
+    }
+}

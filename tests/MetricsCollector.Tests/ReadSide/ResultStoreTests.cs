@@ -1,0 +1,310 @@
+using MetricsCollector.Core.Windows;
+using MetricsCollector.ReadSide;
+
+namespace MetricsCollector.Tests.ReadSide;
+
+/// <summary>One contract, run against every backend: the API and the projection must not care which it has.</summary>
+public abstract class ResultStoreTests : IAsyncLifetime
+{
+    private const long Minute = 60_000;
+    private const long T0 = 1_764_307_800_000; // 2025-11-28T05:30:00Z
+
+    private readonly IStoreFixture _fixture;
+
+    protected ResultStoreTests(IStoreFixture fixture) => _fixture = fixture;
+
+    private SqlResultStore Store => _fixture.Store;
+
+    public Task InitializeAsync() => _fixture.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    internal static WindowResult Row(
+        string device, long windowEnd, double p95 = 50, int revision = 1, bool final = false, double? other = null) =>
+        new(device, windowEnd - 30 * Minute, windowEnd,
+            P50: other ?? p95 / 2, P90: other ?? p95 - 1, P95: p95, P99: other ?? p95 + 1,
+            Min: 0.5, Max: other ?? p95 + 2, Mean: other ?? p95 / 3, Count: 1000 + revision,
+            Revision: revision, Final: final, LastUpdated: windowEnd + revision * 1000);
+
+    [Fact]
+    public async Task A_row_reads_back_exactly_as_written()
+    {
+        var row = new WindowResult("device-11", T0 - 30 * Minute, T0, 49.8, 91.0, 97.1, 99.2, 0.4, 99.9, 50.2, 18000, 3, true, T0 + 5 * Minute + 123);
+        await Store.UpsertAsync([row]);
+
+        Assert.Equal(row, await Store.LatestAsync("device-11"));
+    }
+
+    [Fact]
+    public async Task Writing_the_same_rows_again_changes_nothing()
+    {
+        var rows = new[] { Row("a", T0), Row("a", T0 + Minute), Row("b", T0) };
+        await Store.UpsertAsync(rows);
+        await Store.UpsertAsync(rows);
+        await Store.UpsertAsync(rows.Reverse().ToArray());
+
+        var history = await Store.HistoryAsync("a", null, null, 100, null);
+        Assert.Equal([rows[1], rows[0]], history.Items);
+        Assert.Equal(rows[2], await Store.LatestAsync("b"));
+    }
+
+    [Fact]
+    public async Task An_older_revision_never_replaces_a_newer_one()
+    {
+        await Store.UpsertAsync([Row("a", T0, p95: 70, revision: 2)]);
+        await Store.UpsertAsync([Row("a", T0, p95: 60, revision: 1)]);
+        Assert.Equal(2, (await Store.LatestAsync("a"))!.Revision);
+
+        await Store.UpsertAsync([Row("a", T0, p95: 80, revision: 3)]);
+        Assert.Equal(Row("a", T0, p95: 80, revision: 3), await Store.LatestAsync("a"));
+    }
+
+    [Fact]
+    public async Task Final_beats_non_final_at_the_same_revision_and_not_the_other_way()
+    {
+        await Store.UpsertAsync([Row("a", T0, p95: 70, revision: 2)]);
+        await Store.UpsertAsync([Row("a", T0, p95: 71, revision: 2, final: true)]);
+        await Store.UpsertAsync([Row("a", T0, p95: 72, revision: 2)]);
+
+        Assert.Equal(Row("a", T0, p95: 71, revision: 2, final: true), await Store.LatestAsync("a"));
+    }
+
+    [Fact]
+    public async Task Within_one_batch_the_highest_revision_wins_whatever_the_order()
+    {
+        await Store.UpsertAsync([Row("a", T0, p95: 1, revision: 1), Row("a", T0, p95: 3, revision: 3), Row("a", T0, p95: 2, revision: 2)]);
+
+        Assert.Equal(Row("a", T0, p95: 3, revision: 3), await Store.LatestAsync("a"));
+    }
+
+    [Fact]
+    public async Task A_non_finite_figure_is_refused_and_nothing_of_the_batch_is_written()
+    {
+        var bad = Row("b", T0) with { P99 = double.NaN };
+
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.UpsertAsync([Row("a", T0), bad]));
+        Assert.Null(await Store.LatestAsync("a"));
+    }
+
+    [Fact]
+    public async Task Latest_is_the_row_with_the_latest_window_end_and_null_for_an_unknown_device()
+    {
+        await Store.UpsertAsync([Row("a", T0 + 2 * Minute), Row("a", T0 + 5 * Minute), Row("b", T0 + 9 * Minute)]);
+        await Store.UpsertAsync([Row("a", T0 + Minute, revision: 4)]);
+
+        Assert.Equal(T0 + 5 * Minute, (await Store.LatestAsync("a"))!.WindowEnd);
+        Assert.Null(await Store.LatestAsync("nobody"));
+    }
+
+    [Fact]
+    public async Task History_pages_run_newest_first_through_every_row_once_and_the_last_has_no_cursor()
+    {
+        var rows = Enumerable.Range(0, 9).Select(i => Row("a", T0 + i * Minute)).ToArray();
+        await Store.UpsertAsync([.. rows, Row("b", T0 + 3 * Minute)]);
+
+        var seen = new List<WindowResult>();
+        HistoryCursor? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await Store.HistoryAsync("a", null, null, 3, cursor);
+            Assert.True(page.Items.Count <= 3);
+            seen.AddRange(page.Items);
+            cursor = page.Next;
+            pages++;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(3, pages);
+        Assert.Equal(rows.Reverse(), seen);
+    }
+
+    [Fact]
+    public async Task History_from_and_to_are_inclusive_bounds_on_window_end_and_combine_with_the_cursor()
+    {
+        await Store.UpsertAsync(Enumerable.Range(0, 10).Select(i => Row("a", T0 + i * Minute)).ToArray());
+
+        var page = await Store.HistoryAsync("a", T0 + 2 * Minute, T0 + 7 * Minute, 4, null);
+        Assert.Equal([7L, 6, 5, 4], page.Items.Select(r => (r.WindowEnd - T0) / Minute));
+        Assert.NotNull(page.Next);
+
+        var rest = await Store.HistoryAsync("a", T0 + 2 * Minute, T0 + 7 * Minute, 4, page.Next);
+        Assert.Equal([3L, 2], rest.Items.Select(r => (r.WindowEnd - T0) / Minute));
+        Assert.Null(rest.Next);
+
+        Assert.Equal([9L], (await Store.HistoryAsync("a", T0 + 9 * Minute, null, 10, null)).Items.Select(r => (r.WindowEnd - T0) / Minute));
+        Assert.Equal([0L], (await Store.HistoryAsync("a", null, T0, 10, null)).Items.Select(r => (r.WindowEnd - T0) / Minute));
+        Assert.Empty((await Store.HistoryAsync("a", T0 + 5 * Minute, T0 + 4 * Minute, 10, null)).Items);
+        Assert.Empty((await Store.HistoryAsync("nobody", null, null, 10, null)).Items);
+    }
+
+    [Fact]
+    public async Task Top_ranks_highest_first_with_ties_by_device_id_ordinal_within_one_window()
+    {
+        // "B" < "a" < "b" ordinally; a locale-aware collation would put "a" first.
+        await Store.UpsertAsync(
+        [
+            Row("a", T0, p95: 90), Row("b", T0, p95: 90), Row("B", T0, p95: 90), Row("c", T0, p95: 95),
+            Row("d", T0, p95: 10), Row("e", T0 + Minute, p95: 99), Row("f", T0 - Minute, p95: 99),
+        ]);
+
+        var top = await Store.TopAsync(T0, RankBy.P95, 4);
+        Assert.Equal(["c", "B", "a", "b"], top.Select(r => r.DeviceId));
+        Assert.Equal(5, (await Store.TopAsync(T0, RankBy.P95, 1000)).Count);
+        Assert.Equal(["c"], (await Store.TopAsync(T0, RankBy.P95, 1)).Select(r => r.DeviceId));
+        Assert.Empty(await Store.TopAsync(T0 + 30 * Minute, RankBy.P95, 10));
+    }
+
+    [Theory]
+    [InlineData(RankBy.P50)]
+    [InlineData(RankBy.P90)]
+    [InlineData(RankBy.P95)]
+    [InlineData(RankBy.P99)]
+    [InlineData(RankBy.Max)]
+    [InlineData(RankBy.Mean)]
+    public async Task Top_ranks_by_the_figure_asked_for(RankBy by)
+    {
+        // The asked figure runs opposite to p95, so ranking by the wrong column gives the reverse order.
+        var rows = Enumerable.Range(0, 6)
+            .Select(i => Row($"d{i}", T0, p95: 90 - i) with
+            {
+                P50 = i, P90 = i, P99 = i, Max = i, Mean = i, P95 = by == RankBy.P95 ? i : 90 - i,
+            })
+            .ToArray();
+        await Store.UpsertAsync(rows);
+
+        var top = await Store.TopAsync(T0, by, 3);
+
+        Assert.Equal(["d5", "d4", "d3"], top.Select(r => r.DeviceId));
+        Assert.Equal(rows.OrderBy(r => r, by.Comparer()).Take(3), top);
+    }
+
+    [Fact]
+    public async Task Concurrent_overlapping_batches_neither_fail_nor_lose_the_highest_revision()
+    {
+        // Each writer sends the same keys in its own order and with its own revisions: without one lock order
+        // PostgreSQL would deadlock, and without one writer SQLite would answer SQLITE_BUSY.
+        var keys = Enumerable.Range(0, 40).Select(i => ($"d{i % 8}", T0 + i / 8 * Minute)).ToArray();
+        var writers = Enumerable.Range(1, 6).Select(writer => Task.Run(async () =>
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                var order = writer % 2 == 0 ? keys : keys.Reverse();
+                await Store.UpsertAsync(order.Select(k => Row(k.Item1, k.Item2, revision: writer * 10 + round)).ToArray());
+                await Store.LatestAsync("d3");
+            }
+        }));
+
+        await Task.WhenAll(writers);
+
+        foreach (var (device, windowEnd) in keys)
+        {
+            var history = await Store.HistoryAsync(device, windowEnd, windowEnd, 10, null);
+            Assert.Equal(69, Assert.Single(history.Items).Revision);
+        }
+    }
+
+    [Fact]
+    public async Task Recent_window_ends_are_distinct_and_newest_first()
+    {
+        await Store.UpsertAsync([Row("a", T0), Row("b", T0), Row("a", T0 + Minute), Row("c", T0 + 3 * Minute)]);
+
+        Assert.Equal([T0 + 3 * Minute, T0 + Minute], await Store.RecentWindowEndsAsync(2));
+        Assert.Equal([T0 + 3 * Minute, T0 + Minute, T0], await Store.RecentWindowEndsAsync(10));
+    }
+
+    [Fact]
+    public async Task Progress_is_saved_overwritten_and_loaded_by_key()
+    {
+        Assert.Null(await Store.LoadProgressAsync("partition-3"));
+
+        await Store.SaveProgressAsync("partition-3", "offset=10");
+        await Store.SaveProgressAsync("partition-3", "offset=42");
+        await Store.SaveProgressAsync("partition-4", "offset=7");
+
+        Assert.Equal("offset=42", await Store.LoadProgressAsync("partition-3"));
+        Assert.Equal("offset=7", await Store.LoadProgressAsync("partition-4"));
+    }
+
+    [Fact]
+    public async Task Progress_given_with_rows_is_written_in_the_same_transaction()
+    {
+        await Store.UpsertAsync([Row("a", T0)], [new("projection", "17")]);
+        Assert.Equal("17", await Store.LoadProgressAsync("projection"));
+
+        // A failing batch leaves the stored progress as it was.
+        await Assert.ThrowsAsync<ArgumentException>(
+            () => Store.UpsertAsync([Row("a", T0) with { Mean = double.PositiveInfinity }], [new("projection", "18")]));
+        Assert.Equal("17", await Store.LoadProgressAsync("projection"));
+    }
+
+    [Fact]
+    public async Task Ping_answers_and_schema_creation_can_run_again()
+    {
+        await Store.EnsureSchemaAsync();
+        await Store.PingAsync();
+    }
+
+    [Fact]
+    public async Task Top_n_latest_and_history_are_answered_through_indexes()
+    {
+        // Enough rows that a planner with statistics would scan the table if no index served the query.
+        const int devices = 300;
+        const int windows = 20;
+        var rows = Enumerable.Range(0, windows)
+            .SelectMany(w => Enumerable.Range(0, devices).Select(d => Row($"device-{d}", T0 + w * Minute, p95: (d * 37 + w) % 100, other: (d * 53 + w) % 100)))
+            .ToArray();
+        await Store.UpsertAsync(rows);
+        await _fixture.AnalyzeAsync();
+
+        foreach (var by in Enum.GetValues<RankBy>())
+        {
+            var plan = await Store.ExplainTopAsync(T0 + 5 * Minute, by, 10);
+            Assert.Contains(SqlResultStore.TopIndexOf(by), plan, StringComparison.Ordinal);
+            AssertIndexUse(plan);
+            // The index gives the order: no sort step after it.
+            Assert.DoesNotContain(_fixture.IsPostgres ? "Sort" : "TEMP B-TREE", plan, StringComparison.Ordinal);
+        }
+
+        foreach (var plan in new[]
+                 {
+                     await Store.ExplainLatestAsync("device-7"),
+                     await Store.ExplainHistoryAsync("device-7", new HistoryCursor(T0 + 10 * Minute)),
+                 })
+        {
+            Assert.Contains(_fixture.IsPostgres ? "window_results_pkey" : "sqlite_autoindex_window_results_1", plan, StringComparison.Ordinal);
+            AssertIndexUse(plan);
+            Assert.DoesNotContain(_fixture.IsPostgres ? "Sort" : "TEMP B-TREE", plan, StringComparison.Ordinal);
+        }
+    }
+
+    private void AssertIndexUse(string plan)
+    {
+        if (_fixture.IsPostgres)
+        {
+            Assert.Contains("Index", plan, StringComparison.Ordinal);
+            Assert.DoesNotContain("Seq Scan", plan, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Matches("USING (COVERING )?INDEX", plan);
+        }
+    }
+}
+
+public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
+    : ResultStoreTests(fixture), IClassFixture<SqliteStoreFixture>;
+
+public sealed class PostgresResultStoreTests(PostgresStoreFixture fixture)
+    : ResultStoreTests(fixture), IClassFixture<PostgresStoreFixture>
+{
+    [Fact]
+    public async Task An_unreachable_server_is_reported_as_store_unavailable()
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(PostgresStoreFixture.ServerConnectionString) { Port = 1, Timeout = 2 };
+        await using var store = new PostgresResultStore(builder.ToString());
+
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => store.PingAsync());
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => store.LatestAsync("a"));
+    }
+}
