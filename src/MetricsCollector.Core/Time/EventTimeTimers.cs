@@ -32,8 +32,10 @@ public sealed class EventTimeTimers<TKey> where TKey : notnull
     }
 
     /// <summary>Removes and returns every key whose time is at or below <paramref name="watermark"/>.</summary>
-    public List<TKey> TakeDue(long watermark)
+    public IReadOnlyList<TKey> TakeDue(long watermark)
     {
+        // Called after every batch; most calls find nothing due and should not allocate.
+        if (!_queue.TryPeek(out _, out var earliest) || earliest > watermark) return [];
         var due = new List<TKey>();
         while (_queue.TryPeek(out var key, out var time) && time <= watermark)
         {

@@ -22,6 +22,9 @@ public sealed partial class DeviceWindows
     private readonly SortedList<long, FiredWindow> _fired = new();
     private readonly List<WindowResult> _closedRows = new();
 
+    /// <summary>Fired windows changed since their row was last taken; saves a scan per event.</summary>
+    private int _dirty;
+
     public DeviceWindows(string deviceId, WindowSettings settings)
     {
         DeviceId = deviceId;
@@ -46,7 +49,7 @@ public sealed partial class DeviceWindows
     public bool IsEmpty => _panes.Count == 0 && _fired.Count == 0 && _closedRows.Count == 0;
 
     /// <summary>Whether there are rows to write: fired or revised windows not yet taken, or closed rows.</summary>
-    public bool HasResults => _closedRows.Count > 0 || _fired.Values.Any(w => w.Dirty);
+    public bool HasResults => _dirty > 0 || _closedRows.Count > 0;
 
     /// <summary>
     /// Applies one event judged by <paramref name="watermark"/>, the partition's watermark before it.
@@ -90,9 +93,10 @@ public sealed partial class DeviceWindows
     /// current figures) and every window that closed (final). Revisions count every late event,
     /// so the rows are the same whenever this is called.
     /// </summary>
-    public List<WindowResult> TakeResults(long nowMs)
+    public IReadOnlyList<WindowResult> TakeResults(long nowMs)
     {
-        var rows = new List<WindowResult>(_closedRows.Count + 1);
+        if (!HasResults) return [];
+        var rows = new List<WindowResult>(_closedRows.Count + _dirty);
         foreach (var row in _closedRows) rows.Add(row with { LastUpdated = nowMs });
         _closedRows.Clear();
         var ends = _fired.Keys;
@@ -105,6 +109,7 @@ public sealed partial class DeviceWindows
             window.Dirty = false;
             rows.Add(window.Last);
         }
+        _dirty = 0;
         return rows;
     }
 
@@ -142,6 +147,7 @@ public sealed partial class DeviceWindows
             for (var end = from; end <= to; end += spec.Slide)
             {
                 _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
+                _dirty++;
                 WindowsFired++;
             }
             cursor = Math.Max(cursor, spec.NextEndAfter(to));
@@ -153,12 +159,14 @@ public sealed partial class DeviceWindows
         if (_fired.TryGetValue(end, out var window))
         {
             window.Revision++;
+            if (!window.Dirty) _dirty++;
             window.Dirty = true;
         }
         else
         {
             // The window fired empty, so it had no row: this late event creates it.
             _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
+            _dirty++;
         }
     }
 
@@ -171,6 +179,7 @@ public sealed partial class DeviceWindows
             _closedRows.Add(window.Dirty || window.Last is null
                 ? Materialize(end, window.Revision, final: true, 0)
                 : window.Last with { Final = true });
+            if (window.Dirty) _dirty--;
             _fired.RemoveAt(0);
         }
     }

@@ -60,7 +60,9 @@ public sealed partial class DeviceWindows
             for (var i = 0; i < fired; i++)
             {
                 var end = reader.ReadInt64();
-                windows._fired.Add(end, new FiredWindow { Revision = reader.Read7BitEncodedInt(), Dirty = reader.ReadBoolean() });
+                var window = new FiredWindow { Revision = reader.Read7BitEncodedInt(), Dirty = reader.ReadBoolean() };
+                windows._fired.Add(end, window);
+                if (window.Dirty) windows._dirty++;
             }
             if (reader.BaseStream.Position != snapshot.Length) throw new FormatException("trailing bytes after the device snapshot");
             return windows;

@@ -23,13 +23,6 @@ public sealed class WindowsPropertyTests
 
     private static readonly double[] Quantiles = [0.5, 0.9, 0.95, 0.99];
 
-    /// <summary>
-    /// Rank error allowed for a percentile of a window of n values. Windows here hold a few
-    /// hundred values at most, which a compression-100 digest keeps almost point by point, so the
-    /// error is dominated by interpolating between neighbouring values: about one rank.
-    /// </summary>
-    private static double RankBound(long n) => 0.005 + 1.5 / n;
-
     [Fact]
     public void Core_agrees_with_the_exact_oracle_on_random_streams() =>
         Gen.Select(Gen.Int[0, 3], Gen.Int[1, 3], Gen.Int[0, 700], Gen.Int)
@@ -100,8 +93,8 @@ public sealed class WindowsPropertyTests
             for (var q = 0; q < Quantiles.Length; q++)
             {
                 var error = expected.RankError(Quantiles[q], figures[q]);
-                Assert.True(error <= RankBound(expected.Count),
-                    $"{context}: q={Quantiles[q]} -> {figures[q]} rank error {error} > {RankBound(expected.Count)} (n={expected.Count})");
+                Assert.True(error <= expected.RankBound(Quantiles[q]),
+                    $"{context}: q={Quantiles[q]} -> {figures[q]} rank error {error} > {expected.RankBound(Quantiles[q])} (n={expected.Count})");
             }
         }
         Assert.All(harness.Devices, d => Assert.True(d.IsEmpty, $"seed {seed}: {d.DeviceId} still holds state after every window closed"));

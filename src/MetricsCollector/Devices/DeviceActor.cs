@@ -1,0 +1,231 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Observability;
+
+namespace MetricsCollector.Devices;
+
+/// <summary>
+/// One device: drives its <see cref="DeviceWindows"/> with the records and watermarks its
+/// partition sends, hands the rows to the result writer, and snapshots. Kafka is the event log:
+/// no event is journaled; a snapshot records the last offset applied per partition, a replay
+/// skips what the snapshot holds, and the partition commits only offsets every device has
+/// covered (<see cref="Covered"/>). A snapshot is saved only after the rows it implies are
+/// stored, so that nothing the snapshot skips on replay can be missing from the store.
+/// </summary>
+public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
+{
+    private const string SnapshotTimer = "snapshot";
+
+    private readonly DeviceSettings _settings;
+    private readonly IActorRef _writer;
+    private readonly CollectorMetrics _metrics;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<int, long> _applied = new();
+    private readonly Dictionary<int, IActorRef> _partitions = new();
+
+    private DeviceWindows _windows;
+    private long _reportedFired;
+    private long _rowSequence;
+    private long _rowsStoredThrough;
+    private long _lastWake = long.MaxValue;
+    private int _changesSinceSnapshot;
+    private PendingSnapshot? _pending;
+    private bool _saving;
+    private bool _snapshotAgain;
+    private bool _stopping;
+
+    public DeviceActor(string deviceId, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock)
+    {
+        DeviceId = deviceId;
+        _settings = settings;
+        _writer = writer;
+        _metrics = metrics;
+        _clock = clock;
+        _windows = new DeviceWindows(deviceId, settings.Windows);
+
+        Recover<SnapshotOffer>(offer => Restore((byte[])offer.Snapshot));
+
+        Command<DeviceEvents>(Apply);
+        Command<AdvanceWatermark>(advance =>
+        {
+            _partitions[advance.Partition] = advance.PartitionActor;
+            _windows.Advance(advance.Watermark);
+            AfterChange(1);
+        });
+        Command<FlushDevice>(flush =>
+        {
+            _partitions[flush.Partition] = flush.PartitionActor;
+            if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(flush.Partition);
+            else RequestSnapshot();
+        });
+        Command<RowsStored>(stored =>
+        {
+            _rowsStoredThrough = Math.Max(_rowsStoredThrough, stored.Sequence);
+            TrySave();
+        });
+        Command<SaveSnapshotSuccess>(_ => OnSaved());
+        Command<SaveSnapshotFailure>(failure =>
+        {
+            _saving = false;
+            _metrics.AddSnapshotFailure();
+            _log.Warning(failure.Cause, "Snapshot of device {0} failed; retrying in 1 s", DeviceId);
+            Timers.StartSingleTimer(SnapshotTimer, RetrySave.Instance, TimeSpan.FromSeconds(1));
+        });
+        Command<RetrySave>(_ => TrySave());
+        Command<SnapshotDue>(_ => RequestSnapshot());
+        Command<ReceiveTimeout>(_ => Passivate());
+        Command<StopDevice>(_ =>
+        {
+            _stopping = true;
+            if (_changesSinceSnapshot == 0 && _pending is null) Context.Stop(Self);
+            else RequestSnapshot();
+        });
+    }
+
+    public string DeviceId { get; }
+
+    public override string PersistenceId => "device-" + DeviceId;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string deviceId, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new DeviceActor(deviceId, settings, writer, metrics, clock));
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Context.SetReceiveTimeout(_settings.PassivateAfter);
+    }
+
+    private void Restore(byte[] bytes)
+    {
+        var snapshot = DeviceSnapshot.FromBytes(bytes);
+        _windows = snapshot.RestoreWindows(DeviceId, _settings.Windows);
+        foreach (var (partition, offset) in snapshot.AppliedThrough) _applied[partition] = offset;
+    }
+
+    private void Apply(DeviceEvents events)
+    {
+        _partitions[events.Partition] = events.PartitionActor;
+        var applied = _applied.TryGetValue(events.Partition, out var through) ? through : -1;
+        var changes = 0;
+        long late = 0;
+        foreach (var e in events.Events)
+        {
+            // A replay after a crash resends what this device's snapshot already holds.
+            if (e.Offset <= applied) continue;
+            switch (_windows.Add(e.Timestamp, e.CpuUsage, e.JudgedBy))
+            {
+                case EventTiming.Late:
+                    late++;
+                    break;
+                case EventTiming.TooLate:
+                    // The partition filters too-late events by the same rule; reaching here means the
+                    // device had seen a higher watermark (its records came from two partitions).
+                    _log.Warning("Device {0}: event at {1} (offset {2}) too late for this device's watermark; not counted", DeviceId, e.Timestamp, e.Offset);
+                    break;
+            }
+            applied = e.Offset;
+            changes++;
+        }
+        _applied[events.Partition] = applied;
+        if (late > 0) _metrics.AddLateEvents(late);
+        if (changes > 0) AfterChange(changes);
+    }
+
+    private void AfterChange(int changes)
+    {
+        var rows = _windows.TakeResults(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+        if (rows.Count > 0) _writer.Tell(new StoreRows(rows, ++_rowSequence));
+        _metrics.AddWindowsFired(_windows.WindowsFired - _reportedFired);
+        _reportedFired = _windows.WindowsFired;
+
+        var wake = _windows.NextWakeUp();
+        if (wake != _lastWake)
+        {
+            _lastWake = wake;
+            foreach (var partition in _partitions.Values) partition.Tell(new WakeMeAt(DeviceId, wake));
+        }
+
+        _changesSinceSnapshot += changes;
+        if (_changesSinceSnapshot >= _settings.SnapshotAfterEvents) RequestSnapshot();
+        else if (!Timers.IsTimerActive(SnapshotTimer) && _pending is null)
+            Timers.StartSingleTimer(SnapshotTimer, SnapshotDue.Instance, _settings.SnapshotInterval);
+    }
+
+    private void RequestSnapshot()
+    {
+        if (_pending is not null)
+        {
+            _snapshotAgain = true;
+            return;
+        }
+        Timers.Cancel(SnapshotTimer);
+        var bytes = new DeviceSnapshot(_windows.ToSnapshot(), new Dictionary<int, long>(_applied)).ToBytes();
+        _pending = new PendingSnapshot(bytes, new Dictionary<int, long>(_applied), _rowSequence);
+        _changesSinceSnapshot = 0;
+        TrySave();
+    }
+
+    private void TrySave()
+    {
+        if (_pending is null || _saving || _rowsStoredThrough < _pending.RowsNeeded) return;
+        _saving = true;
+        SaveSnapshot(_pending.Bytes);
+    }
+
+    private void OnSaved()
+    {
+        var saved = _pending!;
+        _saving = false;
+        _pending = null;
+        _metrics.AddSnapshot(saved.Bytes.Length);
+        foreach (var (partition, offset) in saved.Offsets)
+            if (_partitions.TryGetValue(partition, out var actor)) actor.Tell(new Covered(DeviceId, offset));
+
+        if (_snapshotAgain)
+        {
+            _snapshotAgain = false;
+            if (_changesSinceSnapshot > 0) RequestSnapshot();
+            else foreach (var partition in _partitions.Keys) ReportCovered(partition);
+        }
+        if (_pending is null && _stopping) Context.Stop(Self);
+    }
+
+    private void ReportCovered(int partition)
+    {
+        if (_partitions.TryGetValue(partition, out var actor))
+            actor.Tell(new Covered(DeviceId, _applied.TryGetValue(partition, out var offset) ? offset : -1));
+    }
+
+    private void Passivate()
+    {
+        // Idle: save what is not saved, then leave memory until the next record or timer.
+        _stopping = true;
+        Context.Parent.Tell(new Passivate(StopDevice.Instance));
+    }
+
+    private sealed record PendingSnapshot(byte[] Bytes, Dictionary<int, long> Offsets, long RowsNeeded);
+
+    private sealed class SnapshotDue
+    {
+        public static readonly SnapshotDue Instance = new();
+    }
+
+    private sealed class RetrySave
+    {
+        public static readonly RetrySave Instance = new();
+    }
+}
+
+/// <summary>The stop message of device shards: snapshot first, then stop (hand-off and passivation).</summary>
+public sealed class StopDevice
+{
+    public static readonly StopDevice Instance = new();
+
+    private StopDevice() { }
+}

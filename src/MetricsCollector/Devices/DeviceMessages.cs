@@ -1,0 +1,36 @@
+using Akka.Actor;
+using MetricsCollector.Core.Windows;
+
+namespace MetricsCollector.Devices;
+
+/// <summary>A message for one device actor; sharding routes it by device id to the shard of its partition.</summary>
+public interface IDeviceMessage
+{
+    string DeviceId { get; }
+
+    int Partition { get; }
+}
+
+/// <summary>One record of a partition as a device needs it: where it was, and the watermark it is judged by.</summary>
+public readonly record struct PartitionEvent(long Offset, long JudgedBy, long Timestamp, double CpuUsage);
+
+/// <summary>A run of one device's records from one partition, in partition order.</summary>
+public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, PartitionEvent[] Events) : IDeviceMessage;
+
+/// <summary>The partition's watermark reached a time the device asked to be woken at.</summary>
+public sealed record AdvanceWatermark(string DeviceId, int Partition, IActorRef PartitionActor, long Watermark) : IDeviceMessage;
+
+/// <summary>Snapshot now and tell the partition what is covered: its partition is being handed over or the node stops.</summary>
+public sealed record FlushDevice(string DeviceId, int Partition, IActorRef PartitionActor) : IDeviceMessage;
+
+/// <summary>Device → partition: wake me when the watermark reaches this time (<see cref="long.MaxValue"/>: never).</summary>
+public sealed record WakeMeAt(string DeviceId, long Watermark);
+
+/// <summary>Device → partition: a snapshot now holds every record of mine up to this offset.</summary>
+public sealed record Covered(string DeviceId, long ThroughOffset);
+
+/// <summary>Device → result writer: rows to store; the writer answers <see cref="RowsStored"/> with the same sequence.</summary>
+public sealed record StoreRows(IReadOnlyList<WindowResult> Rows, long Sequence);
+
+/// <summary>Result writer → device: every row sent with this sequence number or below is stored.</summary>
+public sealed record RowsStored(long Sequence);

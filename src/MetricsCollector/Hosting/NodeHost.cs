@@ -1,0 +1,178 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using MetricsCollector.Api;
+using MetricsCollector.Configuration;
+using MetricsCollector.Devices;
+using MetricsCollector.Ingest;
+using MetricsCollector.Observability;
+using MetricsCollector.Partitions;
+using MetricsCollector.ReadSide;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace MetricsCollector.Hosting;
+
+/// <summary>The one place where a node is wired: store, actor system, ingest, REST API, health and metrics.</summary>
+public static class NodeHost
+{
+    public const string SystemName = "metrics-collector";
+
+    public static WebApplication Build(CollectorSettings settings, string kafkaBootstrap, IEnumerable<IHostedServiceRegistration>? extras = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://0.0.0.0:{settings.HttpPort}");
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
+        var metrics = new CollectorMetrics();
+        var readiness = new NodeReadiness(kafkaBootstrap);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(readiness);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IPartitionProgressStore>(new StoreProgress(store));
+        builder.Services.AddSingleton<ILatestTopN, TopNClient>();
+
+        builder.Services.AddAkka(SystemName, (akka, services) =>
+        {
+            // No seed nodes: this node seeds itself (joining its own address works with port 0 too).
+            var seeds = settings.SeedNodes.Select(s => $"akka.tcp://{SystemName}@{s}").ToArray();
+            akka.AddHocon(AkkaConfig(settings), HoconAddMode.Prepend)
+                .AddHocon(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
+                .WithRemoting(settings.ClusterHost, settings.ClusterPort)
+                .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = ["collector"] })
+                .WithSingleton<TopNProxy>(
+                    "top-n",
+                    (_, _, _) => TopNActor.Props(store, settings.Partitions, settings.Windows.Spec.Slide),
+                    new ClusterSingletonOptions { Role = "collector" },
+                    createProxyToo: true)
+                .WithActors((system, registry) =>
+                {
+                    var cluster = Cluster.Get(system);
+                    cluster.RegisterOnMemberUp(readiness.MarkClusterUp);
+                    if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
+                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics), "result-writer");
+                    var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter);
+                    var clock = TimeProvider.System;
+                    var sharding = ClusterSharding.Get(system);
+                    var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector");
+                    var region = sharding.Start(
+                        "device",
+                        deviceId => DeviceActor.Props(deviceId, deviceSettings, writer, metrics, clock),
+                        shardingSettings,
+                        new DeviceShardMessageExtractor(),
+                        sharding.DefaultShardAllocationStrategy(shardingSettings),
+                        StopDevice.Instance);
+                    registry.Register<DeviceRegion>(region);
+                });
+        });
+        builder.Services.AddHostedService<StoreSchemaService>();
+        builder.Services.AddHostedService<IngestService>();
+        foreach (var extra in extras ?? []) extra.Register(builder.Services);
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks()
+            .AddCheck<LivenessCheck>("actor-system", tags: ["live"])
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.MapMetricsApi();
+        app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
+        app.MapGet("/metrics", (CollectorMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
+        return app;
+    }
+
+    private static Config AkkaConfig(CollectorSettings settings)
+    {
+        var provider = settings.StoreProvider == "postgresql" ? "PostgreSQL.15" : "SQLite.MS";
+        var connection = System.Text.Json.JsonSerializer.Serialize(settings.StoreConnection);
+        return ConfigurationFactory.ParseString($$"""
+            akka {
+              loglevel = INFO
+              loggers = ["Akka.Event.DefaultLogger"]
+              coordinated-shutdown.exit-clr = off
+              persistence {
+                journal {
+                  plugin = "akka.persistence.journal.sql"
+                  sql { connection-string = {{connection}}, provider-name = "{{provider}}", auto-initialize = on }
+                }
+                snapshot-store {
+                  plugin = "akka.persistence.snapshot-store.sql"
+                  sql { connection-string = {{connection}}, provider-name = "{{provider}}", auto-initialize = on }
+                }
+              }
+              cluster {
+                sharding {
+                  # Shard locations live in distributed data, not in the journal: devices are the only persistent actors.
+                  state-store-mode = ddata
+                  remember-entities = off
+                  passivation.strategy = none
+                  # Devices stop through StopDevice so that they snapshot first.
+                  handoff-timeout = 30s
+                }
+              }
+            }
+            """);
+    }
+}
+
+/// <summary>An extra hosted service for a node (the embedded generator), registered by the caller.</summary>
+public interface IHostedServiceRegistration
+{
+    void Register(IServiceCollection services);
+}
+
+/// <summary>Creates the read side's tables before anything writes to them.</summary>
+internal sealed class StoreSchemaService(IResultStore store) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => store.EnsureSchemaAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+internal sealed class LivenessCheck(ActorSystem system) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(system.WhenTerminated.IsCompleted
+            ? HealthCheckResult.Unhealthy("actor system terminated")
+            : HealthCheckResult.Healthy());
+}
+
+/// <summary>Ready: a member of the cluster that is Up, consuming Kafka, and able to reach the store.</summary>
+internal sealed class ReadinessCheck(ActorSystem system, NodeReadiness readiness, IResultStore store) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var status = Cluster.Get(system).SelfMember.Status;
+        if (status != MemberStatus.Up) return HealthCheckResult.Unhealthy($"cluster member is {status}");
+        if (!readiness.Consuming) return HealthCheckResult.Unhealthy("not consuming Kafka");
+        try
+        {
+            await store.PingAsync(cancellationToken);
+        }
+        catch (Exception e)
+        {
+            return HealthCheckResult.Unhealthy("store unreachable", e);
+        }
+        return HealthCheckResult.Healthy();
+    }
+}
+
+/// <summary>The API's view of the top-N singleton, through its proxy.</summary>
+internal sealed class TopNClient(ActorRegistry registry) : ILatestTopN
+{
+    public async Task<IReadOnlyList<Core.Windows.WindowResult>> TopAsync(int n, Core.Windows.RankBy by, CancellationToken ct)
+    {
+        var proxy = await registry.GetAsync<TopNProxy>(ct);
+        var answer = await proxy.Ask<TopNAnswer>(new GetTopN(n, by), TimeSpan.FromSeconds(3), ct);
+        return answer.Rows;
+    }
+}

@@ -1,0 +1,191 @@
+using System.Collections.Concurrent;
+using Akka;
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Confluent.Kafka;
+using MetricsCollector.Configuration;
+using MetricsCollector.Devices;
+using MetricsCollector.Hosting;
+using MetricsCollector.Kafka;
+using MetricsCollector.Kafka.Consumer;
+using MetricsCollector.Observability;
+using MetricsCollector.Partitions;
+using MetricsCollector.ReadSide;
+
+namespace MetricsCollector.Ingest;
+
+/// <summary>
+/// Runs the node's Kafka consumer: one partition actor per assigned partition, fed by that
+/// partition's substream in batches with backpressure (one ack per batch). Where a partition
+/// starts comes from its checkpoint in the store; on revocation or shutdown each partition
+/// flushes (devices snapshot, offsets commit) before the group hands it over.
+/// </summary>
+public sealed class IngestService : IHostedService, IAsyncDisposable
+{
+    private const int BatchSize = 500;
+
+    private readonly CollectorSettings _settings;
+    private readonly ActorSystem _system;
+    private readonly ActorRegistry _registry;
+    private readonly IPartitionProgressStore _progress;
+    private readonly CollectorMetrics _metrics;
+    private readonly NodeReadiness _readiness;
+    private readonly ILogger<IngestService> _log;
+    private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
+    private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
+    private KafkaSideOutput? _sideOutput;
+    private IConsumerControl? _control;
+
+    public IngestService(
+        CollectorSettings settings,
+        ActorSystem system,
+        ActorRegistry registry,
+        IPartitionProgressStore progress,
+        CollectorMetrics metrics,
+        NodeReadiness readiness,
+        ILogger<IngestService> log)
+    {
+        _settings = settings;
+        _system = system;
+        _registry = registry;
+        _progress = progress;
+        _metrics = metrics;
+        _readiness = readiness;
+        _log = log;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _readiness.ClusterUp.WaitAsync(cancellationToken);
+        var devices = await _registry.GetAsync<DeviceRegion>(cancellationToken);
+        var topN = await _registry.GetAsync<TopNProxy>(cancellationToken);
+        var bootstrap = _readiness.KafkaBootstrap;
+
+        _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });
+        var consumer = new KafkaConsumerSettings
+        {
+            Config = new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                GroupId = _settings.GroupId,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                SessionTimeoutMs = 10_000,
+                HeartbeatIntervalMs = 1_000,
+            },
+            Topics = [_settings.Topic],
+            PartitionBufferSize = _settings.PartitionBuffer,
+            StartOffsets = LoadStartsAsync,
+            OnRevoked = FlushRevokedAsync,
+        };
+
+        var materializer = _system.Materializer();
+        _control = KafkaSource.CommittablePartitioned(consumer)
+            .To(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records)>(
+                assigned => StartPartition(assigned.Partition, assigned.Records, devices, topN, materializer)))
+            .Run(materializer);
+        _readiness.Consuming = true;
+        _ = _control.Completion.ContinueWith(
+            t =>
+            {
+                _readiness.Consuming = false;
+                if (t.IsFaulted) _log.LogError(t.Exception, "Kafka consumer stopped with an error");
+            },
+            TaskScheduler.Default);
+        _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group}", _settings.Topic, bootstrap, _settings.GroupId);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _readiness.Consuming = false;
+        if (_control is not null)
+        {
+            // Drain what was fetched, then every partition flushes before the consumer leaves the group.
+            await _control.DrainAndShutdownAsync(TimeSpan.FromSeconds(10)).WaitAsync(cancellationToken);
+            _log.LogInformation("Kafka consumer stopped; every partition flushed");
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _sideOutput?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<IReadOnlyDictionary<TopicPartition, long>> LoadStartsAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken ct)
+    {
+        var starts = new Dictionary<TopicPartition, long>();
+        foreach (var partition in partitions)
+        {
+            // Without a checkpoint of ours the partition starts at the beginning: the store is the
+            // truth about what was processed, whatever offsets the broker remembers.
+            var progress = await _progress.LoadAsync(KeyOf(partition)).WaitAsync(ct) ?? PartitionProgress.Beginning;
+            _starts[partition] = progress;
+            starts[partition] = progress.Offset;
+        }
+        _log.LogInformation("Assigned partitions {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value)));
+        return starts;
+    }
+
+    private void StartPartition(
+        TopicPartition partition,
+        Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> records,
+        IActorRef devices,
+        IActorRef topN,
+        IMaterializer materializer)
+    {
+        var start = _starts.TryRemove(partition, out var progress) ? progress : PartitionProgress.Beginning;
+        var context = new PartitionContext
+        {
+            TopicPartition = partition,
+            ProgressKey = KeyOf(partition),
+            Devices = devices,
+            TopN = topN,
+            SideOutput = _sideOutput!,
+            Consumer = _control!,
+            Progress = _progress,
+            Windows = _settings.Windows,
+            MaxOutOfOrderness = (long)_settings.MaxOutOfOrderness.TotalMilliseconds,
+            IdleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds,
+            DeadLetterTopic = _settings.DeadLetterTopic,
+            TooLateTopic = _settings.TooLateTopic,
+            Metrics = _metrics,
+        };
+        _running[partition] = context;
+        var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
+        records
+            .Batch(BatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(BatchSize) { first }, (batch, next) =>
+            {
+                batch.Add(next);
+                return batch;
+            })
+            .Select(batch => (IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>)batch)
+            .RunWith(Sink.ActorRefWithAck<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(
+                actor, StreamInit.Instance, StreamAck.Instance, StreamCompleted.Instance, e => new StreamFailed(e)), materializer);
+    }
+
+    private async Task FlushRevokedAsync(IReadOnlyList<TopicPartition> partitions, bool lost, CancellationToken ct)
+    {
+        var flushing = new List<Task>();
+        foreach (var partition in partitions)
+            if (_running.TryRemove(partition, out var context)) flushing.Add(context.Flushed.Task);
+        try
+        {
+            await Task.WhenAll(flushing).WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            _log.LogWarning("Partitions {Partitions} did not flush in time; their next owner replays from the last commit",
+                string.Join(",", partitions.Select(p => p.Partition.Value)));
+        }
+        _log.LogInformation("Revoked partitions {Partitions}{Lost}", string.Join(",", partitions.Select(p => p.Partition.Value)), lost ? " (lost)" : "");
+    }
+
+    private string KeyOf(TopicPartition partition) => PartitionProgress.KeyOf(_settings.GroupId, partition.Topic, partition.Partition.Value);
+}
+
+/// <summary>Registry keys for the device shard region and the top-N singleton proxy.</summary>
+public sealed class DeviceRegion;
+
+public sealed class TopNProxy;

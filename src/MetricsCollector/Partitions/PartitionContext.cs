@@ -1,0 +1,40 @@
+using Akka.Actor;
+using Confluent.Kafka;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Kafka;
+using MetricsCollector.Kafka.Consumer;
+using MetricsCollector.Observability;
+
+namespace MetricsCollector.Partitions;
+
+/// <summary>Everything a partition actor works with, given by the ingest when the partition is assigned.</summary>
+public sealed record PartitionContext
+{
+    public required TopicPartition TopicPartition { get; init; }
+    public required string ProgressKey { get; init; }
+    public required IActorRef Devices { get; init; }
+    public required IActorRef TopN { get; init; }
+    public required KafkaSideOutput SideOutput { get; init; }
+    public required IConsumerControl Consumer { get; init; }
+    public required IPartitionProgressStore Progress { get; init; }
+    public required WindowSettings Windows { get; init; }
+    public required long MaxOutOfOrderness { get; init; }
+    public required long IdleTimeout { get; init; }
+    public required string DeadLetterTopic { get; init; }
+    public required string TooLateTopic { get; init; }
+    public required CollectorMetrics Metrics { get; init; }
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan FlushTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Completed with the committed offset once the partition has flushed (or stopped).</summary>
+    public TaskCompletionSource<long> Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Where partitions keep their <see cref="PartitionProgress"/>.</summary>
+public interface IPartitionProgressStore
+{
+    Task SaveAsync(string key, PartitionProgress progress);
+
+    Task<PartitionProgress?> LoadAsync(string key);
+}

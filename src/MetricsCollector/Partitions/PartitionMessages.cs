@@ -1,0 +1,22 @@
+namespace MetricsCollector.Partitions;
+
+/// <summary>Stream → partition actor protocol (Sink.ActorRefWithAck): one ack per message.</summary>
+public sealed class StreamInit
+{
+    public static readonly StreamInit Instance = new();
+}
+
+public sealed class StreamAck
+{
+    public static readonly StreamAck Instance = new();
+}
+
+public sealed class StreamCompleted
+{
+    public static readonly StreamCompleted Instance = new();
+}
+
+public sealed record StreamFailed(Exception Cause);
+
+/// <summary>Partition → top-N singleton: the partition's watermark, so that it knows which windows fired everywhere.</summary>
+public sealed record PartitionWatermark(int Partition, long Watermark);

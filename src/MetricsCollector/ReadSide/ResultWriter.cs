@@ -1,0 +1,108 @@
+using Akka.Actor;
+using Akka.Event;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Devices;
+using MetricsCollector.Observability;
+
+namespace MetricsCollector.ReadSide;
+
+/// <summary>
+/// Batches the rows of all device actors of a node into one transaction at a time, acknowledges
+/// each device once its rows are stored (a device snapshots only after that), and passes what
+/// was stored on to the top-N singleton. A failed write is retried, never dropped: an outage of
+/// the store stalls snapshots and commits, and nothing is lost.
+/// </summary>
+public sealed class ResultWriter : ReceiveActor, IWithTimers
+{
+    private const int MaxBatchRows = 2000;
+
+    private readonly IResultStore _store;
+    private readonly IActorRef _topN;
+    private readonly CollectorMetrics _metrics;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private List<(StoreRows Request, IActorRef Device)> _buffer = new();
+    private int _bufferedRows;
+    private bool _writing;
+    private int _failures;
+
+    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics)
+    {
+        _store = store;
+        _topN = topN;
+        _metrics = metrics;
+
+        Receive<StoreRows>(request =>
+        {
+            _buffer.Add((request, Sender));
+            _bufferedRows += request.Rows.Count;
+            if (_bufferedRows >= MaxBatchRows) Write();
+            else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, TimeSpan.FromMilliseconds(10));
+        });
+        Receive<Flush>(_ => Write());
+        Receive<Written>(written =>
+        {
+            _writing = false;
+            if (_failures > 0) _log.Info("Result store reachable again after {0} failed writes", _failures);
+            _failures = 0;
+            foreach (var (request, device) in written.Batch) device.Tell(new RowsStored(request.Sequence));
+            _metrics.AddRowsWritten(written.Rows.Count);
+            _topN.Tell(new RowsPublished(written.Rows));
+            if (_buffer.Count > 0) Write();
+        });
+        Receive<WriteFailed>(failed =>
+        {
+            _writing = false;
+            _failures++;
+            _metrics.AddStoreFailure();
+            var delay = TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(_failures, 6))));
+            _log.Warning(failed.Cause, "Writing {0} result rows failed ({1} in a row); retrying in {2}", failed.Rows.Count, _failures, delay);
+            _buffer.InsertRange(0, failed.Batch);
+            _bufferedRows += failed.Rows.Count;
+            Timers.StartSingleTimer("flush", Flush.Instance, delay);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics));
+
+    private void Write()
+    {
+        if (_writing || _buffer.Count == 0) return;
+        var batch = _buffer;
+        _buffer = new List<(StoreRows, IActorRef)>();
+        _bufferedRows = 0;
+        var rows = Latest(batch);
+        _writing = true;
+        _store.UpsertAsync(rows).PipeTo(Self, success: () => new Written(batch, rows), failure: e => new WriteFailed(batch, rows, e));
+    }
+
+    /// <summary>One row per window, its latest form: a statement must not touch the same key twice.</summary>
+    private static List<WindowResult> Latest(List<(StoreRows Request, IActorRef Device)> batch)
+    {
+        var latest = new Dictionary<(string, long), WindowResult>();
+        foreach (var (request, _) in batch)
+            foreach (var row in request.Rows)
+            {
+                var key = (row.DeviceId, row.WindowEnd);
+                if (!latest.TryGetValue(key, out var seen) || Newer(row, seen)) latest[key] = row;
+            }
+        return latest.Values.ToList();
+    }
+
+    private static bool Newer(WindowResult row, WindowResult than) =>
+        row.Revision > than.Revision || (row.Revision == than.Revision && row.Final && !than.Final);
+
+    private sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+    }
+
+    private sealed record Written(List<(StoreRows Request, IActorRef Device)> Batch, List<WindowResult> Rows);
+
+    private sealed record WriteFailed(List<(StoreRows Request, IActorRef Device)> Batch, List<WindowResult> Rows, Exception Cause);
+}
+
+/// <summary>Rows now in the store, for the top-N singleton.</summary>
+public sealed record RowsPublished(IReadOnlyList<WindowResult> Rows);

@@ -1,0 +1,138 @@
+using Akka.Actor;
+using Akka.Event;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Partitions;
+
+namespace MetricsCollector.ReadSide;
+
+/// <summary>
+/// The cluster singleton behind <c>/metrics/top/{n}</c> without a window: it learns every
+/// partition's watermark, so it knows which windows have fired on every partition, and serves
+/// the latest of those that holds rows (after a finished replay the very latest fired window
+/// is usually empty, and an empty answer would help nobody). It keeps the rows of that window
+/// and newer ones in memory, ranked on demand and cached per figure. After a failover it starts
+/// empty and answers from the store's index until rows arrive.
+/// </summary>
+public sealed class TopNActor : ReceiveActor
+{
+    private const int MaxWindows = 64;
+
+    private readonly IResultStore _store;
+    private readonly int _partitions;
+    private readonly long _slide;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<int, long> _watermarks = new();
+    private readonly SortedDictionary<long, WindowRows> _windows = new();
+    private long? _complete;
+
+    public TopNActor(IResultStore store, int partitions, long slideMs)
+    {
+        _store = store;
+        _partitions = partitions;
+        _slide = slideMs;
+
+        Receive<PartitionWatermark>(OnWatermark);
+        Receive<RowsPublished>(published =>
+        {
+            var oldest = ServedEnd() ?? long.MinValue;
+            foreach (var row in published.Rows)
+            {
+                if (row.WindowEnd < oldest) continue;
+                if (!_windows.TryGetValue(row.WindowEnd, out var rows)) _windows[row.WindowEnd] = rows = new WindowRows();
+                rows.Put(row);
+            }
+            // Bounded even while some partition has not reported yet.
+            while (_windows.Count > MaxWindows) _windows.Remove(_windows.Keys.First());
+        });
+        Receive<GetTopN>(Answer);
+    }
+
+    public static Props Props(IResultStore store, int partitions, long slideMs) =>
+        Akka.Actor.Props.Create(() => new TopNActor(store, partitions, slideMs));
+
+    private void OnWatermark(PartitionWatermark report)
+    {
+        // A partition moving to another node restarts from its last checkpoint: never step back.
+        if (_watermarks.TryGetValue(report.Partition, out var known) && known >= report.Watermark) return;
+        _watermarks[report.Partition] = report.Watermark;
+        if (_watermarks.Count < _partitions) return;
+
+        var lowest = _watermarks.Values.Min();
+        if (lowest == long.MinValue) return;
+        // The largest window end at or below every partition's watermark.
+        var end = lowest - (((lowest % _slide) + _slide) % _slide);
+        if (_complete == end) return;
+        _complete = end;
+        if (ServedEnd() is { } served)
+            foreach (var stale in _windows.Keys.Where(k => k < served).ToList()) _windows.Remove(stale);
+        _log.Debug("Windows ending at or before {0} have fired on every partition", end);
+    }
+
+    /// <summary>The latest window in memory that has fired everywhere.</summary>
+    private long? ServedEnd()
+    {
+        if (_complete is not { } complete) return null;
+        long? served = null;
+        foreach (var end in _windows.Keys)
+        {
+            if (end > complete) break;
+            served = end;
+        }
+        return served;
+    }
+
+    private void Answer(GetTopN query)
+    {
+        if (_complete is not { } complete)
+        {
+            Sender.Tell(new TopNAnswer([]));
+            return;
+        }
+        if (ServedEnd() is { } served)
+        {
+            Sender.Tell(new TopNAnswer(_windows[served].Top(query.By, query.N)));
+            return;
+        }
+        // The rows predate this singleton (a failover): the store's index answers.
+        FromStoreAsync(complete, query).PipeTo(Sender, success: top => new TopNAnswer(top), failure: e => new Status.Failure(e));
+    }
+
+    private async Task<IReadOnlyList<WindowResult>> FromStoreAsync(long complete, GetTopN query)
+    {
+        foreach (var end in await _store.RecentWindowEndsAsync(MaxWindows))
+            if (end <= complete) return await _store.TopAsync(end, query.By, query.N);
+        return [];
+    }
+
+    /// <summary>The rows of one window, with the ranking per figure cached until a row changes.</summary>
+    private sealed class WindowRows
+    {
+        private readonly Dictionary<string, WindowResult> _rows = new();
+        private readonly Dictionary<RankBy, WindowResult[]> _ranked = new();
+
+        public void Put(WindowResult row)
+        {
+            if (_rows.TryGetValue(row.DeviceId, out var seen)
+                && (seen.Revision > row.Revision || (seen.Revision == row.Revision && (seen.Final || !row.Final)))) return;
+            _rows[row.DeviceId] = row;
+            _ranked.Clear();
+        }
+
+        public WindowResult[] Top(RankBy by, int n)
+        {
+            if (!_ranked.TryGetValue(by, out var ranked))
+            {
+                ranked = _rows.Values
+                    .OrderByDescending(r => by.Figure(r))
+                    .ThenBy(r => r.DeviceId, StringComparer.Ordinal)
+                    .ToArray();
+                _ranked[by] = ranked;
+            }
+            return ranked.Length <= n ? ranked : ranked[..n];
+        }
+    }
+}
+
+public sealed record GetTopN(int N, RankBy By);
+
+public sealed record TopNAnswer(IReadOnlyList<WindowResult> Rows);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of MetricsCollector on a fresh Debian machine: installs what is missing,
+# starts a throw-away PostgreSQL on 127.0.0.1:5433 for the store and cluster tests, runs
+# the whole suite, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "test.sh: the .NET 10 SDK is required (https://dot.net); not found on PATH" >&2
+  exit 1
+fi
+
+if [ -f deploy/local-postgres.sh ]; then
+  bash deploy/local-postgres.sh start
+  eval "$(bash deploy/local-postgres.sh env)"
+  trap 'bash deploy/local-postgres.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+
+dotnet test MetricsCollector.sln -c Release --logger "console;verbosity=normal" "$@"

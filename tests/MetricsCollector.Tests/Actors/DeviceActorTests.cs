@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Devices;
+using MetricsCollector.Observability;
+
+namespace MetricsCollector.Tests.Actors;
+
+/// <summary>The device actor with Akka's TestKit and the in-memory snapshot store: rows, wake-ups, snapshots, replays.</summary>
+public sealed class DeviceActorTests : TestKit
+{
+    private static readonly Config Persistence = ConfigurationFactory.ParseString("""
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        """);
+
+    private static readonly DeviceSettings Settings = new(
+        new WindowSettings(new WindowSpec(60_000, 10_000), allowedLatenessMs: 5_000),
+        SnapshotAfterEvents: 3,
+        SnapshotInterval: TimeSpan.FromMinutes(1),
+        PassivateAfter: TimeSpan.FromMinutes(5));
+
+    public DeviceActorTests() : base(Persistence) { }
+
+    private IActorRef Device(string id, IActorRef writer) =>
+        Sys.ActorOf(DeviceActor.Props(id, Settings, writer, new CollectorMetrics(), TimeProvider.System));
+
+    private DeviceEvents Events(string id, IActorRef partition, params (long Offset, long Time, double Value)[] events) =>
+        new(id, 0, partition, events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
+
+    [Fact]
+    public void Windows_fire_when_the_partition_advances_the_watermark_and_rows_go_to_the_writer()
+    {
+        var writer = CreateTestProbe();
+        var partition = CreateTestProbe();
+        var device = Device("d-1", writer.Ref);
+
+        device.Tell(Events("d-1", partition.Ref, (0, 1_000, 10), (1, 2_000, 30)));
+        Assert.Equal(10_000, partition.ExpectMsg<WakeMeAt>().Watermark);
+
+        device.Tell(new AdvanceWatermark("d-1", 0, partition.Ref, 10_000));
+        var rows = writer.ExpectMsg<StoreRows>().Rows;
+        var row = Assert.Single(rows);
+        Assert.Equal((10_000L, 2L, 10.0, 30.0, 20.0), (row.WindowEnd, row.Count, row.Min, row.Max, row.Mean));
+        Assert.Equal(15_000, partition.ExpectMsg<WakeMeAt>().Watermark);
+    }
+
+    [Fact]
+    public void A_snapshot_is_saved_only_after_its_rows_are_stored_and_then_covers_the_offsets()
+    {
+        var writer = CreateTestProbe();
+        var partition = CreateTestProbe();
+        var device = Device("d-2", writer.Ref);
+
+        device.Tell(Events("d-2", partition.Ref, (10, 1_000, 10)));
+        device.Tell(new AdvanceWatermark("d-2", 0, partition.Ref, 10_000));
+        var rows = writer.ExpectMsg<StoreRows>();
+        // The third change makes a snapshot due, but the rows it implies are not stored yet.
+        device.Tell(Events("d-2", partition.Ref, (11, 12_000, 20)));
+        partition.ReceiveWhile(TimeSpan.FromMilliseconds(500), m => m is Covered ? throw new Xunit.Sdk.XunitException("covered before its rows were stored") : m);
+
+        device.Tell(new RowsStored(rows.Sequence));
+        Assert.Equal(11, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+    }
+
+    [Fact]
+    public void After_a_restart_records_the_snapshot_holds_are_skipped()
+    {
+        var writer = CreateTestProbe();
+        var partition = CreateTestProbe();
+        var device = Device("d-3", writer.Ref);
+
+        device.Tell(Events("d-3", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30)));
+        var covered = partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3));
+        Assert.Equal(2, covered.ThroughOffset);
+
+        Watch(device);
+        device.Tell(PoisonPill.Instance);
+        ExpectTerminated(device);
+
+        var restarted = Device("d-3", writer.Ref);
+        // A replay from offset 1 sends two records the snapshot holds and one it does not.
+        restarted.Tell(Events("d-3", partition.Ref, (1, 2_000, 20), (2, 3_000, 30), (3, 4_000, 40)));
+        restarted.Tell(new AdvanceWatermark("d-3", 0, partition.Ref, 1_000_000));
+        var rows = writer.FishForMessage<StoreRows>(m => m.Rows.Count > 0, TimeSpan.FromSeconds(3)).Rows;
+        Assert.All(rows, r => Assert.Equal(4, r.Count));
+        Assert.All(rows, r => Assert.Equal(25.0, r.Mean));
+    }
+}

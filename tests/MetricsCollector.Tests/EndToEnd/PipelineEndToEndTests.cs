@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MetricsCollector.Kafka;
+using MetricsCollector.Tests.Support;
+using MetricsCollector.Testing;
+
+namespace MetricsCollector.Tests.EndToEnd;
+
+/// <summary>
+/// The whole pipeline on one node, through the real Kafka protocol (embedded broker), the real
+/// store (SQLite) and real HTTP: every row the API serves is compared with the exact oracle fed
+/// with what the input topic holds, and the side topics with the records the oracle expects there.
+/// </summary>
+public sealed class PipelineEndToEndTests : IAsyncLifetime
+{
+    private const long Size = 60_000, Slide = 10_000, Bound = 5_000, Lateness = 5_000;
+    private const int Devices = 30;
+
+    private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
+    private readonly string _dir = Directory.CreateTempSubdirectory("mc-e2e-").FullName;
+
+    public Task InitializeAsync()
+    {
+        ProductTopics.Create(_kafka);
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        _kafka.Dispose();
+        Directory.Delete(_dir, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Every_row_served_matches_the_exact_oracle_and_side_topics_hold_exactly_their_records()
+    {
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 11, Devices, events: 20_000, Slide, Bound, Lateness);
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
+
+        await using var node = await TestNode.StartAsync(_kafka.BootstrapServers, Path.Combine(_dir, "metrics.db"));
+        await WaitForAllFinalAsync(node, oracle.Windows, TimeSpan.FromSeconds(90));
+
+        await AssertRowsMatchAsync(node.Http, oracle.Windows);
+        AssertSideTopics(oracle);
+    }
+
+    [Fact]
+    public async Task A_graceful_restart_mid_stream_loses_nothing_and_counts_nothing_twice()
+    {
+        var db = Path.Combine(_dir, "restart.db");
+        // Paced, so that no partition goes idle while the stream lasts and the node stops in the middle of it.
+        var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 5, Devices, events: 24_000, Slide, Bound, Lateness, perSecond: 3_000);
+
+        var first = await TestNode.StartAsync(_kafka.BootstrapServers, db);
+        await WaitUntilAsync(async () => (await first.Store.RecentWindowEndsAsync(1)).Count > 0, TimeSpan.FromSeconds(30));
+        Assert.False(producing.IsCompleted, "the stream ended before the restart; the test would not test a restart mid-stream");
+        await first.DisposeAsync();
+
+        await using var second = await TestNode.StartAsync(_kafka.BootstrapServers, db);
+        await producing;
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
+        await WaitForAllFinalAsync(second, oracle.Windows, TimeSpan.FromSeconds(90));
+
+        await AssertRowsMatchAsync(second.Http, oracle.Windows);
+        AssertSideTopics(oracle);
+    }
+
+    private static async Task WaitForAllFinalAsync(TestNode node, ExactWindowOracle oracle, TimeSpan timeout)
+    {
+        var devices = oracle.Windows.Keys.Select(k => k.Device).Distinct().ToList();
+        var (rows, open) = (0, 0);
+        try
+        {
+            await WaitUntilAsync(async () =>
+            {
+                (rows, open) = (0, 0);
+                foreach (var device in devices)
+                {
+                    var page = await node.Store.HistoryAsync(device, null, null, 1000, null);
+                    open += page.Items.Count(r => !r.Final);
+                    rows += page.Items.Count;
+                }
+                return open == 0 && rows >= oracle.Windows.Count;
+            }, timeout);
+        }
+        catch (TimeoutException e)
+        {
+            var stored = new HashSet<(string, long)>();
+            foreach (var device in devices)
+                foreach (var row in (await node.Store.HistoryAsync(device, null, null, 1000, null)).Items)
+                    stored.Add((row.DeviceId, row.WindowEnd));
+            var missing = oracle.Windows.Where(w => !stored.Contains(w.Key)).Take(8)
+                .Select(w => $"{w.Key} n={w.Value.Count} rev={w.Value.Revision}");
+            throw new TimeoutException($"{e.Message}: {rows} rows stored ({open} not final), {oracle.Windows.Count} expected; missing e.g. {string.Join("; ", missing)}", e);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"condition not met within {timeout}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task AssertRowsMatchAsync(HttpClient http, ExactWindowOracle oracle)
+    {
+        var served = new Dictionary<(string, long), ApiRow>();
+        foreach (var device in oracle.Windows.Keys.Select(k => k.Device).Distinct())
+        {
+            string? cursor = null;
+            do
+            {
+                var url = $"/metrics/devices/{device}/history?limit=7" + (cursor is null ? "" : $"&cursor={Uri.EscapeDataString(cursor)}");
+                var page = await http.GetFromJsonAsync<ApiPage>(url, Json);
+                foreach (var row in page!.Items) Assert.True(served.TryAdd((row.DeviceId, ParseTime(row.WindowEnd)), row), $"{device}: row served twice");
+                cursor = page.NextCursor;
+            } while (cursor is not null);
+
+            var latest = await http.GetFromJsonAsync<ApiRow>($"/metrics/devices/{device}", Json);
+            Assert.Equal(served.Where(r => r.Key.Item1 == device).Max(r => r.Key.Item2), ParseTime(latest!.WindowEnd));
+        }
+
+        Assert.Equal(oracle.Windows.Keys.OrderBy(k => k), served.Keys.OrderBy(k => k));
+        foreach (var (key, expected) in oracle.Windows)
+        {
+            var row = served[key];
+            var at = $"{key}";
+            Assert.True(expected.Count == row.Count, $"{at}: count {row.Count}, expected {expected.Count}");
+            Assert.True(expected.Min == row.Min && expected.Max == row.Max, $"{at}: min/max");
+            Assert.True(Math.Abs(expected.Mean - row.Mean) <= 1e-9 * Math.Max(1, expected.Mean), $"{at}: mean {row.Mean} vs {expected.Mean}");
+            Assert.True(expected.Revision == row.Revision, $"{at}: revision {row.Revision}, expected {expected.Revision}");
+            Assert.True(row.Final, at);
+            Assert.Equal(expected.Start, ParseTime(row.WindowStart));
+            foreach (var (q, value) in new[] { (0.5, row.P50), (0.9, row.P90), (0.95, row.Percentile95), (0.99, row.P99) })
+                Assert.True(expected.RankError(q, value) <= expected.RankBound(q), $"{at}: q={q} -> {value}, rank error {expected.RankError(q, value)}");
+        }
+    }
+
+    private void AssertSideTopics(KafkaOracle oracle)
+    {
+        var tooLate = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.TooLate)
+            .Select(r => (int.Parse(KafkaOracle.Header(r, "source-partition"), CultureInfo.InvariantCulture),
+                          long.Parse(KafkaOracle.Header(r, "source-offset"), CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.Equal(tooLate.Count, tooLate.Distinct().Count());
+        Assert.Equal(oracle.TooLate.OrderBy(x => x), tooLate.OrderBy(x => x));
+
+        var dead = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.DeadLetter)
+            .Select(r => (int.Parse(KafkaOracle.Header(r, "source-partition"), CultureInfo.InvariantCulture),
+                          long.Parse(KafkaOracle.Header(r, "source-offset"), CultureInfo.InvariantCulture),
+                          KafkaOracle.Header(r, "reason")))
+            .ToList();
+        Assert.Equal(oracle.DeadLetters.OrderBy(x => x), dead.OrderBy(x => x));
+    }
+
+    private static long ParseTime(string iso)
+    {
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", iso);
+        return DateTimeOffset.Parse(iso, CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+    }
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private sealed record ApiPage(List<ApiRow> Items, string? NextCursor);
+
+    private sealed record ApiRow(
+        string DeviceId,
+        string WindowStart,
+        string WindowEnd,
+        double Percentile95,
+        double P50,
+        double P90,
+        double P99,
+        double Min,
+        double Max,
+        double Mean,
+        long Count,
+        int Revision,
+        bool Final,
+        string LastUpdated);
+}

@@ -1,0 +1,79 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using System.Collections;
+using MetricsCollector.Configuration;
+using MetricsCollector.Hosting;
+using MetricsCollector.ReadSide;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace MetricsCollector.Tests.Support;
+
+/// <summary>
+/// A real node in the test process: Kestrel on a free port, Akka remoting on a free port, the
+/// given broker and store. Configured the way users configure it (MC_* variables and a HOCON file).
+/// </summary>
+public sealed class TestNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestNode(WebApplication app, CollectorSettings settings)
+    {
+        _app = app;
+        Settings = settings;
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Http = new HttpClient { BaseAddress = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)) };
+    }
+
+    public CollectorSettings Settings { get; }
+
+    public HttpClient Http { get; }
+
+    public IResultStore Store => _app.Services.GetRequiredService<IResultStore>();
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Starts a node with small windows (60 s sliding by 10 s, bound 5 s, lateness 5 s, idle 5 s) unless overridden.</summary>
+    public static async Task<TestNode> StartAsync(string bootstrap, string sqliteFile, IDictionary<string, string>? environment = null, string? hocon = null)
+    {
+        var env = new Hashtable
+        {
+            ["MC_KAFKA_BOOTSTRAP"] = bootstrap,
+            ["MC_WINDOW_SIZE"] = "60s",
+            ["MC_WINDOW_SLIDE"] = "10s",
+            ["MC_MAX_OUT_OF_ORDERNESS"] = "5s",
+            ["MC_ALLOWED_LATENESS"] = "5s",
+            ["MC_IDLE_TIMEOUT"] = "5s",
+            ["MC_STORE"] = "sqlite",
+            ["MC_STORE_CONNECTION"] = $"Data Source={sqliteFile}",
+            ["MC_HTTP_PORT"] = "0",
+            ["MC_CLUSTER_PORT"] = "0",
+            ["MC_GENERATOR"] = "off",
+        };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) env[key] = value;
+        var configFile = Path.Combine(Path.GetDirectoryName(sqliteFile)!, $"node-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(configFile, hocon ?? """
+            metrics-collector.devices { snapshot-interval = 500ms, snapshot-after-events = 500 }
+            """);
+        var settings = CollectorSettings.Load(configFile, env);
+        var app = NodeHost.Build(settings, bootstrap);
+        await app.StartAsync();
+        return new TestNode(app, settings);
+    }
+
+    /// <summary>A graceful stop: drain, flush every partition, leave the cluster.</summary>
+    public async Task StopAsync() => await _app.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        try
+        {
+            await _app.StopAsync();
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+        }
+    }
+}
