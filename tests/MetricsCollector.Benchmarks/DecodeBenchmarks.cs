@@ -11,9 +11,12 @@ namespace MetricsCollector.Benchmarks;
 /// distinct devices already known to the pool (the steady state of a partition). The interning
 /// benchmarks compare the byte-keyed <see cref="DeviceIdPool"/> with the char-keyed alternative
 /// it replaced, a dictionary alternate lookup after transcoding; the JsonSerializer one shows
-/// what a straightforward DTO deserialisation would cost.
+/// what a straightforward DTO deserialisation would cost. Min and median are shown because on a
+/// shared machine the mean mostly measures the neighbours.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class DecodeBenchmarks
 {
     private const int Devices = 10_000;
