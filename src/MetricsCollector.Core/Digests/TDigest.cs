@@ -183,9 +183,6 @@ public sealed class TDigest
             return;
         }
 
-        // Size the buffer for everything at once instead of doubling through it (a window
-        // merges 30 panes: doubling would copy the buffer a dozen times).
-        GrowBuffer(_bufferCount + other._centroidCount + other._bufferCount);
         for (var i = 0; i < other._centroidCount; i++)
         {
             Append(other._means[i], other._weights is null ? 1 : (long)other._weights[i]);
@@ -667,9 +664,15 @@ public sealed class TDigest
     {
         if (_bufferCount == _bufferValues.Length)
         {
-            if (_bufferValues.Length < BufferLimit)
+            var limit = (int)(BufferFactor * Compression);
+            if (_bufferValues.Length < limit)
             {
-                GrowBuffer(_bufferCount + 1);
+                var capacity = Math.Min(limit, Math.Max(InitialBufferCapacity, _bufferValues.Length * 2));
+                Array.Resize(ref _bufferValues, capacity);
+                if (_bufferWeights is not null)
+                {
+                    Array.Resize(ref _bufferWeights, capacity);
+                }
             }
             else
             {
@@ -691,24 +694,6 @@ public sealed class TDigest
 
         _bufferCount++;
         _bufferWeight += weight;
-    }
-
-    private int BufferLimit => (int)(BufferFactor * Compression);
-
-    private void GrowBuffer(int wanted)
-    {
-        if (wanted <= _bufferValues.Length || _bufferValues.Length >= BufferLimit)
-        {
-            return;
-        }
-
-        // At least doubling keeps repeated growth linear in total.
-        var capacity = Math.Min(BufferLimit, Math.Max(InitialBufferCapacity, Math.Max(wanted, _bufferValues.Length * 2)));
-        Array.Resize(ref _bufferValues, capacity);
-        if (_bufferWeights is not null)
-        {
-            Array.Resize(ref _bufferWeights, capacity);
-        }
     }
 
     /// <summary>Brings the digest to its public form: buffer merged in, centroids bounded at δ.</summary>
