@@ -303,7 +303,8 @@ public sealed class TDigest
 
     /// <summary>
     /// Estimated fraction of the weight below <paramref name="x"/>, counting half of the weight
-    /// equal to it; NaN when empty. The inverse of the model described at <see cref="Quantile"/>.
+    /// equal to it; NaN when empty; <see cref="ArgumentOutOfRangeException"/> for a NaN
+    /// <paramref name="x"/>. The inverse of the model described at <see cref="Quantile"/>.
     /// </summary>
     public double Cdf(double x)
     {
