@@ -38,6 +38,13 @@ namespace MetricsCollector.Core.Digests;
 /// all single values (any digest of fewer than ~60 values at δ = 100) then keeps only one
 /// array of means.
 /// </para>
+/// <para>
+/// Known limit: a centroid does not record whether all its values are equal. Inside a long run
+/// of one repeated value the answer is that value exactly (neighbouring centroids share the
+/// mean), but at the run's edge, or around one heavily weighted <see cref="Add(double, long)"/>,
+/// the answer is interpolated across the boundary and can be off by up to about one and a half
+/// centroid sizes in rank.
+/// </para>
 /// <para>Not thread-safe: queries flush the buffer, so they mutate the instance.</para>
 /// </remarks>
 public sealed class TDigest
@@ -171,7 +178,8 @@ public sealed class TDigest
     /// <summary>
     /// Adds everything <paramref name="other"/> holds. <paramref name="other"/> is only read: its
     /// centroids and its still-unsorted buffer are appended to this digest's buffer as weighted
-    /// points, and the next merge treats them like any other input.
+    /// points, and the next merge treats them like any other input. The result keeps this
+    /// digest's compression.
     /// </summary>
     public void Merge(TDigest other)
     {
