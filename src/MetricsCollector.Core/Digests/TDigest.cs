@@ -38,6 +38,13 @@ namespace MetricsCollector.Core.Digests;
 /// all single values (any digest of fewer than ~60 values at δ = 100) then keeps only one
 /// array of means.
 /// </para>
+/// <para>
+/// Known limit: a centroid does not record whether all its values are equal. Inside a long run
+/// of one repeated value the answer is that value exactly (neighbouring centroids share the
+/// mean), but at the run's edge, or around one heavily weighted <see cref="Add(double, long)"/>,
+/// the answer is interpolated across the boundary and can be off by up to about one and a half
+/// centroid sizes in rank.
+/// </para>
 /// <para>Not thread-safe: queries flush the buffer, so they mutate the instance.</para>
 /// </remarks>
 public sealed class TDigest
@@ -115,7 +122,10 @@ public sealed class TDigest
     /// <summary>Exact largest value; NaN when empty.</summary>
     public double Max => Count == 0 ? double.NaN : _max;
 
-    /// <summary>Running sum of the values (plain double addition); 0 when empty.</summary>
+    /// <summary>
+    /// Running sum of the values (plain double addition, so it overflows to ±∞ only for values
+    /// near double.MaxValue); 0 when empty.
+    /// </summary>
     public double Sum => _sum;
 
     /// <summary>Sum / Count; NaN when empty.</summary>
@@ -168,7 +178,8 @@ public sealed class TDigest
     /// <summary>
     /// Adds everything <paramref name="other"/> holds. <paramref name="other"/> is only read: its
     /// centroids and its still-unsorted buffer are appended to this digest's buffer as weighted
-    /// points, and the next merge treats them like any other input.
+    /// points, and the next merge treats them like any other input. The result keeps this
+    /// digest's compression.
     /// </summary>
     public void Merge(TDigest other)
     {
@@ -183,9 +194,6 @@ public sealed class TDigest
             return;
         }
 
-        // Size the buffer for everything at once instead of doubling through it (a window
-        // merges 30 panes: doubling would copy the buffer a dozen times).
-        GrowBuffer(_bufferCount + other._centroidCount + other._bufferCount);
         for (var i = 0; i < other._centroidCount; i++)
         {
             Append(other._means[i], other._weights is null ? 1 : (long)other._weights[i]);
@@ -250,7 +258,7 @@ public sealed class TDigest
         if (index < w0 / 2)
         {
             // Only reachable when w0 > 2, so the divisor is positive.
-            return Clamp(_min + ((index - 1) / ((w0 / 2) - 1) * (_means[0] - _min)));
+            return Clamp(Interpolate(_min, _means[0], (index - 1) / ((w0 / 2) - 1)));
         }
 
         if (index > total - 1)
@@ -261,7 +269,7 @@ public sealed class TDigest
         var wLast = Weight(n - 1);
         if (total - index < wLast / 2)
         {
-            return Clamp(_max - ((total - index - 1) / ((wLast / 2) - 1) * (_max - _means[n - 1])));
+            return Clamp(Interpolate(_max, _means[n - 1], (total - index - 1) / ((wLast / 2) - 1)));
         }
 
         // Here w0/2 <= index <= total − wLast/2, so a bracketing pair of centres exists.
@@ -306,7 +314,8 @@ public sealed class TDigest
 
     /// <summary>
     /// Estimated fraction of the weight below <paramref name="x"/>, counting half of the weight
-    /// equal to it; NaN when empty. The inverse of the model described at <see cref="Quantile"/>.
+    /// equal to it; NaN when empty; <see cref="ArgumentOutOfRangeException"/> for a NaN
+    /// <paramref name="x"/>. The inverse of the model described at <see cref="Quantile"/>.
     /// </summary>
     public double Cdf(double x)
     {
@@ -342,14 +351,16 @@ public sealed class TDigest
         if (x < _means[0])
         {
             // Min is one sample at weight ½; the rest of the lower half of centroid 0 is spread
-            // linearly from Min (weight 1) to the centroid's mean (weight w0/2).
+            // linearly from Min (weight 1) to the centroid's mean (weight w0/2). After merges,
+            // centroid 0 may be a single value above Min (Min then sits inside a wider centroid);
+            // the Min(…)/Max(…) keep the estimate flat there instead of letting it fall.
             if (x == _min)
             {
                 return 0.5 / total;
             }
 
             var w0 = Weight(0);
-            return (1 + ((x - _min) / (_means[0] - _min) * ((w0 / 2) - 1))) / total;
+            return (Math.Min(1, w0 / 2) + (Fraction(x, _min, _means[0]) * Math.Max(0, (w0 / 2) - 1))) / total;
         }
 
         if (x > _means[n - 1])
@@ -360,7 +371,7 @@ public sealed class TDigest
             }
 
             var wLast = Weight(n - 1);
-            return 1 - ((1 + ((_max - x) / (_max - _means[n - 1]) * ((wLast / 2) - 1))) / total);
+            return 1 - ((Math.Min(1, wLast / 2) + (Fraction(x, _max, _means[n - 1]) * Math.Max(0, (wLast / 2) - 1))) / total);
         }
 
         double before = 0;
@@ -388,8 +399,7 @@ public sealed class TDigest
         var wRight = Weight(i);
         var left = before - (wLeft / 2) + (wLeft == 1 ? 0.5 : 0);
         var right = before + (wRight / 2) - (wRight == 1 ? 0.5 : 0);
-        var t = (x - _means[i - 1]) / (_means[i] - _means[i - 1]);
-        return (left + ((right - left) * t)) / total;
+        return (left + ((right - left) * Fraction(x, _means[i - 1], _means[i]))) / total;
     }
 
     /// <summary>An independent copy, including the unmerged buffer and the next merge direction.</summary>
@@ -573,10 +583,12 @@ public sealed class TDigest
         var sum = reader.Double();
         // Add stores −0 as +0, so a −0 bound can only come from a forged blob; it would let a
         // −0 mean sit after a +0 one, which compare equal but break the ascending order keys.
-        if (!double.IsFinite(min) || !double.IsFinite(max) || !double.IsFinite(sum) || min > max
+        // The sum is not checked: a plain running sum of values near double.MaxValue can
+        // legitimately overflow to ±∞ (or NaN), and the round trip must keep it as it was.
+        if (!double.IsFinite(min) || !double.IsFinite(max) || min > max
             || (double.IsNegative(min) && min == 0) || (double.IsNegative(max) && max == 0))
         {
-            throw new FormatException("Min, max or sum is invalid.");
+            throw new FormatException("Min or max is invalid.");
         }
 
         var centroidCount = reader.Varint();
@@ -660,16 +672,34 @@ public sealed class TDigest
     private double Clamp(double value) => Math.Clamp(value, _min, _max);
 
     // a + (b − a)·t rather than a weighted average: it returns a exactly when a == b, so a
-    // run of centroids with the same mean (repeated values) answers that value exactly.
-    private static double Interpolate(double a, double b, double t) => a + ((b - a) * t);
+    // run of centroids with the same mean (repeated values) answers that value exactly. Halving
+    // first keeps b − a finite when a and b are finite doubles of opposite sign near the limits.
+    private static double Interpolate(double a, double b, double t)
+    {
+        var span = b - a;
+        return double.IsFinite(span) ? a + (span * t) : 2 * ((a / 2) + (((b / 2) - (a / 2)) * t));
+    }
+
+    // (x − a)/(b − a), with the same care for overflow as Interpolate.
+    private static double Fraction(double x, double a, double b)
+    {
+        var span = b - a;
+        return double.IsFinite(span) ? (x - a) / span : ((x / 2) - (a / 2)) / ((b / 2) - (a / 2));
+    }
 
     private void Append(double value, long weight)
     {
         if (_bufferCount == _bufferValues.Length)
         {
-            if (_bufferValues.Length < BufferLimit)
+            var limit = (int)(BufferFactor * Compression);
+            if (_bufferValues.Length < limit)
             {
-                GrowBuffer(_bufferCount + 1);
+                var capacity = Math.Min(limit, Math.Max(InitialBufferCapacity, _bufferValues.Length * 2));
+                Array.Resize(ref _bufferValues, capacity);
+                if (_bufferWeights is not null)
+                {
+                    Array.Resize(ref _bufferWeights, capacity);
+                }
             }
             else
             {
@@ -691,24 +721,6 @@ public sealed class TDigest
 
         _bufferCount++;
         _bufferWeight += weight;
-    }
-
-    private int BufferLimit => (int)(BufferFactor * Compression);
-
-    private void GrowBuffer(int wanted)
-    {
-        if (wanted <= _bufferValues.Length || _bufferValues.Length >= BufferLimit)
-        {
-            return;
-        }
-
-        // At least doubling keeps repeated growth linear in total.
-        var capacity = Math.Min(BufferLimit, Math.Max(InitialBufferCapacity, Math.Max(wanted, _bufferValues.Length * 2)));
-        Array.Resize(ref _bufferValues, capacity);
-        if (_bufferWeights is not null)
-        {
-            Array.Resize(ref _bufferWeights, capacity);
-        }
     }
 
     /// <summary>Brings the digest to its public form: buffer merged in, centroids bounded at δ.</summary>

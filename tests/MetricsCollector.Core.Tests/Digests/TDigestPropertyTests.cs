@@ -14,10 +14,14 @@ namespace MetricsCollector.Core.Tests.Digests;
 /// <item>n ≤ 50: 0 — every centroid is a single value, the digest is the sorted data.</item>
 /// <item>continuous-ish data (uniform, normal, two decimals): 0.4·S(q) + 2/n. Seen at worst in
 /// exploration: 0.27·S(q) + 2/n; 2/n is the granularity of a small sample.</item>
-/// <item>heavily repeated values (1–5 distinct, or 101 whole percentages): S(q) + 2/n. An
-/// answer interpolated between two centroids of different values lies between two data
-/// values, so its rank interval is a point and the error can reach half of the two centroids'
-/// weight; seen at worst: 0.81·S(q) + 2/n.</item>
+/// <item>heavily repeated values (1–5 distinct, or 101 whole percentages): 1.5·S(q′) + 2/n with
+/// q′ = q moved S(q) towards ½ (the neighbouring centroid nearer the median may be that much
+/// larger). An answer interpolated between two centroids of different values lies strictly
+/// between two data values, so its rank interval is a point — the boundary between two runs —
+/// and that boundary can sit anywhere inside a centroid that mixes both values, up to one and
+/// a half centroids from q. Seen at worst over 8,000 cases: 1.15·S(q) + 2/n at the median.
+/// The digest does not track which centroids hold a single repeated value; doing so would
+/// make these answers exact on the run's side.</item>
 /// </list>
 /// </remarks>
 public sealed class TDigestPropertyTests
@@ -42,8 +46,16 @@ public sealed class TDigestPropertyTests
     private static double Bound(ValueKind kind, double q, int n)
     {
         var size = RankOracle.CentroidSizeBound(q, Compression);
-        var factor = kind is ValueKind.FewDistinct or ValueKind.Integers ? 1.0 : 0.4;
-        return (factor * size) + (2.0 / n);
+        if (kind is ValueKind.FewDistinct or ValueKind.Integers)
+        {
+            // The run boundary can lie anywhere inside a centroid that mixes the two values, up
+            // to one and a half centroids from q; the centroid nearer the median may be larger,
+            // so S is taken at q moved by S(q) towards ½.
+            var nearer = q - (Math.Sign(q - 0.5) * size);
+            return (1.5 * RankOracle.CentroidSizeBound(nearer, Compression)) + (2.0 / n);
+        }
+
+        return (0.4 * size) + (2.0 / n);
     }
 
     private static void Check(ValueKind kind, int n, int pieces, int seed, Func<double, double> bound)
