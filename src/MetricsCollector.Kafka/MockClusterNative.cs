@@ -90,6 +90,13 @@ internal static class MockClusterNative
     internal static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
 
     [DllImport(Lib)]
+    internal static extern void rd_kafka_mock_broker_set_host_port(
+        IntPtr mcluster,
+        int brokerId,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string host,
+        int port);
+
+    [DllImport(Lib)]
     internal static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);
 
     [DllImport(Lib)]
