@@ -41,7 +41,7 @@ public sealed class EmbeddedKafkaTests : IDisposable
     }
 
     [Fact]
-    public void Broker_ids_outside_the_cluster_are_rejected_and_dispose_is_idempotent()
+    public void Brokers_go_down_and_up_and_dispose_is_idempotent()
     {
         _broker.SetBrokerDown(2);
         _broker.SetBrokerUp(2);

@@ -177,8 +177,10 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));
     }
 
-    [Fact]
-    public async Task Members_split_the_partitions_and_a_joining_and_leaving_member_loses_nothing()
+    [Theory]
+    [InlineData(PartitionAssignmentStrategy.Range)]
+    [InlineData(PartitionAssignmentStrategy.CooperativeSticky)]
+    public async Task Members_split_the_partitions_and_a_joining_and_leaving_member_loses_nothing(PartitionAssignmentStrategy strategy)
     {
         const int partitions = 6;
         var topic = Unique("group");
@@ -188,14 +190,20 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
         var events = new[] { new ConcurrentQueue<(TopicPartition, string)>(), new(), new() };
         var revokedSeen = 0;
-        KafkaConsumerSettings Member() => Settings(_bootstrap, topic, group) with
+        KafkaConsumerSettings Member()
         {
-            OnRevoked = (_, _, _) =>
+            var settings = Settings(_bootstrap, topic, group);
+            settings.Config.PartitionAssignmentStrategy = strategy;
+            return settings with
             {
-                Interlocked.Increment(ref revokedSeen);
-                return Task.CompletedTask;
-            },
-        };
+                OnRevoked = (_, _, _) =>
+                {
+                    Interlocked.Increment(ref revokedSeen);
+                    return Task.CompletedTask;
+                },
+            };
+        }
+
         int Owned(int member) => events[member].Count(e => e.Item2 == "opened") - events[member].Count(e => e.Item2 == "completed");
 
         var (a, _) = RunCollecting(Member(), materializer, seen, events[0]);
