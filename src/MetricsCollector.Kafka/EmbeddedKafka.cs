@@ -12,7 +12,9 @@ namespace MetricsCollector.Kafka;
 /// <list type="bullet">
 /// <item>Each broker listens on a random loopback port chosen by the kernel; librdkafka has no
 /// setting for a fixed port (<c>test.mock.num.brokers</c> and <c>test.mock.broker.rtt</c> are the
-/// only mock settings). A broker keeps its port across <see cref="SetBrokerDown"/>/<see cref="SetBrokerUp"/>.</item>
+/// only mock settings). A broker keeps its port across <see cref="SetBrokerDown"/>/<see cref="SetBrokerUp"/>.
+/// With <c>firstPort</c>, broker i is advertised at <c>firstPort + i − 1</c> through a relay
+/// (<see cref="LoopbackRelay"/>), which costs some throughput.</item>
 /// <item>Topics are auto-created on first use by a producer (4 partitions), so create them first.</item>
 /// <item>Consumer groups (classic protocol), offset commits and idempotent producers work.
 /// The first join of a group waits <c>group.initial.rebalance.delay.ms</c> (3 s by default, as on a
@@ -22,16 +24,21 @@ namespace MetricsCollector.Kafka;
 public sealed class EmbeddedKafka : IDisposable
 {
     private readonly Lock _gate = new();
+    private readonly List<LoopbackRelay> _relays = [];
     private IntPtr _handle;
     private IntPtr _cluster;
 
-    private EmbeddedKafka(IntPtr handle, IntPtr cluster, int brokers)
+    private EmbeddedKafka(IntPtr handle, IntPtr cluster, int brokers, int? firstPort)
     {
         _handle = handle;
         _cluster = cluster;
         Brokers = brokers;
         BootstrapServers = Marshal.PtrToStringUTF8(rd_kafka_mock_cluster_bootstraps(cluster))
             ?? throw new InvalidOperationException("The mock cluster returned no bootstrap servers.");
+        if (firstPort is { } first)
+        {
+            BootstrapServers = Relay(BootstrapServers, first);
+        }
     }
 
     /// <summary>Comma-separated <c>127.0.0.1:port</c>, one entry per broker.</summary>
@@ -40,7 +47,8 @@ public sealed class EmbeddedKafka : IDisposable
     /// <summary>Broker ids run from 1 to this number.</summary>
     public int Brokers { get; }
 
-    public static EmbeddedKafka Start(int brokers = 1)
+    /// <param name="firstPort">Null for the ports the kernel picks; else the fixed port of broker 1 (broker i gets firstPort + i − 1).</param>
+    public static EmbeddedKafka Start(int brokers = 1, int? firstPort = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(brokers, 1);
         var errstr = new byte[512];
@@ -66,7 +74,16 @@ public sealed class EmbeddedKafka : IDisposable
             throw new InvalidOperationException("rd_kafka_mock_cluster_new failed (see librdkafka's log on stderr).");
         }
 
-        return new EmbeddedKafka(handle, cluster, brokers);
+        try
+        {
+            return new EmbeddedKafka(handle, cluster, brokers, firstPort);
+        }
+        catch
+        {
+            rd_kafka_mock_cluster_destroy(cluster);
+            rd_kafka_destroy(handle);
+            throw;
+        }
     }
 
     /// <param name="replicationFactor">At most the number of brokers; null means all of them, up to 3.</param>
@@ -92,6 +109,8 @@ public sealed class EmbeddedKafka : IDisposable
     {
         lock (_gate)
         {
+            _relays.ForEach(r => r.Dispose());
+            _relays.Clear();
             if (_cluster != IntPtr.Zero)
             {
                 rd_kafka_mock_cluster_destroy(_cluster);
@@ -104,6 +123,33 @@ public sealed class EmbeddedKafka : IDisposable
                 _handle = IntPtr.Zero;
             }
         }
+    }
+
+    /// <summary>Puts a relay on a fixed port in front of each broker and advertises the relay instead.</summary>
+    private string Relay(string bootstraps, int firstPort)
+    {
+        var fixedAddresses = new List<string>();
+        var brokerId = 1;
+        try
+        {
+            // The mock lists its brokers in id order, as 127.0.0.1:port.
+            foreach (var address in bootstraps.Split(','))
+            {
+                var port = firstPort + brokerId - 1;
+                var target = int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                _relays.Add(new LoopbackRelay(port, target));
+                rd_kafka_mock_broker_set_host_port(_cluster, brokerId, "127.0.0.1", port);
+                fixedAddresses.Add($"127.0.0.1:{port}");
+                brokerId++;
+            }
+        }
+        catch
+        {
+            _relays.ForEach(r => r.Dispose());
+            throw;
+        }
+
+        return string.Join(',', fixedAddresses);
     }
 
     private IntPtr Cluster()

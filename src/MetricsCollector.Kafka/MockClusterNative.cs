@@ -12,13 +12,21 @@ namespace MetricsCollector.Kafka;
 /// </summary>
 internal static class MockClusterNative
 {
-    private const string Lib = "librdkafka-confluent-loaded";
+    internal const string Lib = "librdkafka-confluent-loaded";
 
     internal const int ProducerType = 0;
     internal const int ConfOk = 0;
 
-    static MockClusterNative() =>
+    private static readonly Lazy<bool> s_resolver = new(() =>
+    {
         NativeLibrary.SetDllImportResolver(typeof(MockClusterNative).Assembly, Resolve);
+        return true;
+    });
+
+    static MockClusterNative() => EnsureResolver();
+
+    /// <summary>Every class with <c>DllImport(Lib)</c> calls this first; the resolver can be set only once per assembly.</summary>
+    internal static void EnsureResolver() => _ = s_resolver.Value;
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
         name == Lib ? NativeLibrary.Load(LoadedLibrdkafkaPath()) : IntPtr.Zero;
@@ -88,6 +96,13 @@ internal static class MockClusterNative
 
     [DllImport(Lib)]
     internal static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+    [DllImport(Lib)]
+    internal static extern void rd_kafka_mock_broker_set_host_port(
+        IntPtr mcluster,
+        int brokerId,
+        [MarshalAs(UnmanagedType.LPUTF8Str)] string host,
+        int port);
 
     [DllImport(Lib)]
     internal static extern void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr mcluster, int delayMs);

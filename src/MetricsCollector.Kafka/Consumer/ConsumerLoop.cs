@@ -22,7 +22,7 @@ internal sealed class ConsumerLoop : IConsumerControl
 
     private abstract record Command;
 
-    private sealed record CommitRequest(TopicPartition Partition, long NextOffset) : Command;
+    private sealed record CommitRequest(TopicPartition Partition, long NextOffset, string? Metadata) : Command;
 
     private sealed record ResumeRequest(PartitionBuffer Buffer) : Command;
 
@@ -37,7 +37,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     private readonly ConcurrentQueue<Command> _commands = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<TopicPartition, PartitionBuffer> _assigned = [];
-    private readonly Dictionary<TopicPartition, long> _pendingCommits = [];
+    private readonly Dictionary<TopicPartition, (long Offset, string? Metadata)> _pendingCommits = [];
     private readonly HashSet<PartitionBuffer> _toWake = [];
     private ILoggingAdapter _log = NoLogger.Instance;
     private ISink? _sink;
@@ -69,8 +69,8 @@ internal sealed class ConsumerLoop : IConsumerControl
         _thread.Start();
     }
 
-    public void Commit(TopicPartition partition, long nextOffset) =>
-        _commands.Enqueue(new CommitRequest(partition, nextOffset));
+    public void Commit(TopicPartition partition, long nextOffset, string? metadata = null) =>
+        _commands.Enqueue(new CommitRequest(partition, nextOffset, metadata));
 
     public Task StopAsync()
     {
@@ -234,9 +234,9 @@ internal sealed class ConsumerLoop : IConsumerControl
                     {
                         _log.Debug("Commit of {0} at {1} dropped: partition not assigned to this member", commit.Partition, commit.NextOffset);
                     }
-                    else if (!_pendingCommits.TryGetValue(commit.Partition, out var pending) || pending < commit.NextOffset)
+                    else
                     {
-                        _pendingCommits[commit.Partition] = commit.NextOffset;
+                        _pendingCommits[commit.Partition] = (commit.NextOffset, commit.Metadata);
                     }
 
                     break;
@@ -297,17 +297,24 @@ internal sealed class ConsumerLoop : IConsumerControl
         }
 
         _lastCommit = DateTime.UtcNow;
-        var offsets = _pendingCommits.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value)).ToList();
         try
         {
-            _consumer!.Commit(offsets);
+            if (_pendingCommits.Values.Any(p => p.Metadata is not null))
+            {
+                OffsetMetadata.Commit(_consumer!, _pendingCommits.Select(kv => (kv.Key, kv.Value.Offset, kv.Value.Metadata)));
+            }
+            else
+            {
+                _consumer!.Commit(_pendingCommits.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value.Offset)));
+            }
+
             _pendingCommits.Clear();
         }
         catch (TopicPartitionOffsetException ex)
         {
             foreach (var result in ex.Results)
             {
-                if (!result.Error.IsError && _pendingCommits.TryGetValue(result.TopicPartition, out var sent) && sent == result.Offset.Value)
+                if (!result.Error.IsError && _pendingCommits.TryGetValue(result.TopicPartition, out var sent) && sent.Offset == result.Offset.Value)
                 {
                     _pendingCommits.Remove(result.TopicPartition);
                 }
@@ -328,7 +335,11 @@ internal sealed class ConsumerLoop : IConsumerControl
         if (_settings.StartOffsets is { } provider && partitions.Count > 0)
         {
             using var cts = new CancellationTokenSource(_settings.StartOffsetsTimeout);
-            var task = provider(partitions, cts.Token);
+            var committed = OffsetMetadata.Committed(_consumer!, partitions, _settings.StartOffsetsTimeout);
+            var assigned = partitions
+                .Select(p => committed.TryGetValue(p, out var c) ? new AssignedPartition(p, c.Offset, c.Metadata) : new AssignedPartition(p, null, null))
+                .ToList();
+            var task = provider(assigned, cts.Token);
             if (!task.Wait(_settings.StartOffsetsTimeout))
             {
                 throw new TimeoutException($"The start-offsets provider did not answer within {_settings.StartOffsetsTimeout}.");

@@ -41,12 +41,52 @@ public sealed class EmbeddedKafkaTests : IDisposable
     }
 
     [Fact]
-    public void Broker_ids_outside_the_cluster_are_rejected_and_dispose_is_idempotent()
+    public void Brokers_go_down_and_up_and_dispose_is_idempotent()
     {
         _broker.SetBrokerDown(2);
         _broker.SetBrokerUp(2);
         _broker.Dispose();
         _broker.Dispose();
         Assert.Throws<ObjectDisposedException>(() => _broker.SetBrokerDown(1));
+    }
+
+    [Fact]
+    public async Task A_fixed_port_serves_producers_and_group_consumers_through_the_relay()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+
+        using var broker = EmbeddedKafka.Start(firstPort: port);
+        Assert.Equal($"127.0.0.1:{port}", broker.BootstrapServers);
+        broker.SetGroupInitialRebalanceDelay(TimeSpan.Zero);
+        broker.CreateTopic("relayed", 2);
+
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, EnableIdempotence = true }).Build())
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await producer.ProduceAsync("relayed", new Message<string, string> { Key = $"device-{i}", Value = $"{i}" });
+            }
+        }
+
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = broker.BootstrapServers,
+            GroupId = "relayed",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).Build();
+        consumer.Subscribe("relayed");
+        var values = new List<string>();
+        while (values.Count < 10)
+        {
+            var record = consumer.Consume(TimeSpan.FromSeconds(10));
+            Assert.NotNull(record);
+            values.Add(record.Message.Value);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"{i}"), values.Order(StringComparer.Ordinal));
+        consumer.Close();
     }
 }

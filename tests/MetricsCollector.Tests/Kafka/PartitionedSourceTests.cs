@@ -112,12 +112,49 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
     }
 
     [Fact]
+    public async Task Commit_metadata_comes_back_to_the_next_owner_of_the_partition()
+    {
+        var topic = Unique("meta");
+        fixture.Broker.CreateTopic(topic, 2);
+        Produce(_bootstrap, topic, partitions: 2, perPartition: 100);
+        var group = Unique("g");
+        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var (first, _) = RunCollecting(Settings(_bootstrap, topic, group), Sys.Materializer(), seen);
+        await WaitUntil(() => seen.Count == 200, Patience, "all records");
+        // After RunCollecting's own commits (offset 100, no metadata), so these are the last word.
+        await Task.Delay(300);
+        first.Commit(new TopicPartition(topic, 0), 60, "watermark=1764307200000");
+        first.Commit(new TopicPartition(topic, 1), 70);
+        await first.StopAsync();
+
+        var answered = new TaskCompletionSource<IReadOnlyList<AssignedPartition>>();
+        var settings = Settings(_bootstrap, topic, group) with
+        {
+            StartOffsets = (partitions, _) =>
+            {
+                answered.TrySetResult(partitions);
+                return Task.FromResult<IReadOnlyDictionary<TopicPartition, long>>(new Dictionary<TopicPartition, long>());
+            },
+        };
+        var again = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var (second, _) = RunCollecting(settings, Sys.Materializer(), again);
+        var assigned = (await answered.Task.WaitAsync(Patience)).OrderBy(p => p.Partition.Partition.Value).ToList();
+        await WaitUntil(() => again.Count == 70, Patience, "the records after the committed offsets");
+        await second.StopAsync();
+
+        Assert.Equal(new AssignedPartition(new TopicPartition(topic, 0), 60, "watermark=1764307200000"), assigned[0]);
+        Assert.Equal(70, assigned[1].CommittedOffset);
+        Assert.True(string.IsNullOrEmpty(assigned[1].CommittedMetadata));
+        Assert.Equal(60, again.Where(r => r.Partition.Value == 0).Min(r => r.Offset.Value));
+    }
+
+    [Fact]
     public async Task The_start_offsets_hook_decides_where_assigned_partitions_begin()
     {
         var topic = Unique("start");
         fixture.Broker.CreateTopic(topic, 3);
         Produce(_bootstrap, topic, partitions: 3, perPartition: 50);
-        IReadOnlyList<TopicPartition>? asked = null;
+        IReadOnlyList<AssignedPartition>? asked = null;
         var settings = Settings(_bootstrap, topic, Unique("g")) with
         {
             StartOffsets = (partitions, _) =>
@@ -134,13 +171,16 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         await control.StopAsync();
 
         Assert.Equal(3, asked!.Count);
+        Assert.All(asked, p => Assert.Null(p.CommittedOffset));
         Assert.Equal(25, seen.Where(r => r.Partition.Value == 1).Min(r => r.Offset.Value));
         Assert.Equal(25, seen.Count(r => r.Partition.Value == 1));
         Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));
     }
 
-    [Fact]
-    public async Task Members_split_the_partitions_and_a_joining_and_leaving_member_loses_nothing()
+    [Theory]
+    [InlineData(PartitionAssignmentStrategy.Range)]
+    [InlineData(PartitionAssignmentStrategy.CooperativeSticky)]
+    public async Task Members_split_the_partitions_and_a_joining_and_leaving_member_loses_nothing(PartitionAssignmentStrategy strategy)
     {
         const int partitions = 6;
         var topic = Unique("group");
@@ -150,14 +190,20 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
         var events = new[] { new ConcurrentQueue<(TopicPartition, string)>(), new(), new() };
         var revokedSeen = 0;
-        KafkaConsumerSettings Member() => Settings(_bootstrap, topic, group) with
+        KafkaConsumerSettings Member()
         {
-            OnRevoked = (_, _, _) =>
+            var settings = Settings(_bootstrap, topic, group);
+            settings.Config.PartitionAssignmentStrategy = strategy;
+            return settings with
             {
-                Interlocked.Increment(ref revokedSeen);
-                return Task.CompletedTask;
-            },
-        };
+                OnRevoked = (_, _, _) =>
+                {
+                    Interlocked.Increment(ref revokedSeen);
+                    return Task.CompletedTask;
+                },
+            };
+        }
+
         int Owned(int member) => events[member].Count(e => e.Item2 == "opened") - events[member].Count(e => e.Item2 == "completed");
 
         var (a, _) = RunCollecting(Member(), materializer, seen, events[0]);
