@@ -1,13 +1,21 @@
 using BenchmarkDotNet.Running;
 using MetricsCollector.Benchmarks;
 
-// `dotnet run -c Release --project tests/MetricsCollector.Benchmarks -- http-load` runs the HTTP load (not a BenchmarkDotNet run).
-if (args is ["http-load", .. var loadArgs])
+// `dotnet run -c Release --project tests/MetricsCollector.Benchmarks -- --filter '*'` runs every benchmark.
+// The commands below are measurements that are not BenchmarkDotNet timings.
+switch (args.FirstOrDefault())
 {
-    return await HttpLoad.RunAsync(loadArgs);
+    case "accuracy":
+        // The t-digest rank-error table.
+        DigestAccuracy.Run(Console.Out);
+        return 0;
+    case "kafka-raw":
+        return await KafkaRawBenchmark.RunAsync(args);
+    case "http-load":
+        // The REST API under an open-loop load (docs/benchmarks-http.md).
+        return await HttpLoad.RunAsync(args[1..]);
 }
 
-// `dotnet run -c Release --project tests/MetricsCollector.Benchmarks -- --filter '*'` runs every benchmark.
 // CS0436: the referenced node executable has a Program of its own; this file's is the one meant here.
 #pragma warning disable CS0436
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

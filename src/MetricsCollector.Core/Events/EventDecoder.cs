@@ -1,0 +1,300 @@
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace MetricsCollector.Core.Events;
+
+/// <summary>
+/// Decodes and validates one Kafka record value into a <see cref="CpuEvent"/>, or names the
+/// <see cref="RejectReason"/> it is refused for. Only the value is read: the record key is not
+/// the truth about the device, the value's <c>deviceId</c> is.
+/// </summary>
+/// <remarks>
+/// <para>The reason is a function of the bytes alone. When a value breaks several rules, the
+/// first of these wins: <see cref="RejectReason.TooLarge"/> (the rest of an oversized value is
+/// never looked at), <see cref="RejectReason.NotUtf8"/>, <see cref="RejectReason.NotJson"/>,
+/// <see cref="RejectReason.NotAnObject"/>, then the first field error in document order
+/// (<see cref="RejectReason.DuplicateField"/>, <see cref="RejectReason.WrongType"/>,
+/// <see cref="RejectReason.OutOfRange"/>, <see cref="RejectReason.DeviceIdInvalid"/>), and last
+/// <see cref="RejectReason.MissingField"/>.</para>
+/// <para>Strict JSON (RFC 8259): no comments, no trailing commas, nesting at most 64 deep, one
+/// value per record. Field names are case-sensitive; other fields, whatever their type, are
+/// ignored. One leading UTF-8 byte order mark is skipped, as RFC 8259 §8.1 allows and as .NET's
+/// own JSON parsers do; it counts toward the size limit.</para>
+/// <para>A device id's length counts Unicode scalar values, so that an emoji is one character
+/// whichever language the producer was written in. Control characters are Unicode category Cc
+/// (U+0000–U+001F, U+007F–U+009F).</para>
+/// <para>A decoded known device id allocates nothing; malformed JSON costs an exception
+/// (<see cref="Utf8JsonReader"/> has no other way to say so), a few microseconds.</para>
+/// <para>Not thread-safe, because its <see cref="DeviceIdPool"/> is not: use one decoder, with its
+/// own pool, per partition stream.</para>
+/// </remarks>
+public sealed class EventDecoder
+{
+    /// <summary>The default maximum record value size, in bytes.</summary>
+    public const int DefaultMaxRecordBytes = 4096;
+
+    /// <summary>The most Unicode scalar values a device id may hold.</summary>
+    public const int MaxDeviceIdLength = 128;
+
+    /// <summary>The latest valid timestamp: 9999-12-31T23:59:59.999Z in epoch milliseconds.</summary>
+    public const long MaxTimestamp = 253_402_300_799_999;
+
+    // UTF-8 takes at most 4 bytes per scalar; JSON escapes at most 12 (a \uXXXX\uXXXX pair). Past
+    // these lengths an id is too long without looking at it.
+    private const int MaxDeviceIdUtf8Bytes = MaxDeviceIdLength * 4;
+    private const int MaxDeviceIdEscapedBytes = MaxDeviceIdLength * 12;
+
+    private readonly DeviceIdPool _pool;
+
+    /// <param name="pool">Where device ids are interned; a new pool of its own when null.</param>
+    /// <param name="maxRecordBytes">Values longer than this are <see cref="RejectReason.TooLarge"/>.</param>
+    public EventDecoder(DeviceIdPool? pool = null, int maxRecordBytes = DefaultMaxRecordBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRecordBytes);
+        _pool = pool ?? new DeviceIdPool();
+        MaxRecordBytes = maxRecordBytes;
+    }
+
+    /// <summary>Values longer than this many bytes are refused as <see cref="RejectReason.TooLarge"/>.</summary>
+    public int MaxRecordBytes { get; }
+
+    /// <summary>
+    /// Decodes <paramref name="value"/>. On success <paramref name="reason"/> is
+    /// <see cref="RejectReason.None"/>; on failure <paramref name="evt"/> is default. Never throws
+    /// for any input.
+    /// </summary>
+    public bool TryDecode(ReadOnlySpan<byte> value, out CpuEvent evt, out RejectReason reason)
+    {
+        if (value.Length > MaxRecordBytes)
+        {
+            reason = RejectReason.TooLarge;
+        }
+        else if (!Utf8.IsValid(value))
+        {
+            // Checked up front: Utf8JsonReader does not validate bytes inside strings, and outside
+            // them it would call invalid UTF-8 malformed JSON.
+            reason = RejectReason.NotUtf8;
+        }
+        else
+        {
+            if (value.StartsWith("\uFEFF"u8))
+            {
+                value = value[3..];
+            }
+
+            try
+            {
+                reason = Parse(value, out evt);
+                return reason == RejectReason.None;
+            }
+            catch (JsonException)
+            {
+                reason = RejectReason.NotJson;
+            }
+        }
+
+        evt = default;
+        return false;
+    }
+
+    private RejectReason Parse(ReadOnlySpan<byte> json, out CpuEvent evt)
+    {
+        evt = default;
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return AtEnd(ref reader) ? RejectReason.NotAnObject : RejectReason.NotJson;
+        }
+
+        var firstError = RejectReason.None;
+        var seen = Fields.None;
+        ReadOnlySpan<byte> deviceIdBytes = default;
+        int escapedDeviceIdStart = -1;
+        long timestamp = 0;
+        double cpuUsage = 0;
+
+        // At depth one the reader yields property names until the closing brace.
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            Fields field =
+                reader.ValueTextEquals("deviceId"u8) ? Fields.DeviceId
+                : reader.ValueTextEquals("timestamp"u8) ? Fields.Timestamp
+                : reader.ValueTextEquals("cpuUsage"u8) ? Fields.CpuUsage
+                : Fields.None;
+            if (field == Fields.None)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            reader.Read();
+            RejectReason error = (seen & field) != 0 ? RejectReason.DuplicateField : field switch
+            {
+                Fields.DeviceId => ReadDeviceId(ref reader, ref deviceIdBytes, ref escapedDeviceIdStart),
+                Fields.Timestamp => ReadTimestamp(ref reader, out timestamp),
+                _ => ReadCpuUsage(ref reader, out cpuUsage),
+            };
+
+            // A container where a number or string belongs is a WrongType; step over it whole.
+            reader.Skip();
+            seen |= field;
+            if (firstError == RejectReason.None)
+            {
+                firstError = error;
+            }
+        }
+
+        if (!AtEnd(ref reader))
+        {
+            return RejectReason.NotJson;
+        }
+
+        if (firstError != RejectReason.None)
+        {
+            return firstError;
+        }
+
+        if (seen != Fields.All)
+        {
+            return RejectReason.MissingField;
+        }
+
+        // Interned only now, so that ids from refused records do not fill the pool.
+        string deviceId = escapedDeviceIdStart < 0
+            ? _pool.GetOrAdd(deviceIdBytes)
+            : InternEscaped(json[escapedDeviceIdStart..]);
+        evt = new CpuEvent(deviceId, timestamp, cpuUsage);
+        return RejectReason.None;
+    }
+
+    // With isFinalBlock set the reader throws on trailing content rather than return true; the
+    // check keeps the decoder correct whatever the reader's options.
+    private static bool AtEnd(ref Utf8JsonReader reader) => !reader.Read();
+
+    private static RejectReason ReadDeviceId(ref Utf8JsonReader reader, ref ReadOnlySpan<byte> bytes, ref int escapedStart)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            return RejectReason.WrongType;
+        }
+
+        if (!reader.ValueIsEscaped)
+        {
+            bytes = reader.ValueSpan;
+            return IsValidDeviceId(bytes) ? RejectReason.None : RejectReason.DeviceIdInvalid;
+        }
+
+        escapedStart = checked((int)reader.TokenStartIndex);
+        if (reader.ValueSpan.Length > MaxDeviceIdEscapedBytes)
+        {
+            return RejectReason.DeviceIdInvalid;
+        }
+
+        Span<byte> buffer = stackalloc byte[reader.ValueSpan.Length];
+        return TryUnescape(ref reader, buffer, out int length) && IsValidDeviceId(buffer[..length])
+            ? RejectReason.None
+            : RejectReason.DeviceIdInvalid;
+    }
+
+    // Escaped ids are rare (producers escape only what they must), so they are unescaped a second
+    // time here rather than carried out of the loop.
+    private string InternEscaped(ReadOnlySpan<byte> fromStringToken)
+    {
+        var reader = new Utf8JsonReader(fromStringToken, isFinalBlock: false, state: default);
+        reader.Read();
+        Span<byte> buffer = stackalloc byte[reader.ValueSpan.Length];
+        TryUnescape(ref reader, buffer, out int length);
+        return _pool.GetOrAdd(buffer[..length]);
+    }
+
+    private static bool TryUnescape(ref Utf8JsonReader reader, scoped Span<byte> buffer, out int length)
+    {
+        try
+        {
+            length = reader.CopyString(buffer);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped unpaired surrogate ("\ud800") has no UTF-8 form: no string can name it.
+            length = 0;
+            return false;
+        }
+    }
+
+    // The bytes are valid UTF-8 here, so every byte that is not a continuation byte (10xxxxxx)
+    // starts one scalar value.
+    private static bool IsValidDeviceId(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty || utf8.Length > MaxDeviceIdUtf8Bytes)
+        {
+            return false;
+        }
+
+        int scalars = 0;
+        for (int i = 0; i < utf8.Length; i++)
+        {
+            byte b = utf8[i];
+            bool c0OrDelete = b < 0x20 || b == 0x7F;
+
+            // U+0080–U+009F encode as C2 80 to C2 9F.
+            bool c1 = b == 0xC2 && utf8[i + 1] < 0xA0;
+            if (c0OrDelete || c1)
+            {
+                return false;
+            }
+
+            if ((b & 0xC0) != 0x80)
+            {
+                scalars++;
+            }
+        }
+
+        return scalars <= MaxDeviceIdLength;
+    }
+
+    // JSON numbers are never escaped, so the raw bytes show how the timestamp was written.
+    private static RejectReason ReadTimestamp(ref Utf8JsonReader reader, out long timestamp)
+    {
+        timestamp = 0;
+        if (reader.TokenType != JsonTokenType.Number || reader.ValueSpan.IndexOfAny(".eE"u8) >= 0)
+        {
+            return RejectReason.WrongType;
+        }
+
+        return reader.TryGetInt64(out timestamp) && timestamp is >= 0 and <= MaxTimestamp
+            ? RejectReason.None
+            : RejectReason.OutOfRange;
+    }
+
+    private static RejectReason ReadCpuUsage(ref Utf8JsonReader reader, out double cpuUsage)
+    {
+        cpuUsage = 0;
+        if (reader.TokenType != JsonTokenType.Number)
+        {
+            return RejectReason.WrongType;
+        }
+
+        // Overflowing literals such as 1e400 parse to infinity and fail the range test.
+        if (!reader.TryGetDouble(out double parsed) || !(parsed is >= 0 and <= 100))
+        {
+            return RejectReason.OutOfRange;
+        }
+
+        // -0 becomes +0 so that min and max never print as "-0".
+        cpuUsage = parsed == 0 ? 0 : parsed;
+        return RejectReason.None;
+    }
+
+    [Flags]
+    private enum Fields
+    {
+        None = 0,
+        DeviceId = 1,
+        Timestamp = 2,
+        CpuUsage = 4,
+        All = DeviceId | Timestamp | CpuUsage,
+    }
+}

@@ -1,0 +1,49 @@
+namespace MetricsCollector.Core.Time;
+
+/// <summary>
+/// Event-time timers of one partition, as in Flink's timer service: each key (a device) asks to
+/// be woken when the watermark reaches a time, and only its earliest request counts. Devices
+/// with nothing pending cost nothing when the watermark moves, which keeps a watermark step
+/// O(due timers) rather than O(devices).
+/// </summary>
+public sealed class EventTimeTimers<TKey> where TKey : notnull
+{
+    private readonly PriorityQueue<TKey, long> _queue = new();
+    private readonly Dictionary<TKey, long> _pending = new();
+
+    public int Count => _pending.Count;
+
+    /// <summary>Every key with its requested time: what a checkpoint must keep so that a restart still wakes them.</summary>
+    public IReadOnlyDictionary<TKey, long> Pending => _pending;
+
+    /// <summary>Asks for <paramref name="key"/> to be due once the watermark reaches <paramref name="time"/>;
+    /// <see cref="long.MaxValue"/> cancels. A later request replaces an earlier one.</summary>
+    public void Set(TKey key, long time)
+    {
+        if (time == long.MaxValue)
+        {
+            _pending.Remove(key);
+            return;
+        }
+        if (_pending.TryGetValue(key, out var existing) && existing == time) return;
+        _pending[key] = time;
+        // The superseded queue entry stays behind and is skipped when it surfaces: cheaper than a decrease-key.
+        _queue.Enqueue(key, time);
+    }
+
+    /// <summary>Removes and returns every key whose time is at or below <paramref name="watermark"/>.</summary>
+    public List<TKey> TakeDue(long watermark)
+    {
+        var due = new List<TKey>();
+        while (_queue.TryPeek(out var key, out var time) && time <= watermark)
+        {
+            _queue.Dequeue();
+            if (_pending.TryGetValue(key, out var wanted) && wanted == time)
+            {
+                _pending.Remove(key);
+                due.Add(key);
+            }
+        }
+        return due;
+    }
+}

@@ -1,0 +1,212 @@
+using MetricsCollector.Core.Digests;
+using MetricsCollector.Core.Time;
+
+namespace MetricsCollector.Core.Windows;
+
+/// <summary>
+/// The sliding windows of one device: the window operator that the device actor drives.
+/// Events go into their pane once; a window's figures are the merge of its panes, computed when
+/// a row has to be written. Windows fire when the watermark reaches their end and close when it
+/// reaches end + allowed lateness; an event for a fired window revises its row.
+///
+/// Rows are materialised lazily (<see cref="TakeResults"/>): a burst of late events revises a
+/// window many times but merges its panes once. That never changes the figures, because after a
+/// window fires every change to its panes is a late event for it and is counted as a revision —
+/// with one exception: a pane keeps taking events for later windows after an earlier window that
+/// holds it has closed. So a closing window's row is materialised at the moment it closes.
+/// </summary>
+public sealed partial class DeviceWindows
+{
+    private readonly WindowSettings _settings;
+    private readonly PaneSet _panes;
+    private readonly SortedList<long, FiredWindow> _fired = new();
+    private readonly List<WindowResult> _closedRows = new();
+
+    public DeviceWindows(string deviceId, WindowSettings settings)
+    {
+        DeviceId = deviceId;
+        _settings = settings;
+        _panes = new PaneSet(settings.Compression);
+    }
+
+    public string DeviceId { get; }
+
+    /// <summary>The highest watermark this device has been advanced to.</summary>
+    public long Watermark { get; private set; } = Time.Watermark.Start;
+
+    public int PaneCount => _panes.Count;
+
+    /// <summary>Windows fired by this instance (not carried by snapshots): a statistic for operators.</summary>
+    public long WindowsFired { get; private set; }
+
+    /// <summary>Windows fired and not yet closed: the rows late events can still revise.</summary>
+    public int FiredWindowCount => _fired.Count;
+
+    /// <summary>Whether there is anything to remember: no panes, no fired windows, nothing to write.</summary>
+    public bool IsEmpty => _panes.Count == 0 && _fired.Count == 0 && _closedRows.Count == 0;
+
+    /// <summary>Whether there are rows to write: fired or revised windows not yet taken, or closed rows.</summary>
+    public bool HasResults => _closedRows.Count > 0 || _fired.Values.Any(w => w.Dirty);
+
+    /// <summary>
+    /// Applies one event judged by <paramref name="watermark"/>, the partition's watermark before it.
+    /// The device first catches up with that watermark, so that it does not matter whether the
+    /// timers that would have advanced it arrived.
+    /// </summary>
+    public EventTiming Add(long eventTime, double value, long watermark)
+    {
+        Advance(watermark);
+        var spec = _settings.Spec;
+        if (_settings.IsTooLate(eventTime, Watermark)) return EventTiming.TooLate;
+
+        var pane = spec.PaneOf(eventTime);
+        _panes.Add(pane, value);
+        if (spec.FirstEndOf(pane) > Watermark) return EventTiming.OnTime;
+
+        // Fired windows holding the pane: ends up to the watermark, skipping the closed ones.
+        var firstOpenEnd = spec.NextEndAfter(Watermark - _settings.AllowedLateness);
+        var from = Math.Max(spec.FirstEndOf(pane), firstOpenEnd);
+        var to = Math.Min(spec.LastEndOf(pane), Watermark);
+        for (var end = from; end <= to; end += spec.Slide) Revise(end);
+        return EventTiming.Late;
+    }
+
+    /// <summary>
+    /// Moves this device's view of the watermark up: windows with end ≤ watermark fire (those
+    /// holding events), windows with end + lateness ≤ watermark close, and panes no open window
+    /// can use any more are dropped. A watermark at or below the current one changes nothing.
+    /// </summary>
+    public void Advance(long watermark)
+    {
+        if (watermark <= Watermark) return;
+        Fire(watermark);
+        Watermark = watermark;
+        Close();
+        DropPanes();
+    }
+
+    /// <summary>
+    /// The rows to write since the last call: every window that fired or was revised (with its
+    /// current figures) and every window that closed (final). Revisions count every late event,
+    /// so the rows are the same whenever this is called.
+    /// </summary>
+    public List<WindowResult> TakeResults(long nowMs)
+    {
+        var rows = new List<WindowResult>(_closedRows.Count + 1);
+        foreach (var row in _closedRows) rows.Add(row with { LastUpdated = nowMs });
+        _closedRows.Clear();
+        var ends = _fired.Keys;
+        var windows = _fired.Values;
+        for (var i = 0; i < windows.Count; i++)
+        {
+            var window = windows[i];
+            if (!window.Dirty) continue;
+            window.Last = Materialize(ends[i], window.Revision, final: false, nowMs);
+            window.Dirty = false;
+            rows.Add(window.Last);
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// The watermark at which this device next has something to do (a window to fire or to
+    /// close); <see cref="long.MaxValue"/> when nothing is pending. Panes need no timer of their
+    /// own: a pane is dropped exactly when the window it opens closes.
+    /// </summary>
+    public long NextWakeUp()
+    {
+        var next = long.MaxValue;
+        if (_fired.Count > 0) next = _settings.CloseTimeOf(_fired.Keys[0]);
+        var spec = _settings.Spec;
+        var panes = _panes.Indexes;
+        for (var i = 0; i < panes.Count; i++)
+        {
+            if (spec.LastEndOf(panes[i]) <= Watermark) continue;
+            var fire = Math.Max(spec.FirstEndOf(panes[i]), NextEndAfterWatermark());
+            return Math.Min(next, fire);
+        }
+        return next;
+    }
+
+    private void Fire(long watermark)
+    {
+        // The ends to fire are the union, clipped to (Watermark, watermark], of each pane's window
+        // ends; panes are sorted, so one sweep visits each end once even after a jump of years.
+        var spec = _settings.Spec;
+        var cursor = NextEndAfterWatermark();
+        var panes = _panes.Indexes;
+        for (var i = 0; i < panes.Count; i++)
+        {
+            var from = Math.Max(spec.FirstEndOf(panes[i]), cursor);
+            var to = Math.Min(spec.LastEndOf(panes[i]), watermark);
+            for (var end = from; end <= to; end += spec.Slide)
+            {
+                _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
+                WindowsFired++;
+            }
+            cursor = Math.Max(cursor, spec.NextEndAfter(to));
+        }
+    }
+
+    private void Revise(long end)
+    {
+        if (_fired.TryGetValue(end, out var window))
+        {
+            window.Revision++;
+            window.Dirty = true;
+        }
+        else
+        {
+            // The window fired empty, so it had no row: this late event creates it.
+            _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
+        }
+    }
+
+    private void Close()
+    {
+        while (_fired.Count > 0 && _settings.CloseTimeOf(_fired.Keys[0]) <= Watermark)
+        {
+            var end = _fired.Keys[0];
+            var window = _fired.Values[0];
+            _closedRows.Add(window.Dirty || window.Last is null
+                ? Materialize(end, window.Revision, final: true, 0)
+                : window.Last with { Final = true });
+            _fired.RemoveAt(0);
+        }
+    }
+
+    private void DropPanes()
+    {
+        var panes = _panes.Indexes;
+        var drop = 0;
+        while (drop < panes.Count && _settings.DropTimeOf(panes[drop]) <= Watermark) drop++;
+        if (drop > 0) _panes.DropBelow(panes[drop - 1] + 1);
+    }
+
+    private long NextEndAfterWatermark() =>
+        Watermark == Time.Watermark.Start ? long.MinValue : _settings.Spec.NextEndAfter(Watermark);
+
+    private WindowResult Materialize(long end, int revision, bool final, long nowMs)
+    {
+        var spec = _settings.Spec;
+        var digest = _panes.Merge(spec.FirstPaneOf(end), spec.LastPaneOf(end))
+            ?? throw new InvalidOperationException($"window ending {end} of {DeviceId} fired without events");
+        return new WindowResult(
+            DeviceId, spec.StartOf(end), end,
+            digest.Quantile(0.50), digest.Quantile(0.90), digest.Quantile(0.95), digest.Quantile(0.99),
+            digest.Min, digest.Max, digest.Mean, digest.Count,
+            revision, final, nowMs);
+    }
+
+    /// <summary>A window that has fired and still takes late events.</summary>
+    private sealed class FiredWindow
+    {
+        public int Revision;
+
+        /// <summary>Changed since its row was last taken.</summary>
+        public bool Dirty;
+
+        /// <summary>The last row taken, reused when the window closes unchanged.</summary>
+        public WindowResult? Last;
+    }
+}

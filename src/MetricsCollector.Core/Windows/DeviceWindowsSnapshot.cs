@@ -1,0 +1,73 @@
+using MetricsCollector.Core.Digests;
+
+namespace MetricsCollector.Core.Windows;
+
+/// <summary>
+/// The binary snapshot of a device's windows: what a restarted device needs to carry on as if it
+/// had never stopped. Rows already taken are not kept: a fired window remembers only its
+/// revision and whether it changed since, and recomputes its figures from its panes when needed.
+/// </summary>
+public sealed partial class DeviceWindows
+{
+    private const byte SnapshotVersion = 1;
+
+    /// <summary>Writes the state; call <see cref="TakeResults"/> first, since rows not yet taken are not part of it.</summary>
+    public byte[] ToSnapshot()
+    {
+        if (_closedRows.Count > 0)
+            throw new InvalidOperationException("take the results of closed windows before snapshotting");
+        using var stream = new MemoryStream(64 + _panes.Count * 256);
+        using (var writer = new BinaryWriter(stream))
+        {
+            writer.Write(SnapshotVersion);
+            writer.Write(Watermark);
+            writer.Write7BitEncodedInt(_panes.Count);
+            for (var i = 0; i < _panes.Count; i++)
+            {
+                var bytes = _panes.Digests[i].ToBytes();
+                writer.Write(_panes.Indexes[i]);
+                writer.Write7BitEncodedInt(bytes.Length);
+                writer.Write(bytes);
+            }
+            writer.Write7BitEncodedInt(_fired.Count);
+            for (var i = 0; i < _fired.Count; i++)
+            {
+                writer.Write(_fired.Keys[i]);
+                writer.Write7BitEncodedInt(_fired.Values[i].Revision);
+                writer.Write(_fired.Values[i].Dirty);
+            }
+        }
+        return stream.ToArray();
+    }
+
+    /// <summary>Restores a device from <see cref="ToSnapshot"/>'s bytes; FormatException when they are not such bytes.</summary>
+    public static DeviceWindows FromSnapshot(string deviceId, WindowSettings settings, byte[] snapshot)
+    {
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(snapshot, writable: false));
+            var version = reader.ReadByte();
+            if (version != SnapshotVersion) throw new FormatException($"unknown device snapshot version {version}");
+            var windows = new DeviceWindows(deviceId, settings) { Watermark = reader.ReadInt64() };
+            var panes = reader.Read7BitEncodedInt();
+            for (var i = 0; i < panes; i++)
+            {
+                var index = reader.ReadInt64();
+                var length = reader.Read7BitEncodedInt();
+                windows._panes.Put(index, TDigest.FromBytes(reader.ReadBytes(length)));
+            }
+            var fired = reader.Read7BitEncodedInt();
+            for (var i = 0; i < fired; i++)
+            {
+                var end = reader.ReadInt64();
+                windows._fired.Add(end, new FiredWindow { Revision = reader.Read7BitEncodedInt(), Dirty = reader.ReadBoolean() });
+            }
+            if (reader.BaseStream.Position != snapshot.Length) throw new FormatException("trailing bytes after the device snapshot");
+            return windows;
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new FormatException("device snapshot is truncated", e);
+        }
+    }
+}

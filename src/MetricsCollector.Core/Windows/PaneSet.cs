@@ -1,0 +1,74 @@
+using MetricsCollector.Core.Digests;
+
+namespace MetricsCollector.Core.Windows;
+
+/// <summary>
+/// The panes of one device: one t-digest per slide-long stretch of event time, kept in pane
+/// order. Events arrive mostly in time order, so a sorted list appends at its end and drops at
+/// its front; a device rarely holds more than size/slide + lateness/slide panes.
+/// </summary>
+public sealed class PaneSet
+{
+    private readonly SortedList<long, TDigest> _panes = new();
+    private readonly double _compression;
+
+    public PaneSet(double compression) => _compression = compression;
+
+    public int Count => _panes.Count;
+
+    public IList<long> Indexes => _panes.Keys;
+
+    public IList<TDigest> Digests => _panes.Values;
+
+    public void Add(long pane, double value)
+    {
+        if (!_panes.TryGetValue(pane, out var digest))
+        {
+            digest = new TDigest(_compression);
+            _panes.Add(pane, digest);
+        }
+        digest.Add(value);
+    }
+
+    /// <summary>Restores a pane from a snapshot.</summary>
+    public void Put(long pane, TDigest digest) => _panes[pane] = digest;
+
+    /// <summary>Merges the panes in <c>[firstPane, lastPane]</c> into a new digest; null when all are empty.</summary>
+    public TDigest? Merge(long firstPane, long lastPane)
+    {
+        TDigest? merged = null;
+        var keys = _panes.Keys;
+        for (var i = LowerBound(firstPane); i < keys.Count && keys[i] <= lastPane; i++)
+        {
+            merged ??= new TDigest(_compression);
+            merged.Merge(_panes.Values[i]);
+        }
+        return merged;
+    }
+
+    /// <summary>Whether any pane in <c>[firstPane, lastPane]</c> holds an event.</summary>
+    public bool AnyIn(long firstPane, long lastPane)
+    {
+        var i = LowerBound(firstPane);
+        return i < _panes.Count && _panes.Keys[i] <= lastPane;
+    }
+
+    /// <summary>Drops every pane below <paramref name="pane"/>.</summary>
+    public void DropBelow(long pane)
+    {
+        while (_panes.Count > 0 && _panes.Keys[0] < pane) _panes.RemoveAt(0);
+    }
+
+    /// <summary>Index of the first pane at or after <paramref name="pane"/>.</summary>
+    private int LowerBound(long pane)
+    {
+        var keys = _panes.Keys;
+        int lo = 0, hi = keys.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (keys[mid] < pane) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+}

@@ -1,0 +1,427 @@
+using System.Collections.Concurrent;
+using Akka;
+using Akka.Event;
+using Akka.Streams.Dsl;
+using Confluent.Kafka;
+
+namespace MetricsCollector.Kafka.Consumer;
+
+/// <summary>
+/// Owns the Confluent consumer on one dedicated thread, because the consumer is not thread-safe
+/// and its rebalance callbacks run inside <c>Consume</c> on the calling thread. Everything else
+/// (commits, resumes, stop) reaches it through a queue that it drains between polls.
+/// </summary>
+internal sealed class ConsumerLoop : IConsumerControl
+{
+    internal interface ISink
+    {
+        void PartitionOpened(TopicPartition partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> records);
+
+        void Finished(Exception? failure);
+    }
+
+    private abstract record Command;
+
+    private sealed record CommitRequest(TopicPartition Partition, long NextOffset) : Command;
+
+    private sealed record ResumeRequest(PartitionBuffer Buffer) : Command;
+
+    private sealed record CancelRequest(PartitionBuffer Buffer) : Command;
+
+    private sealed record DrainRequest(DateTime Deadline) : Command;
+
+    private const int MaxRecordsPerBatch = 500;
+    private const int PausedPollTimeoutMs = 5;
+
+    private readonly KafkaConsumerSettings _settings;
+    private readonly ConcurrentQueue<Command> _commands = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<TopicPartition, PartitionBuffer> _assigned = [];
+    private readonly Dictionary<TopicPartition, long> _pendingCommits = [];
+    private readonly HashSet<PartitionBuffer> _toWake = [];
+    private ILoggingAdapter _log = NoLogger.Instance;
+    private ISink? _sink;
+    private IConsumer<byte[]?, byte[]?>? _consumer;
+    private Thread? _thread;
+    private volatile bool _stopRequested;
+    private DateTime? _drainDeadline;
+    private Exception? _fatal;
+    private DateTime _lastCommit = DateTime.MinValue;
+
+    public ConsumerLoop(KafkaConsumerSettings settings)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.PartitionBufferSize, 2);
+        ArgumentOutOfRangeException.ThrowIfZero(settings.Topics.Count);
+        _settings = settings;
+    }
+
+    public Task Completion => _completion.Task;
+
+    public void Start(ISink sink, ILoggingAdapter log)
+    {
+        _sink = sink;
+        _log = log;
+        _thread = new Thread(Run)
+        {
+            IsBackground = true,
+            Name = $"kafka-consumer-{_settings.Config.GroupId}",
+        };
+        _thread.Start();
+    }
+
+    public void Commit(TopicPartition partition, long nextOffset) =>
+        _commands.Enqueue(new CommitRequest(partition, nextOffset));
+
+    public Task StopAsync()
+    {
+        _stopRequested = true;
+        if (_thread is null)
+        {
+            _completion.TrySetResult();
+        }
+
+        return Completion;
+    }
+
+    public Task DrainAndShutdownAsync(TimeSpan timeout)
+    {
+        _commands.Enqueue(new DrainRequest(DateTime.UtcNow + timeout));
+        return _thread is null ? StopAsync() : Completion;
+    }
+
+    internal void RequestResume(PartitionBuffer buffer) => _commands.Enqueue(new ResumeRequest(buffer));
+
+    internal void SubstreamCancelled(PartitionBuffer buffer) => _commands.Enqueue(new CancelRequest(buffer));
+
+    private void Run()
+    {
+        Exception? failure = null;
+        try
+        {
+            using var consumer = Build();
+            _consumer = consumer;
+            consumer.Subscribe(_settings.Topics);
+            while (!_stopRequested && _fatal is null)
+            {
+                ServeCommands();
+                if (DrainFinished())
+                {
+                    break;
+                }
+
+                CommitPending(force: false);
+                Poll(consumer);
+            }
+
+            failure = _fatal;
+            if (failure is null)
+            {
+                ServeCommands();
+                CommitPending(force: true);
+                // Close runs the revocation callback (substreams complete, the handler flushes and
+                // commits) and leaves the group, so the others rebalance at once.
+                consumer.Close();
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            _consumer = null;
+            foreach (var buffer in _assigned.Values)
+            {
+                buffer.Complete(failure);
+            }
+
+            _assigned.Clear();
+        }
+
+        if (failure is null)
+        {
+            _log.Info("Kafka consumer of group {0} stopped", _settings.Config.GroupId);
+            _completion.TrySetResult();
+        }
+        else
+        {
+            _log.Error(failure, "Kafka consumer of group {0} failed", _settings.Config.GroupId);
+            _completion.TrySetException(failure);
+        }
+
+        _sink?.Finished(failure);
+    }
+
+    private IConsumer<byte[]?, byte[]?> Build() =>
+        new ConsumerBuilder<byte[]?, byte[]?>(_settings.EffectiveConfig())
+            .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
+            .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions, lost: false))
+            .SetPartitionsLostHandler((_, partitions) => OnRevoked(partitions, lost: true))
+            .SetErrorHandler((_, error) => OnError(error))
+            .SetLogHandler((_, message) => OnLog(message))
+            .Build();
+
+    private void Poll(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        // A paused partition waits for this thread to see its resume request; a long blocking
+        // poll would add its whole length to every pause.
+        var timeout = (int)Math.Min(
+            _settings.PollTimeout.TotalMilliseconds,
+            _assigned.Values.Any(b => b.IsPaused) ? PausedPollTimeoutMs : double.MaxValue);
+        try
+        {
+            // One blocking wait, then take what is already fetched without waiting, so that
+            // substreams are woken once per batch rather than once per record.
+            for (var n = 0; n < MaxRecordsPerBatch; n++)
+            {
+                var result = consumer.Consume(n == 0 ? timeout : 0);
+                if (result is null)
+                {
+                    break;
+                }
+
+                Deliver(consumer, result);
+            }
+        }
+        catch (ConsumeException ex) when (!ex.Error.IsFatal)
+        {
+            _log.Warning("Kafka consume error (librdkafka retries): {0}", ex.Error);
+        }
+        finally
+        {
+            foreach (var buffer in _toWake)
+            {
+                buffer.Wake();
+            }
+
+            _toWake.Clear();
+        }
+    }
+
+    private void Deliver(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
+    {
+        if (result.IsPartitionEOF)
+        {
+            return;
+        }
+
+        if (!_assigned.TryGetValue(result.TopicPartition, out var buffer))
+        {
+            // Cannot happen while librdkafka honours its assignment; kept loud rather than silent.
+            _log.Error("Record from unassigned partition {0} at offset {1}; not emitted", result.TopicPartition, result.Offset.Value);
+            return;
+        }
+
+        if (buffer.Add(result, out var wake))
+        {
+            consumer.Pause([result.TopicPartition]);
+        }
+
+        if (wake)
+        {
+            _toWake.Add(buffer);
+        }
+    }
+
+    private void ServeCommands()
+    {
+        while (_commands.TryDequeue(out var command))
+        {
+            switch (command)
+            {
+                case CommitRequest commit:
+                    if (!_assigned.ContainsKey(commit.Partition))
+                    {
+                        _log.Debug("Commit of {0} at {1} dropped: partition not assigned to this member", commit.Partition, commit.NextOffset);
+                    }
+                    else if (!_pendingCommits.TryGetValue(commit.Partition, out var pending) || pending < commit.NextOffset)
+                    {
+                        _pendingCommits[commit.Partition] = commit.NextOffset;
+                    }
+
+                    break;
+                case ResumeRequest resume when _drainDeadline is null && IsCurrent(resume.Buffer):
+                    _consumer!.Resume([resume.Buffer.Partition]);
+                    resume.Buffer.MarkResumed();
+                    break;
+                case CancelRequest cancelled when IsCurrent(cancelled.Buffer):
+                    // Nobody reads this partition any more; stop fetching it rather than buffer without end.
+                    _log.Warning("Substream of {0} was cancelled; the partition stays paused until it is reassigned", cancelled.Buffer.Partition);
+                    _consumer!.Pause([cancelled.Buffer.Partition]);
+                    cancelled.Buffer.MarkPaused();
+                    break;
+                case DrainRequest drain:
+                    _drainDeadline = drain.Deadline;
+                    break;
+            }
+        }
+    }
+
+    private bool IsCurrent(PartitionBuffer buffer) =>
+        _assigned.TryGetValue(buffer.Partition, out var current) && ReferenceEquals(current, buffer);
+
+    /// <summary>While draining, keep every partition paused and stop once all fetched records were emitted.</summary>
+    private bool DrainFinished()
+    {
+        if (_drainDeadline is not { } deadline)
+        {
+            return false;
+        }
+
+        var unpaused = _assigned.Values.Where(b => !b.IsPaused).ToList();
+        if (unpaused.Count > 0)
+        {
+            _consumer!.Pause(unpaused.Select(b => b.Partition));
+            unpaused.ForEach(b => b.MarkPaused());
+        }
+
+        if (_assigned.Values.All(b => b.Count == 0 || b.IsCompleted))
+        {
+            return true;
+        }
+
+        if (DateTime.UtcNow < deadline)
+        {
+            return false;
+        }
+
+        _log.Warning("Drain timed out with {0} records not emitted; they stay uncommitted", _assigned.Values.Sum(b => b.Count));
+        return true;
+    }
+
+    private void CommitPending(bool force)
+    {
+        if (_pendingCommits.Count == 0 || (!force && DateTime.UtcNow - _lastCommit < _settings.CommitInterval))
+        {
+            return;
+        }
+
+        _lastCommit = DateTime.UtcNow;
+        var offsets = _pendingCommits.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value)).ToList();
+        try
+        {
+            _consumer!.Commit(offsets);
+            _pendingCommits.Clear();
+        }
+        catch (TopicPartitionOffsetException ex)
+        {
+            foreach (var result in ex.Results)
+            {
+                if (!result.Error.IsError && _pendingCommits.TryGetValue(result.TopicPartition, out var sent) && sent == result.Offset.Value)
+                {
+                    _pendingCommits.Remove(result.TopicPartition);
+                }
+            }
+
+            _log.Warning("Commit failed for some partitions, retried: {0}", string.Join(", ", ex.Results.Where(r => r.Error.IsError).Select(r => $"{r.TopicPartition}: {r.Error.Reason}")));
+        }
+        catch (KafkaException ex) when (!ex.Error.IsFatal)
+        {
+            // Broker or coordinator unavailable, or a rebalance under way: keep the offsets and retry.
+            _log.Warning("Commit failed, retried: {0}", ex.Error);
+        }
+    }
+
+    private List<TopicPartitionOffset> OnAssigned(List<TopicPartition> partitions)
+    {
+        IReadOnlyDictionary<TopicPartition, long> starts = new Dictionary<TopicPartition, long>();
+        if (_settings.StartOffsets is { } provider && partitions.Count > 0)
+        {
+            using var cts = new CancellationTokenSource(_settings.StartOffsetsTimeout);
+            var task = provider(partitions, cts.Token);
+            if (!task.Wait(_settings.StartOffsetsTimeout))
+            {
+                throw new TimeoutException($"The start-offsets provider did not answer within {_settings.StartOffsetsTimeout}.");
+            }
+
+            starts = task.Result;
+        }
+
+        var assignment = new List<TopicPartitionOffset>(partitions.Count);
+        foreach (var partition in partitions)
+        {
+            var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize);
+            _assigned[partition] = buffer;
+            // Unset means: the committed offset, else auto.offset.reset.
+            var start = starts.TryGetValue(partition, out var offset) ? new Offset(offset) : Offset.Unset;
+            assignment.Add(new TopicPartitionOffset(partition, start));
+            _sink!.PartitionOpened(partition, Akka.Streams.Dsl.Source.FromGraph(new PartitionSourceStage(buffer, RequestResume, SubstreamCancelled)));
+        }
+
+        _log.Info("Assigned {0}", string.Join(", ", assignment));
+        return assignment;
+    }
+
+    private void OnRevoked(List<TopicPartitionOffset> revokedOffsets, bool lost)
+    {
+        var partitions = revokedOffsets.Select(p => p.TopicPartition).ToList();
+        _log.Info("{0} {1}", lost ? "Lost" : "Revoked", string.Join(", ", partitions));
+        foreach (var partition in partitions)
+        {
+            if (_assigned.TryGetValue(partition, out var buffer))
+            {
+                buffer.Complete();
+            }
+        }
+
+        if (_settings.OnRevoked is { } handler)
+        {
+            using var cts = new CancellationTokenSource(_settings.RevocationTimeout);
+            try
+            {
+                if (!handler(partitions, lost, cts.Token).Wait(_settings.RevocationTimeout))
+                {
+                    _log.Warning("Revocation handler did not finish within {0}; handing over {1} anyway", _settings.RevocationTimeout, string.Join(", ", partitions));
+                }
+            }
+            catch (AggregateException ex)
+            {
+                _log.Warning(ex.GetBaseException(), "Revocation handler failed; handing over {0} anyway", string.Join(", ", partitions));
+            }
+        }
+
+        ServeCommands();
+        if (lost)
+        {
+            foreach (var partition in partitions.Where(_pendingCommits.Remove))
+            {
+                _log.Debug("Commit for lost partition {0} dropped", partition);
+            }
+        }
+        else
+        {
+            CommitPending(force: true);
+        }
+
+        foreach (var partition in partitions)
+        {
+            _assigned.Remove(partition);
+            _pendingCommits.Remove(partition);
+        }
+    }
+
+    private void OnError(Confluent.Kafka.Error error)
+    {
+        if (error.IsFatal)
+        {
+            _fatal ??= new KafkaException(error);
+        }
+        else
+        {
+            _log.Warning("Kafka consumer: {0} (librdkafka retries)", error);
+        }
+    }
+
+    // librdkafka reports a lost connection at error level although it reconnects by itself;
+    // what is really fatal arrives through the error handler, so its log is capped at Warning.
+    private void OnLog(Confluent.Kafka.LogMessage message)
+    {
+        var level = message.Level switch
+        {
+            SyslogLevel.Emergency or SyslogLevel.Alert or SyslogLevel.Critical or SyslogLevel.Error or SyslogLevel.Warning => LogLevel.WarningLevel,
+            SyslogLevel.Notice or SyslogLevel.Info => LogLevel.InfoLevel,
+            _ => LogLevel.DebugLevel,
+        };
+        _log.Log(level, "librdkafka {0} {1}: {2}", [message.Name, message.Facility, message.Message]);
+    }
+}

@@ -1,0 +1,63 @@
+namespace MetricsCollector.Core.Tests.Digests;
+
+/// <summary>
+/// The exact answer a digest is judged against. A value v sits, in the sorted data, at ranks
+/// [#values &lt; v, #values ≤ v] / n; an estimate for quantile q is off by q's distance to that
+/// interval (0 inside it). With repeated values the interval is wide, so returning 37.25 for
+/// any q inside the run of 37.25s is exact, and returning 37.26 next to that run is not.
+/// </summary>
+internal static class RankOracle
+{
+    public static double RankError(double[] sorted, double q, double v)
+    {
+        var lo = (double)LowerBound(sorted, v) / sorted.Length;
+        var hi = (double)UpperBound(sorted, v) / sorted.Length;
+        return q < lo ? lo - q : q > hi ? q - hi : 0;
+    }
+
+    /// <summary>
+    /// The k1 size bound at δ: a centroid around quantile q holds at most about
+    /// 2π·√(q(1−q))/δ of the weight, so interpolating between two centroid centres can be off by
+    /// at most about that much.
+    /// </summary>
+    public static double CentroidSizeBound(double q, double compression) =>
+        2 * Math.PI * Math.Sqrt(q * (1 - q)) / compression;
+
+    private static int LowerBound(double[] sorted, double v)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (sorted[mid] < v)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+
+    private static int UpperBound(double[] sorted, double v)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (sorted[mid] <= v)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
+}

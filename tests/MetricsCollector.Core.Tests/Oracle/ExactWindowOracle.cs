@@ -1,0 +1,84 @@
+using MetricsCollector.Core.Windows;
+
+namespace MetricsCollector.Testing;
+
+/// <summary>
+/// The product's window rules written the naive way, as a reference to test the engine against:
+/// it keeps every value of every window, enumerates an event's windows one by one and keeps a
+/// watermark per partition. Nothing here shares code with the engine's panes or digests.
+/// </summary>
+public sealed class ExactWindowOracle
+{
+    private readonly long _size;
+    private readonly long _slide;
+    private readonly long _lateness;
+    private readonly long _bound;
+    private readonly Dictionary<int, long> _watermarks = new();
+
+    public ExactWindowOracle(long sizeMs, long slideMs, long allowedLatenessMs, long maxOutOfOrdernessMs)
+    {
+        _size = sizeMs;
+        _slide = slideMs;
+        _lateness = allowedLatenessMs;
+        _bound = maxOutOfOrdernessMs;
+    }
+
+    public Dictionary<(string Device, long End), ExactWindow> Windows { get; } = new();
+
+    /// <summary>Too-late records as (partition, position in the partition).</summary>
+    public List<(int Partition, long Position)> TooLate { get; } = new();
+
+    public long WatermarkOf(int partition) => _watermarks.TryGetValue(partition, out var w) ? w : long.MinValue;
+
+    /// <summary>Feeds the next record of <paramref name="partition"/>; returns whether it counted anywhere.</summary>
+    public bool Record(int partition, long position, string device, long time, double value)
+    {
+        var w = WatermarkOf(partition);
+        var counted = false;
+        // Starts are the multiples of the slide in (time − size, time].
+        var lastStart = Math.Floor((double)time / _slide) * _slide;
+        for (var start = (long)lastStart; start > time - _size; start -= _slide)
+        {
+            var end = start + _size;
+            if (w >= end + _lateness) continue;
+            if (!Windows.TryGetValue((device, end), out var window))
+                Windows[(device, end)] = window = new ExactWindow(device, start, end);
+            window.Values.Add(value);
+            if (w >= end) window.LateUpdates++;
+            counted = true;
+        }
+        if (!counted) TooLate.Add((partition, position));
+        _watermarks[partition] = Math.Max(w, time - _bound);
+        return counted;
+    }
+}
+
+public sealed class ExactWindow(string device, long start, long end)
+{
+    public string Device { get; } = device;
+    public long Start { get; } = start;
+    public long End { get; } = end;
+    public List<double> Values { get; } = new();
+    public int LateUpdates { get; set; }
+
+    /// <summary>1 for the firing when it held on-time events, plus one per late event.</summary>
+    public int Revision => LateUpdates == Values.Count ? LateUpdates : LateUpdates + 1;
+
+    public long Count => Values.Count;
+    public double Min => Values.Min();
+    public double Max => Values.Max();
+    public double Mean => Values.Sum() / Values.Count;
+
+    /// <summary>
+    /// How far q lies from the ranks that <paramref name="value"/> holds among the window's values:
+    /// 0 when some rank of an equal value sits at q. With repeated values a single value covers
+    /// a whole interval of ranks, and any q inside it is answered exactly.
+    /// </summary>
+    public double RankError(double q, double value)
+    {
+        var n = (double)Values.Count;
+        var below = Values.Count(v => v < value) / n;
+        var atOrBelow = Values.Count(v => v <= value) / n;
+        return q < below ? below - q : q > atOrBelow ? q - atOrBelow : 0;
+    }
+}

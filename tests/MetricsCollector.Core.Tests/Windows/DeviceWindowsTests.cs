@@ -1,0 +1,207 @@
+using MetricsCollector.Core.Windows;
+
+namespace MetricsCollector.Core.Tests.Windows;
+
+/// <summary>60 s windows sliding by 10 s with 5 s of allowed lateness, to keep the numbers readable.</summary>
+public sealed class DeviceWindowsTests
+{
+    private static readonly WindowSettings Settings = new(new WindowSpec(60_000, 10_000), allowedLatenessMs: 5_000);
+
+    private static DeviceWindows NewDevice() => new("device-1", Settings);
+
+    [Fact]
+    public void Nothing_fires_before_the_watermark_reaches_an_end()
+    {
+        var device = NewDevice();
+        Assert.Equal(EventTiming.OnTime, device.Add(1_000, 10, long.MinValue));
+        device.Advance(9_999);
+        Assert.Empty(device.TakeResults(0));
+    }
+
+    [Fact]
+    public void Every_window_holding_events_fires_once_the_watermark_reaches_its_end()
+    {
+        var device = NewDevice();
+        device.Add(1_000, 10, long.MinValue);
+        device.Add(2_000, 30, long.MinValue);
+        device.Advance(60_000);
+
+        var rows = device.TakeResults(123);
+        Assert.Equal([10_000L, 20_000, 30_000, 40_000, 50_000, 60_000], rows.Select(r => r.WindowEnd));
+        Assert.All(rows, r =>
+        {
+            Assert.Equal(2, r.Count);
+            Assert.Equal(10, r.Min);
+            Assert.Equal(30, r.Max);
+            Assert.Equal(20, r.Mean);
+            Assert.Equal(1, r.Revision);
+            // Windows whose end + lateness the watermark has already passed come out final at once.
+            Assert.Equal(r.WindowEnd + 5_000 <= 60_000, r.Final);
+            Assert.Equal(123, r.LastUpdated);
+            Assert.Equal(r.WindowEnd - 60_000, r.WindowStart);
+        });
+        Assert.Empty(device.TakeResults(124));
+    }
+
+    [Fact]
+    public void A_late_event_revises_fired_windows_and_counts_in_open_ones()
+    {
+        var device = NewDevice();
+        device.Add(1_000, 10, long.MinValue);
+        device.Advance(52_000);
+        device.TakeResults(0);
+
+        // Judged by W = 52 000: windows ending 10 000..40 000 closed (end + 5 000 ≤ 52 000), 50 000 fired, 60 000 open.
+        Assert.Equal(EventTiming.Late, device.Add(9_000, 50, 52_000));
+        var rows = device.TakeResults(1);
+        Assert.Equal([50_000L], rows.Select(r => r.WindowEnd));
+        Assert.Equal(2, rows[0].Revision);
+        Assert.Equal(2, rows[0].Count);
+
+        device.Advance(60_000);
+        var fired = device.TakeResults(2).Single(r => r.WindowEnd == 60_000);
+        Assert.Equal(2, fired.Count);
+        Assert.Equal(1, fired.Revision);
+    }
+
+    [Fact]
+    public void Revisions_count_every_late_event_however_rarely_rows_are_taken()
+    {
+        var device = NewDevice();
+        device.Add(55_000, 10, long.MinValue);
+        device.Advance(60_000);
+        device.TakeResults(0);
+        for (var i = 0; i < 4; i++) device.Add(56_000, 20 + i, 60_000);
+
+        var row = device.TakeResults(1).Single();
+        Assert.Equal(60_000, row.WindowEnd);
+        Assert.Equal(5, row.Revision);
+        Assert.Equal(5, row.Count);
+    }
+
+    [Fact]
+    public void An_event_too_late_for_every_window_changes_nothing()
+    {
+        var device = NewDevice();
+        device.Add(1_000, 10, long.MinValue);
+        device.Advance(65_000);
+        device.TakeResults(0);
+
+        Assert.Equal(EventTiming.TooLate, device.Add(5_000, 99, 65_000));
+        Assert.Empty(device.TakeResults(1));
+        Assert.True(device.IsEmpty);
+    }
+
+    [Fact]
+    public void Late_event_for_a_window_without_a_row_creates_it_at_revision_one()
+    {
+        var device = NewDevice();
+        device.Add(65_000, 10, long.MinValue);
+        device.Advance(61_000);
+        Assert.Empty(device.TakeResults(0));
+
+        // W = 61 000: the window ending 60 000 fired empty; a 59 000 event is late for it.
+        device.Add(59_000, 40, 61_000);
+        var row = device.TakeResults(1).Single();
+        Assert.Equal(60_000, row.WindowEnd);
+        Assert.Equal(1, row.Revision);
+        Assert.Equal(1, row.Count);
+    }
+
+    [Fact]
+    public void Windows_become_final_once_the_watermark_passes_end_plus_lateness()
+    {
+        var device = NewDevice();
+        device.Add(55_000, 10, long.MinValue);
+        device.Advance(60_000);
+        device.TakeResults(0);
+
+        device.Advance(64_999);
+        Assert.Empty(device.TakeResults(1));
+        device.Advance(65_000);
+        var final = device.TakeResults(2).Single();
+        Assert.True(final.Final);
+        Assert.Equal(1, final.Revision);
+        Assert.Equal(60_000, final.WindowEnd);
+        Assert.Equal(2, final.LastUpdated);
+    }
+
+    [Fact]
+    public void A_jump_past_end_plus_lateness_gives_one_final_row_per_window()
+    {
+        var device = NewDevice();
+        device.Add(1_000, 10, long.MinValue);
+        device.Advance(1_000_000);
+        var rows = device.TakeResults(0);
+        Assert.Equal(6, rows.Count);
+        Assert.All(rows, r => Assert.True(r.Final && r.Revision == 1));
+        Assert.True(device.IsEmpty);
+    }
+
+    [Fact]
+    public void Panes_are_dropped_when_the_last_window_using_them_closes()
+    {
+        var device = NewDevice();
+        device.Add(1_000, 10, long.MinValue);
+        device.Add(11_000, 10, long.MinValue);
+        Assert.Equal(2, device.PaneCount);
+
+        device.Advance(64_999);
+        Assert.Equal(2, device.PaneCount);
+        device.Advance(65_000);
+        Assert.Equal(1, device.PaneCount);
+        device.Advance(75_000);
+        Assert.Equal(0, device.PaneCount);
+    }
+
+    [Fact]
+    public void Next_wake_up_is_the_next_firing_or_closing()
+    {
+        var device = NewDevice();
+        Assert.Equal(long.MaxValue, device.NextWakeUp());
+        device.Add(1_000, 10, long.MinValue);
+        Assert.Equal(10_000, device.NextWakeUp());
+        device.Advance(10_000);
+        Assert.Equal(15_000, device.NextWakeUp());
+        device.Advance(12_000);
+        Assert.Equal(15_000, device.NextWakeUp());
+        device.Advance(15_000);
+        Assert.Equal(20_000, device.NextWakeUp());
+        device.Advance(60_000);
+        Assert.Equal(65_000, device.NextWakeUp());
+        device.Advance(65_000);
+        Assert.Equal(long.MaxValue, device.NextWakeUp());
+    }
+
+    [Fact]
+    public void A_restored_snapshot_carries_on_exactly_like_the_original()
+    {
+        var original = NewDevice();
+        original.Add(1_000, 10, long.MinValue);
+        original.Add(12_000, 20, long.MinValue);
+        original.Advance(40_000);
+        original.Add(3_000, 30, 40_000);
+        original.TakeResults(0);
+        original.Add(4_000, 35, 40_000);
+
+        var restored = DeviceWindows.FromSnapshot("device-1", Settings, original.ToSnapshot());
+        foreach (var device in new[] { original, restored })
+        {
+            device.Add(14_000, 40, 45_000);
+            device.Advance(200_000);
+        }
+        Assert.Equal(original.TakeResults(9), restored.TakeResults(9));
+    }
+
+    [Fact]
+    public void Snapshots_refuse_pending_rows_and_garbage()
+    {
+        var device = NewDevice();
+        device.Add(1_000, 10, long.MinValue);
+        device.Advance(1_000_000);
+        Assert.Throws<InvalidOperationException>(() => device.ToSnapshot());
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, [9, 1, 2]));
+        var good = NewDevice().ToSnapshot();
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, good[..^1]));
+    }
+}

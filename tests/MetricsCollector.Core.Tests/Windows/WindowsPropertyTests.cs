@@ -1,0 +1,123 @@
+using CsCheck;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Testing;
+
+namespace MetricsCollector.Core.Tests.Windows;
+
+/// <summary>
+/// Random partitioned streams with out-of-order, late and too-late events, run through the
+/// core (watermarks, timers, panes, digests, lazy rows, snapshot restarts) and through the naive
+/// oracle. Everything must agree exactly but the percentiles, which must sit within the digest's
+/// rank-error bound.
+/// </summary>
+public sealed class WindowsPropertyTests
+{
+    // (size, slide, allowed lateness, max out-of-orderness) in ms: the product default among them.
+    private static readonly (long Size, long Slide, long Lateness, long Bound)[] Shapes =
+    [
+        (30 * 60_000, 60_000, 5 * 60_000, 5 * 60_000),
+        (60_000, 10_000, 5_000, 5_000),
+        (10_000, 10_000, 0, 2_000),
+        (45_000, 15_000, 30_000, 0),
+    ];
+
+    private static readonly double[] Quantiles = [0.5, 0.9, 0.95, 0.99];
+
+    /// <summary>
+    /// Rank error allowed for a percentile of a window of n values. Windows here hold a few
+    /// hundred values at most, which a compression-100 digest keeps almost point by point, so the
+    /// error is dominated by interpolating between neighbouring values: about one rank.
+    /// </summary>
+    private static double RankBound(long n) => 0.005 + 1.5 / n;
+
+    [Fact]
+    public void Core_agrees_with_the_exact_oracle_on_random_streams() =>
+        Gen.Select(Gen.Int[0, 3], Gen.Int[1, 3], Gen.Int[0, 700], Gen.Int)
+            .Sample((shape, partitions, events, seed) => RunScenario(Shapes[shape], partitions, events, seed), iter: 120, threads: 1);
+
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(253_402_300_000_000L - 86_400_000L)]
+    public void Core_agrees_with_the_oracle_near_the_epoch_and_far_in_the_future(long origin)
+    {
+        foreach (var shape in Shapes) RunScenario(shape, 2, 600, 7, origin);
+    }
+
+    private static void RunScenario((long Size, long Slide, long Lateness, long Bound) shape, int partitions, int events, int seed, long? origin = null)
+    {
+        var random = new Random(seed);
+        var settings = new WindowSettings(new WindowSpec(shape.Size, shape.Slide), shape.Lateness);
+        var harness = new WindowPipelineHarness(settings, shape.Bound);
+        var oracle = new ExactWindowOracle(shape.Size, shape.Slide, shape.Lateness, shape.Bound);
+
+        var valueMode = random.Next(3);
+        var clocks = new long[partitions];
+        var positions = new long[partitions];
+        var start = origin ?? (random.Next(2) == 0 ? 0 : 1_764_307_200_000L + random.Next(1_000_000));
+        for (var p = 0; p < partitions; p++) clocks[p] = start;
+        var latest = start;
+
+        for (var i = 0; i < events; i++)
+        {
+            var p = random.Next(partitions);
+            var device = $"p{p}-d{random.Next(1 + (seed & 0x7fff) % 5)}";
+            clocks[p] += (long)(random.NextDouble() * shape.Slide / 3);
+            var time = NextTime(random, clocks[p], shape);
+            if (time > clocks[p]) clocks[p] = time;
+            latest = Math.Max(latest, clocks[p]);
+            var value = valueMode switch
+            {
+                0 => random.Next(0, 10_001) / 100.0,
+                1 => random.NextDouble() * 100,
+                _ => 42.5,
+            };
+            harness.Record(p, positions[p], device, time, value);
+            oracle.Record(p, positions[p], device, time, value);
+            positions[p]++;
+
+            var roll = random.Next(100);
+            if (roll < 5) harness.TakeAll(time);
+            else if (roll < 7) harness.Restart(device, time);
+        }
+
+        harness.FinishAll(latest + shape.Size + shape.Lateness + shape.Bound + 10 * shape.Slide);
+        harness.TakeAll(latest);
+
+        Assert.Equal(oracle.TooLate, harness.TooLate);
+        Assert.Equal(oracle.Windows.Keys.OrderBy(k => k), harness.Rows.Keys.OrderBy(k => k));
+        foreach (var (key, expected) in oracle.Windows)
+        {
+            var row = harness.Rows[key];
+            var context = $"seed {seed}, {key}";
+            Assert.True(expected.Count == row.Count, $"{context}: count {row.Count} != {expected.Count}");
+            Assert.True(expected.Min == row.Min, context);
+            Assert.True(expected.Max == row.Max, context);
+            Assert.True(Math.Abs(expected.Mean - row.Mean) <= 1e-9 * Math.Max(1, Math.Abs(expected.Mean)), context);
+            Assert.True(expected.Revision == row.Revision, $"{context}: revision {row.Revision} != {expected.Revision}");
+            Assert.True(row.Final, context);
+            Assert.Equal(expected.Start, row.WindowStart);
+            double[] figures = [row.P50, row.P90, row.P95, row.P99];
+            for (var q = 0; q < Quantiles.Length; q++)
+            {
+                var error = expected.RankError(Quantiles[q], figures[q]);
+                Assert.True(error <= RankBound(expected.Count),
+                    $"{context}: q={Quantiles[q]} -> {figures[q]} rank error {error} > {RankBound(expected.Count)} (n={expected.Count})");
+            }
+        }
+        Assert.All(harness.Devices, d => Assert.True(d.IsEmpty, $"seed {seed}: {d.DeviceId} still holds state after every window closed"));
+    }
+
+    private static long NextTime(Random random, long clock, (long Size, long Slide, long Lateness, long Bound) shape)
+    {
+        var roll = random.Next(100);
+        long time = roll switch
+        {
+            < 60 => clock - (long)(random.NextDouble() * shape.Bound),
+            < 75 => clock - shape.Bound - (long)(random.NextDouble() * (shape.Lateness + shape.Slide)),
+            < 88 => clock - shape.Bound - shape.Lateness - (long)(random.NextDouble() * (shape.Size + 2 * shape.Slide)),
+            < 93 => clock + (long)(random.NextDouble() * shape.Size),
+            _ => clock,
+        };
+        return Math.Max(0, time);
+    }
+}

@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Confluent.Kafka;
+using MetricsCollector.Kafka.Consumer;
+using static MetricsCollector.Tests.Kafka.KafkaTestSupport;
+
+namespace MetricsCollector.Tests.Kafka;
+
+public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.TestKit, IClassFixture<BrokerFixture>
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    private readonly string _bootstrap = fixture.Broker.BootstrapServers;
+
+    /// <summary>
+    /// A small buffer makes every partition pause and resume many times. Each pause makes
+    /// librdkafka drop what it prefetched and fetch again after its in-flight long poll returns,
+    /// so small fetches and short polls keep those cycles quick.
+    /// </summary>
+    private static KafkaConsumerSettings SmallBuffers(KafkaConsumerSettings settings)
+    {
+        settings.Config.FetchWaitMaxMs = 20;
+        settings.Config.MaxPartitionFetchBytes = 2048;
+        return settings with { PartitionBufferSize = 50 };
+    }
+
+    [Fact]
+    public async Task Every_record_of_every_partition_arrives_once_in_order()
+    {
+        var topic = Unique("all");
+        fixture.Broker.CreateTopic(topic, 4);
+        Produce(_bootstrap, topic, partitions: 4, perPartition: 2000);
+
+        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
+        var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
+        await WaitUntil(() => seen.Count >= 8000, Patience, "8000 records");
+        await Task.Delay(300);
+        await control.StopAsync();
+
+        Assert.Equal(8000, seen.Count);
+        foreach (var partition in seen.GroupBy(r => r.Partition.Value))
+        {
+            Assert.Equal(Enumerable.Range(0, 2000).Select(i => (long)i), partition.Select(r => r.Offset.Value));
+            Assert.Equal(Enumerable.Range(0, 2000), partition.Select(r => Parse(r).Seq));
+        }
+    }
+
+    [Fact]
+    public async Task A_slow_substream_pauses_only_its_own_partition()
+    {
+        var topic = Unique("slow");
+        fixture.Broker.CreateTopic(topic, 2);
+        Produce(_bootstrap, topic, partitions: 2, perPartition: 1000);
+
+        var fastCount = 0;
+        var slowQueue = new TaskCompletionSource<ISinkQueue<ConsumeResult<byte[]?, byte[]?>>>();
+        var materializer = Sys.Materializer();
+        var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
+        var control = KafkaSource.CommittablePartitioned(settings)
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+            {
+                if (p.Partition.Partition.Value == 0)
+                {
+                    slowQueue.TrySetResult(p.Records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer));
+                }
+                else
+                {
+                    p.Records.RunForeach(_ => Interlocked.Increment(ref fastCount), materializer);
+                }
+            }), Keep.Left)
+            .Run(materializer);
+
+        await WaitUntil(() => Volatile.Read(ref fastCount) == 1000, Patience, "the fast partition to flow through");
+        var slow = await slowQueue.Task;
+
+        var offsets = new List<long>();
+        while (offsets.Count < 1000)
+        {
+            var record = await slow.PullAsync();
+            Assert.True(record.HasValue);
+            offsets.Add(record.Value.Offset.Value);
+        }
+
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), offsets);
+        await control.StopAsync();
+    }
+
+    [Fact]
+    public async Task After_commit_and_restart_the_group_resumes_at_the_committed_offset()
+    {
+        var topic = Unique("restart");
+        fixture.Broker.CreateTopic(topic, 1);
+        Produce(_bootstrap, topic, partitions: 1, perPartition: 100);
+        var group = Unique("g");
+        var tp = new TopicPartition(topic, 0);
+
+        var first = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var control = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, group))
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+                p.Records.Take(40).RunForeach(first.Enqueue, Sys.Materializer())), Keep.Left)
+            .Run(Sys.Materializer());
+        await WaitUntil(() => first.Count == 40, Patience, "the first 40 records");
+        control.Commit(tp, 40);
+        await control.StopAsync();
+
+        var second = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var (again, _) = RunCollecting(Settings(_bootstrap, topic, group), Sys.Materializer(), second);
+        await WaitUntil(() => second.Count == 60, Patience, "the remaining 60 records");
+        await again.StopAsync();
+        Assert.Equal(Enumerable.Range(40, 60).Select(i => (long)i), second.Select(r => r.Offset.Value));
+    }
+
+    [Fact]
+    public async Task The_start_offsets_hook_decides_where_assigned_partitions_begin()
+    {
+        var topic = Unique("start");
+        fixture.Broker.CreateTopic(topic, 3);
+        Produce(_bootstrap, topic, partitions: 3, perPartition: 50);
+        IReadOnlyList<TopicPartition>? asked = null;
+        var settings = Settings(_bootstrap, topic, Unique("g")) with
+        {
+            StartOffsets = (partitions, _) =>
+            {
+                asked = partitions;
+                return Task.FromResult<IReadOnlyDictionary<TopicPartition, long>>(
+                    new Dictionary<TopicPartition, long> { [new TopicPartition(topic, 1)] = 25 });
+            },
+        };
+
+        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
+        await WaitUntil(() => seen.Count >= 125, Patience, "125 records");
+        await control.StopAsync();
+
+        Assert.Equal(3, asked!.Count);
+        Assert.Equal(25, seen.Where(r => r.Partition.Value == 1).Min(r => r.Offset.Value));
+        Assert.Equal(25, seen.Count(r => r.Partition.Value == 1));
+        Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));
+    }
+
+    [Fact]
+    public async Task Members_split_the_partitions_and_a_joining_and_leaving_member_loses_nothing()
+    {
+        const int partitions = 6;
+        var topic = Unique("group");
+        fixture.Broker.CreateTopic(topic, partitions);
+        var group = Unique("g");
+        var materializer = Sys.Materializer();
+        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var events = new[] { new ConcurrentQueue<(TopicPartition, string)>(), new(), new() };
+        var revokedSeen = 0;
+        KafkaConsumerSettings Member() => Settings(_bootstrap, topic, group) with
+        {
+            OnRevoked = (_, _, _) =>
+            {
+                Interlocked.Increment(ref revokedSeen);
+                return Task.CompletedTask;
+            },
+        };
+        int Owned(int member) => events[member].Count(e => e.Item2 == "opened") - events[member].Count(e => e.Item2 == "completed");
+
+        var (a, _) = RunCollecting(Member(), materializer, seen, events[0]);
+        var (b, _) = RunCollecting(Member(), materializer, seen, events[1]);
+        await WaitUntil(() => Owned(0) > 0 && Owned(1) > 0 && Owned(0) + Owned(1) == partitions, Patience, "A and B to share the partitions");
+        Produce(_bootstrap, topic, partitions, perPartition: 200, firstSeq: 0);
+
+        var (c, _) = RunCollecting(Member(), materializer, seen, events[2]);
+        await WaitUntil(() => Owned(2) > 0 && Owned(0) + Owned(1) + Owned(2) == partitions, Patience, "C to take a share");
+        Assert.True(events[0].Any(e => e.Item2 == "completed") || events[1].Any(e => e.Item2 == "completed"), "a substream of A or B completed on revocation");
+        Produce(_bootstrap, topic, partitions, perPartition: 200, firstSeq: 200);
+
+        await c.StopAsync();
+        await WaitUntil(() => Owned(2) == 0 && Owned(0) + Owned(1) == partitions, Patience, "A and B to take C's partitions back");
+        Produce(_bootstrap, topic, partitions, perPartition: 200, firstSeq: 400);
+
+        var expected = partitions * 600;
+        await WaitUntil(() => seen.Select(Parse).Distinct().Count() == expected, Patience, "every record");
+        await Task.WhenAll(a.StopAsync(), b.StopAsync());
+
+        Assert.True(revokedSeen > 0);
+        foreach (var partition in seen.GroupBy(r => r.Partition.Value))
+        {
+            Assert.Equal(Enumerable.Range(0, 600), partition.Select(r => Parse(r).Seq).Distinct().Order());
+        }
+    }
+}
