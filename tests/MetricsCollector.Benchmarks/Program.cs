@@ -11,7 +11,13 @@ switch (args.FirstOrDefault())
         return 0;
     case "kafka-raw":
         return await KafkaRawBenchmark.RunAsync(args);
+    case "http-load":
+        // The REST API under an open-loop load (docs/benchmarks-http.md).
+        return await HttpLoad.RunAsync(args[1..]);
 }
 
+// CS0436: the referenced node executable has a Program of its own; this file's is the one meant here.
+#pragma warning disable CS0436
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+#pragma warning restore CS0436
 return 0;

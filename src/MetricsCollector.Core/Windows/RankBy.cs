@@ -59,8 +59,8 @@ public static class RankByExtensions
     }
 
     /// <summary>
-    /// Ranking order: highest figure first, ties by device id ascending (ordinal, as the stores compare it),
-    /// so every node and every store gives the same answer for the same rows.
+    /// Ranking order: highest figure first, ties by device id ascending, ordinal: the stores' byte order,
+    /// except for characters beyond U+FFFF, so every node and every store ranks the same rows alike.
     /// </summary>
     public static IComparer<WindowResult> Comparer(this RankBy by) => Comparer<WindowResult>.Create((a, b) =>
     {

@@ -60,8 +60,9 @@ public abstract class SqlResultStore : IResultStore
 
     protected SqlResultStore(bool singleWriter) => _writer = singleWriter ? new SemaphoreSlim(1, 1) : null;
 
-    /// <summary>The column type of text keys: PostgreSQL needs a byte-order collation to sort device ids the
-    /// way SQLite and .NET's ordinal comparison do, whatever locale the database was created with.</summary>
+    /// <summary>The column type of text keys: PostgreSQL needs a byte-order collation to sort device ids by
+    /// code point as SQLite does (and .NET's ordinal comparison, but for characters beyond U+FFFF), whatever
+    /// locale the database was created with.</summary>
     protected abstract string TextKeyType { get; }
 
     /// <summary>Statements run before the schema in the same transaction (a lock against concurrent nodes).</summary>

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using MetricsCollector.Core.Windows;
 using Microsoft.Data.Sqlite;
 
@@ -17,6 +18,10 @@ public sealed class SqliteResultStore : SqlResultStore
     private const string ConnectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
 
     private readonly string _connectionString;
+
+    // Pooled connections keep their native handle, and the pragmas stay set on it: running them once per
+    // handle rather than once per open keeps a statement off every API read.
+    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _prepared = [];
 
     public SqliteResultStore(string connectionString)
         : base(singleWriter: true)
@@ -61,8 +66,14 @@ public sealed class SqliteResultStore : SqlResultStore
         try
         {
             await connection.OpenAsync(ct);
-            await using var command = Command(connection, null, ConnectionPragmas);
-            await command.ExecuteNonQueryAsync(ct);
+            var handle = connection.Handle!;
+            if (!_prepared.TryGetValue(handle, out _))
+            {
+                await using var command = Command(connection, null, ConnectionPragmas);
+                await command.ExecuteNonQueryAsync(ct);
+                _prepared.AddOrUpdate(handle, handle);
+            }
+
             return connection;
         }
         catch
