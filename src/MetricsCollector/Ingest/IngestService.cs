@@ -113,9 +113,10 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private async Task<IReadOnlyDictionary<TopicPartition, long>> LoadStartsAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken ct)
+    private async Task<IReadOnlyDictionary<TopicPartition, long>> LoadStartsAsync(IReadOnlyList<AssignedPartition> assigned, CancellationToken ct)
     {
         var starts = new Dictionary<TopicPartition, long>();
+        var partitions = assigned.Select(a => a.Partition).ToList();
         foreach (var partition in partitions)
         {
             // Without a checkpoint of ours the partition starts at the beginning: the store is the
