@@ -196,10 +196,15 @@ public sealed class MetricsApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Contains("nobody", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_device_id_of_128_characters_is_valid()
+    [Theory]
+    [InlineData("x")]
+    [InlineData("\U0001F600")] // 128 emoji: 256 UTF-16 code units, 128 characters as the input rule counts them
+    public async Task A_device_id_of_128_characters_is_valid(string character)
     {
-        await GetProblemAsync($"/metrics/devices/{new string('x', 128)}", HttpStatusCode.NotFound);
+        var id = string.Concat(Enumerable.Repeat(character, 128));
+
+        await GetProblemAsync($"/metrics/devices/{Uri.EscapeDataString(id)}", HttpStatusCode.NotFound);
+        await GetProblemAsync($"/metrics/devices/{Uri.EscapeDataString(id + character)}", HttpStatusCode.BadRequest);
     }
 
     [Theory]
