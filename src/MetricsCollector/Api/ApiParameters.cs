@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
+using MetricsCollector.Core.Events;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
 using Microsoft.AspNetCore.Http;
@@ -14,7 +17,6 @@ internal static class ApiParameters
     public const int MaxN = 1000;
     public const int MaxLimit = 1000;
     public const int DefaultLimit = 100;
-    public const int MaxDeviceIdLength = 128;
 
     private static readonly string[] IsoFormats =
     [
@@ -31,15 +33,28 @@ internal static class ApiParameters
             ? null
             : Bad($"n must be an integer from 1 to {MaxN}, got '{text}'.");
 
-    /// <summary>The same rule as the input's deviceId, so any id the pipeline accepts can be asked for.</summary>
+    /// <summary>
+    /// The input's deviceId rule (<see cref="EventDecoder"/>), so any id the pipeline accepts can be asked for:
+    /// 1 to 128 Unicode scalar values (an emoji is one), no control character, no unpaired surrogate.
+    /// </summary>
     public static IResult? DeviceId(string deviceId)
     {
-        if (deviceId.Length == 0 || deviceId.Length > MaxDeviceIdLength)
+        var rest = deviceId.AsSpan();
+        var scalars = 0;
+        while (!rest.IsEmpty)
         {
-            return Bad($"deviceId must have 1 to {MaxDeviceIdLength} characters, got {deviceId.Length}.");
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || Rune.IsControl(rune))
+            {
+                return Bad("deviceId must not contain control characters or unpaired surrogates.");
+            }
+
+            scalars++;
+            rest = rest[used..];
         }
 
-        return deviceId.Any(char.IsControl) ? Bad("deviceId must not contain control characters.") : null;
+        return scalars is 0 or > EventDecoder.MaxDeviceIdLength
+            ? Bad($"deviceId must have 1 to {EventDecoder.MaxDeviceIdLength} characters, got {scalars}.")
+            : null;
     }
 
     public static IResult? By(HttpRequest request, out RankBy by)

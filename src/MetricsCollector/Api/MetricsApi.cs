@@ -3,6 +3,7 @@ using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -59,8 +60,9 @@ public static class MetricsApi
         });
     }
 
-    private static async Task<IResult> LatestAsync(string deviceId, IResultStore store, CancellationToken ct)
+    private static async Task<IResult> LatestAsync(string deviceId, HttpRequest request, IResultStore store, CancellationToken ct)
     {
+        deviceId = DeviceIdOf(request, deviceId, segmentsAfter: 0);
         if (ApiParameters.DeviceId(deviceId) is { } problem)
         {
             return problem;
@@ -73,6 +75,7 @@ public static class MetricsApi
     private static async Task<IResult> HistoryAsync(
         string deviceId, HttpRequest request, IResultStore store, CancellationToken ct)
     {
+        deviceId = DeviceIdOf(request, deviceId, segmentsAfter: 1);
         if (ApiParameters.DeviceId(deviceId) is { } badDevice)
         {
             return badDevice;
@@ -114,6 +117,31 @@ public static class MetricsApi
 
             return Json(page, WindowResultJson.WritePage);
         });
+    }
+
+    /// <summary>
+    /// The device id as the client escaped it. Kestrel decodes the path but leaves <c>%2F</c> as it is, so
+    /// that an escaped '/' cannot split a route; the route value of an id holding '/' (sent as %2F) or '%'
+    /// (sent as %25) is then not the id, and the two cannot be told apart. The raw target can: its segment
+    /// is decoded here, counted from the end so a path base in front does not matter.
+    /// </summary>
+    private static string DeviceIdOf(HttpRequest request, string routeValue, int segmentsAfter)
+    {
+        if (!routeValue.Contains('%', StringComparison.Ordinal)
+            || request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is not { } target)
+        {
+            return routeValue;
+        }
+
+        var path = target.AsSpan();
+        var query = path.IndexOf('?');
+        path = (query < 0 ? path : path[..query]).TrimEnd('/');
+        for (var skip = 0; skip < segmentsAfter; skip++)
+        {
+            path = path[..Math.Max(path.LastIndexOf('/'), 0)];
+        }
+
+        return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..].ToString());
     }
 
     private static ProblemHttpResult UnknownDevice(string deviceId) =>

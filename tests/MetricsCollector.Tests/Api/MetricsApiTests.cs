@@ -85,6 +85,25 @@ public sealed class MetricsApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.False(row.GetProperty("final").GetBoolean());
     }
 
+    [Theory]
+    [InlineData("rack/7")]
+    [InlineData("50%")]
+    [InlineData("a%2Fb")]
+    [InlineData("a b+c?d#e")]
+    public async Task Any_valid_device_id_can_be_asked_for_once_escaped(string deviceId)
+    {
+        await using var store = await TempSqliteStore.CreateAsync([ApiFixture.Documented with { DeviceId = deviceId }]);
+        await using var host = await ApiHost.StartAsync(store.Store, new InMemoryLatestTopN([]));
+
+        foreach (var path in new[] { $"/metrics/devices/{Uri.EscapeDataString(deviceId)}", $"/metrics/devices/{Uri.EscapeDataString(deviceId)}/history" })
+        {
+            using var response = await host.Client.GetAsync(new Uri(path, UriKind.Relative));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {body}");
+            Assert.Contains(JsonSerializer.Serialize(deviceId), body, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Top_without_window_end_comes_from_the_latest_top_n_in_order()
     {
@@ -196,10 +215,15 @@ public sealed class MetricsApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Contains("nobody", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_device_id_of_128_characters_is_valid()
+    [Theory]
+    [InlineData("x")]
+    [InlineData("\U0001F600")] // 128 emoji: 256 UTF-16 code units, 128 characters as the input rule counts them
+    public async Task A_device_id_of_128_characters_is_valid(string character)
     {
-        await GetProblemAsync($"/metrics/devices/{new string('x', 128)}", HttpStatusCode.NotFound);
+        var id = string.Concat(Enumerable.Repeat(character, 128));
+
+        await GetProblemAsync($"/metrics/devices/{Uri.EscapeDataString(id)}", HttpStatusCode.NotFound);
+        await GetProblemAsync($"/metrics/devices/{Uri.EscapeDataString(id + character)}", HttpStatusCode.BadRequest);
     }
 
     [Theory]
