@@ -76,13 +76,14 @@ public static class NodeHost
         builder.Services.AddHostedService<IngestService>();
         foreach (var extra in extras ?? []) extra.Register(builder.Services);
 
-        builder.Services.AddProblemDetails();
+        builder.Services.AddMetricsApi();
         builder.Services.AddHealthChecks()
             .AddCheck<LivenessCheck>("actor-system", tags: ["live"])
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
 
         var app = builder.Build();
         app.UseExceptionHandler();
+        app.UseStatusCodePages();
         app.MapMetricsApi();
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
@@ -172,7 +173,15 @@ internal sealed class TopNClient(ActorRegistry registry) : ILatestTopN
     public async Task<IReadOnlyList<Core.Windows.WindowResult>> TopAsync(int n, Core.Windows.RankBy by, CancellationToken ct)
     {
         var proxy = await registry.GetAsync<TopNProxy>(ct);
-        var answer = await proxy.Ask<TopNAnswer>(new GetTopN(n, by), TimeSpan.FromSeconds(3), ct);
-        return answer.Rows;
+        try
+        {
+            var answer = await proxy.Ask<TopNAnswer>(new GetTopN(n, by), TimeSpan.FromSeconds(3), ct);
+            return answer.Rows;
+        }
+        catch (AskTimeoutException e)
+        {
+            // The API answers 503 for a TimeoutException: the singleton is moving or its node is down.
+            throw new TimeoutException("the top-N singleton did not answer within 3 s", e);
+        }
     }
 }
