@@ -50,7 +50,7 @@ internal static class KafkaRawBenchmark
         return 0;
     }
 
-    private static long Available(string bootstrap, string topic, int partitions)
+    internal static long Available(string bootstrap, string topic, int partitions)
     {
         using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-watermarks" }).Build();
         return Enumerable.Range(0, partitions)
@@ -58,7 +58,7 @@ internal static class KafkaRawBenchmark
             .Sum(w => w.High.Value - w.Low.Value);
     }
 
-    private static TimeSpan RawConsume(string bootstrap, string topic, long expected)
+    internal static TimeSpan RawConsume(string bootstrap, string topic, long expected)
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
         {

@@ -11,6 +11,9 @@ switch (args.FirstOrDefault())
         return 0;
     case "kafka-raw":
         return await KafkaRawBenchmark.RunAsync(args);
+    case "pipeline":
+        // A whole node against the raw consumer on the same broker (docs/benchmarks.md).
+        return await PipelineBenchmark.RunAsync(args);
     case "http-load":
         // The REST API under an open-loop load (docs/benchmarks-http.md).
         return await HttpLoad.RunAsync(args[1..]);

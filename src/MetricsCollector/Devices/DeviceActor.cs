@@ -134,6 +134,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         }
         _applied[events.Partition] = applied;
         if (late > 0) _metrics.AddLateEvents(late);
+        _metrics.AddEventsApplied(changes);
         if (changes > 0) AfterChange(changes);
     }
 

@@ -46,6 +46,9 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             _failures = 0;
             foreach (var (request, device) in written.Batch) device.Tell(new RowsStored(request.Sequence));
             _metrics.AddRowsWritten(written.Rows.Count);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var row in written.Rows)
+                if (row.Revision == 1 && !row.Final) _metrics.RecordFireToStore(now - row.LastUpdated);
             _topN.Tell(new RowsPublished(written.Rows));
             if (_buffer.Count > 0) Write();
         });
