@@ -12,7 +12,7 @@ public class EventDecoderPropertyTests
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     // Any scalar value but controls: device ids a producer may legitimately send.
-    private static readonly Gen<string> GenDeviceId = Gen.Frequency(
+    internal static readonly Gen<string> GenDeviceId = Gen.Frequency(
             (4, Gen.Int[0x20, 0x7E]),
             (1, Gen.Int[0xA0, 0xD7FF]),
             (1, Gen.Int[0xE000, 0x10FFFF]))
@@ -34,7 +34,7 @@ public class EventDecoderPropertyTests
         Gen.Const<Func<double, string>>(d => d.ToString("e16", CultureInfo.InvariantCulture)),
         Gen.Const<Func<double, string>>(d => JsonSerializer.Serialize(d)));
 
-    private static readonly Gen<string> GenJsonValue = Gen.OneOf(
+    internal static readonly Gen<string> GenJsonValue = Gen.OneOf(
         Gen.Int.Select(i => i.ToString(CultureInfo.InvariantCulture)),
         Gen.Double.Where(double.IsFinite).Select(d => d.ToString("R", CultureInfo.InvariantCulture)),
         Gen.String.Select(s => JsonSerializer.Serialize(s)),
@@ -49,9 +49,9 @@ public class EventDecoderPropertyTests
 
     private static readonly Gen<string> GenWhitespace = Gen.OneOf(Gen.Const(""), Gen.Const(" "), Gen.Const("\n\t "));
 
-    private sealed record Sample(CpuEvent Event, string Json);
+    internal sealed record Sample(CpuEvent Event, string Json);
 
-    private static readonly Gen<Sample> GenValidRecord =
+    internal static readonly Gen<Sample> GenValidRecord =
         from deviceId in GenDeviceId
         from timestamp in GenTimestamp
         from cpuUsage in GenCpuUsage
@@ -91,7 +91,7 @@ public class EventDecoderPropertyTests
             Assert.Same(a.DeviceId, b.DeviceId);
         }, iter: 2_000);
 
-    private static readonly Gen<Func<byte[], byte[]>> GenMutation = Gen.OneOf(
+    internal static readonly Gen<Func<byte[], byte[]>> GenMutation = Gen.OneOf(
         Gen.Select(Gen.Int.NonNegative, Gen.Byte, (at, b) => (Func<byte[], byte[]>)(v => v.Length == 0 ? v : Replace(v, at % v.Length, b))),
         Gen.Select(Gen.Int.NonNegative, Gen.Byte, (at, b) => (Func<byte[], byte[]>)(v => [.. v[..(at % (v.Length + 1))], b, .. v[(at % (v.Length + 1))..]])),
         Gen.Select(Gen.Int.NonNegative, Gen.Int[1, 8], (at, n) => (Func<byte[], byte[]>)(v => v.Length == 0 ? v : [.. v[..(at % v.Length)], .. v[Math.Min(v.Length, (at % v.Length) + n)..]])),
