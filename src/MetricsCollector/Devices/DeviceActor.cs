@@ -49,16 +49,22 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
 
         Recover<SnapshotOffer>(offer => Restore((byte[])offer.Snapshot));
 
-        Command<DeviceEvents>(Apply);
+        Command<DeviceEvents>(events =>
+        {
+            Apply(events);
+            events.PartitionActor.Tell(DeviceAck.Instance);
+        });
         Command<AdvanceWatermark>(advance =>
         {
             _partitions[advance.Partition] = advance.PartitionActor;
             _windows.Advance(advance.Watermark);
             AfterChange(1);
+            advance.PartitionActor.Tell(DeviceAck.Instance);
         });
         Command<FlushDevice>(flush =>
         {
             _partitions[flush.Partition] = flush.PartitionActor;
+            flush.PartitionActor.Tell(DeviceAck.Instance);
             if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(flush.Partition);
             else RequestSnapshot();
         });

@@ -23,6 +23,18 @@ public sealed record AdvanceWatermark(string DeviceId, int Partition, IActorRef 
 /// <summary>Snapshot now and tell the partition what is covered: its partition is being handed over or the node stops.</summary>
 public sealed record FlushDevice(string DeviceId, int Partition, IActorRef PartitionActor) : IDeviceMessage;
 
+/// <summary>
+/// Device → partition: one message from the partition has been handled. The partition keeps the
+/// number of its messages in flight bounded: that is the backpressure from devices to Kafka, and
+/// it keeps the shard region's buffer (which drops when full) far from full while shards start.
+/// </summary>
+public sealed class DeviceAck
+{
+    public static readonly DeviceAck Instance = new();
+
+    private DeviceAck() { }
+}
+
 /// <summary>Device → partition: wake me when the watermark reaches this time (<see cref="long.MaxValue"/>: never).</summary>
 public sealed record WakeMeAt(string DeviceId, long Watermark);
 

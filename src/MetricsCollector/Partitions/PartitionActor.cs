@@ -23,6 +23,9 @@ namespace MetricsCollector.Partitions;
 /// </summary>
 public sealed class PartitionActor : ReceiveActor, IWithTimers
 {
+    /// <summary>Messages to devices not yet handled, beyond which the stream waits (well under the shard region's buffer of 100k).</summary>
+    private const int MaxInFlight = 4_000;
+
     private readonly PartitionContext _context;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Watermark _watermark;
@@ -33,6 +36,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly SortedDictionary<long, SideRecord> _pendingSide = new();
     private readonly Queue<(long Offset, long Watermark)> _checkpoints = new();
     private readonly Dictionary<string, List<PartitionEvent>> _batch = new();
+    private int _inFlight;
+    private IActorRef? _awaitingAck;
     private long _nextOffset;
     private long _committed;
     private long _reportedWatermark = long.MinValue;
@@ -52,7 +57,18 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(records =>
         {
             Process(records);
-            Sender.Tell(StreamAck.Instance);
+            // Backpressure: the next batch comes only once the devices have caught up enough.
+            if (_inFlight <= MaxInFlight) Sender.Tell(StreamAck.Instance);
+            else _awaitingAck = Sender;
+        });
+        Receive<DeviceAck>(_ =>
+        {
+            _inFlight--;
+            if (_awaitingAck is not null && _inFlight <= MaxInFlight / 2)
+            {
+                _awaitingAck.Tell(StreamAck.Instance);
+                _awaitingAck = null;
+            }
         });
         Receive<StreamCompleted>(_ => BeginFlush());
         Receive<StreamFailed>(failed =>
@@ -62,8 +78,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         });
         Receive<WakeMeAt>(wake =>
         {
-            if (wake.Watermark <= _watermark.Current)
-                _context.Devices.Tell(new AdvanceWatermark(wake.DeviceId, Partition, Self, _watermark.Current));
+            if (wake.Watermark <= _watermark.Current) Wake(wake.DeviceId);
             else _timers.Set(wake.DeviceId, wake.Watermark);
         });
         Receive<Covered>(OnCovered);
@@ -165,6 +180,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             _uncovered.TryAdd(device, list[0].Offset);
             _lastSent[device] = list[^1].Offset;
             _context.Devices.Tell(new DeviceEvents(device, Partition, Self, list.ToArray()));
+            _inFlight++;
         }
         _batch.Clear();
         // The watermark after this batch is the one the next record will be judged by.
@@ -193,14 +209,19 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void WakeDue()
     {
         var watermark = _watermark.Current;
-        foreach (var device in _timers.TakeDue(watermark))
-            _context.Devices.Tell(new AdvanceWatermark(device, Partition, Self, watermark));
+        foreach (var device in _timers.TakeDue(watermark)) Wake(device);
         _context.Metrics.SetWatermark(Partition, watermark);
         if (watermark != _reportedWatermark)
         {
             _reportedWatermark = watermark;
             _context.TopN.Tell(new PartitionWatermark(Partition, watermark));
         }
+    }
+
+    private void Wake(string device)
+    {
+        _context.Devices.Tell(new AdvanceWatermark(device, Partition, Self, _watermark.Current));
+        _inFlight++;
     }
 
     private void OnCovered(Covered covered)
@@ -254,7 +275,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     {
         if (_completed) return;
         _completed = true;
-        foreach (var device in _uncovered.Keys) _context.Devices.Tell(new FlushDevice(device, Partition, Self));
+        foreach (var device in _uncovered.Keys)
+        {
+            _context.Devices.Tell(new FlushDevice(device, Partition, Self));
+            _inFlight++;
+        }
         Timers.StartSingleTimer("flush-timeout", FlushTimeout.Instance, _context.FlushTimeout);
         CheckFlushed();
     }
