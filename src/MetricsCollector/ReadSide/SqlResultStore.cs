@@ -251,16 +251,8 @@ public abstract class SqlResultStore : IResultStore
         return parameter;
     }
 
-    private static string ColumnOf(RankBy by) => by switch
-    {
-        RankBy.P50 => "p50",
-        RankBy.P90 => "p90",
-        RankBy.P95 => "p95",
-        RankBy.P99 => "p99",
-        RankBy.Max => "max",
-        RankBy.Mean => "mean",
-        _ => throw new ArgumentOutOfRangeException(nameof(by), by, null),
-    };
+    // The figure columns are named as clients name the figures (p50 ... mean).
+    private static string ColumnOf(RankBy by) => by.Name();
 
     /// <remarks>
     /// The latest row of a device, and its history pages, come from the primary key (device_id, window_end)

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MetricsCollector.Kafka;
+using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Testing;
 
@@ -10,29 +11,36 @@ namespace MetricsCollector.Tests.EndToEnd;
 
 /// <summary>
 /// The whole pipeline on one node, through the real Kafka protocol (embedded broker), the real
-/// store (SQLite) and real HTTP: every row the API serves is compared with the exact oracle fed
-/// with what the input topic holds, and the side topics with the records the oracle expects there.
+/// store (SQLite, then PostgreSQL) and real HTTP: every row the API serves is compared with the
+/// exact oracle fed with what the input topic holds, and the side topics with the records the
+/// oracle expects there.
 /// </summary>
-public sealed class PipelineEndToEndTests : IAsyncLifetime
+public abstract class PipelineEndToEndTests : IAsyncLifetime
 {
     private const long Size = 60_000, Slide = 10_000, Bound = 5_000, Lateness = 5_000;
     private const int Devices = 30;
 
     private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-e2e-").FullName;
 
-    public Task InitializeAsync()
+    protected string Dir { get; } = Directory.CreateTempSubdirectory("mc-e2e-").FullName;
+
+    /// <summary>The store every node of a test shares: (MC_STORE, MC_STORE_CONNECTION), fresh for each test.</summary>
+    protected abstract (string Store, string Connection) Store { get; }
+
+    public virtual Task InitializeAsync()
     {
         ProductTopics.Create(_kafka);
         return Task.CompletedTask;
     }
 
-    public Task DisposeAsync()
+    public virtual Task DisposeAsync()
     {
         _kafka.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        Directory.Delete(Dir, recursive: true);
         return Task.CompletedTask;
     }
+
+    private Task<TestNode> StartNodeAsync() => TestNode.StartAsync(_kafka.BootstrapServers, Store.Store, Store.Connection, Dir);
 
     [Fact]
     public async Task Every_row_served_matches_the_exact_oracle_and_side_topics_hold_exactly_their_records()
@@ -40,7 +48,7 @@ public sealed class PipelineEndToEndTests : IAsyncLifetime
         await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 11, Devices, events: 20_000, Slide, Bound, Lateness);
         var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
 
-        await using var node = await TestNode.StartAsync(_kafka.BootstrapServers, Path.Combine(_dir, "metrics.db"));
+        await using var node = await StartNodeAsync();
         await WaitForAllFinalAsync(node, oracle.Windows, TimeSpan.FromSeconds(90));
 
         await AssertRowsMatchAsync(node.Http, oracle.Windows);
@@ -50,16 +58,15 @@ public sealed class PipelineEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task A_graceful_restart_mid_stream_loses_nothing_and_counts_nothing_twice()
     {
-        var db = Path.Combine(_dir, "restart.db");
         // Paced, so that no partition goes idle while the stream lasts and the node stops in the middle of it.
         var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 5, Devices, events: 24_000, Slide, Bound, Lateness, perSecond: 3_000);
 
-        var first = await TestNode.StartAsync(_kafka.BootstrapServers, db);
+        var first = await StartNodeAsync();
         await WaitUntilAsync(async () => (await first.Store.RecentWindowEndsAsync(1)).Count > 0, TimeSpan.FromSeconds(30));
         Assert.False(producing.IsCompleted, "the stream ended before the restart; the test would not test a restart mid-stream");
         await first.DisposeAsync();
 
-        await using var second = await TestNode.StartAsync(_kafka.BootstrapServers, db);
+        await using var second = await StartNodeAsync();
         await producing;
         var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
         await WaitForAllFinalAsync(second, oracle.Windows, TimeSpan.FromSeconds(90));
@@ -184,4 +191,29 @@ public sealed class PipelineEndToEndTests : IAsyncLifetime
         int Revision,
         bool Final,
         string LastUpdated);
+}
+
+public sealed class SqlitePipelineEndToEndTests : PipelineEndToEndTests
+{
+    protected override (string Store, string Connection) Store => ("sqlite", $"Data Source={Path.Combine(Dir, "metrics.db")}");
+}
+
+/// <summary>The same pipeline with PostgreSQL holding the snapshots and the rows: the cluster store.</summary>
+public sealed class PostgresPipelineEndToEndTests : PipelineEndToEndTests
+{
+    private readonly PostgresStoreFixture _database = new();
+
+    protected override (string Store, string Connection) Store => ("postgresql", _database.DatabaseConnectionString);
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await _database.InitializeAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        await base.DisposeAsync();
+    }
 }

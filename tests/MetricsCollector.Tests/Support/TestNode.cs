@@ -34,7 +34,11 @@ public sealed class TestNode : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a node with small windows (60 s sliding by 10 s, bound 5 s, lateness 5 s, idle 5 s) unless overridden.</summary>
-    public static async Task<TestNode> StartAsync(string bootstrap, string sqliteFile, IDictionary<string, string>? environment = null, string? hocon = null)
+    public static Task<TestNode> StartAsync(string bootstrap, string sqliteFile, IDictionary<string, string>? environment = null, string? hocon = null) =>
+        StartAsync(bootstrap, "sqlite", $"Data Source={sqliteFile}", Path.GetDirectoryName(sqliteFile)!, environment, hocon);
+
+    public static async Task<TestNode> StartAsync(
+        string bootstrap, string store, string connection, string workDir, IDictionary<string, string>? environment = null, string? hocon = null)
     {
         var env = new Hashtable
         {
@@ -44,14 +48,14 @@ public sealed class TestNode : IAsyncDisposable
             ["MC_MAX_OUT_OF_ORDERNESS"] = "5s",
             ["MC_ALLOWED_LATENESS"] = "5s",
             ["MC_IDLE_TIMEOUT"] = "5s",
-            ["MC_STORE"] = "sqlite",
-            ["MC_STORE_CONNECTION"] = $"Data Source={sqliteFile}",
+            ["MC_STORE"] = store,
+            ["MC_STORE_CONNECTION"] = connection,
             ["MC_HTTP_PORT"] = "0",
             ["MC_CLUSTER_PORT"] = "0",
             ["MC_GENERATOR"] = "off",
         };
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) env[key] = value;
-        var configFile = Path.Combine(Path.GetDirectoryName(sqliteFile)!, $"node-{Guid.NewGuid():N}.conf");
+        var configFile = Path.Combine(workDir, $"node-{Guid.NewGuid():N}.conf");
         await File.WriteAllTextAsync(configFile, hocon ?? """
             metrics-collector.devices { snapshot-interval = 500ms, snapshot-after-events = 500 }
             """);
