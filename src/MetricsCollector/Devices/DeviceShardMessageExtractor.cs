@@ -9,6 +9,9 @@ namespace MetricsCollector.Devices;
 /// </summary>
 public sealed class DeviceShardMessageExtractor : IMessageExtractor
 {
+    /// <summary>The sharded entity type of devices.</summary>
+    public const string TypeName = "device";
+
     public string? EntityId(object message) => (message as IDeviceMessage)?.DeviceId;
 
     public object? EntityMessage(object message) => message;

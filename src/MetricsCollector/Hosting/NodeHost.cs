@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Sharding.External;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
@@ -62,12 +63,14 @@ public static class NodeHost
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);
                     var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector");
+                    // Shards go where the consumer group puts their partitions (IngestService tells the
+                    // allocation client on assignment), so a device's records never cross the network.
                     var region = sharding.Start(
-                        "device",
+                        DeviceShardMessageExtractor.TypeName,
                         deviceId => DeviceActor.Props(deviceId, deviceSettings, writer, metrics, clock),
                         shardingSettings,
                         new DeviceShardMessageExtractor(),
-                        sharding.DefaultShardAllocationStrategy(shardingSettings),
+                        new ExternalShardAllocationStrategy(system, DeviceShardMessageExtractor.TypeName),
                         StopDevice.Instance);
                     registry.Register<DeviceRegion>(region);
                 });
@@ -118,6 +121,8 @@ public static class NodeHost
                   passivation.strategy = none
                   # Devices stop through StopDevice so that they snapshot first.
                   handoff-timeout = 30s
+                  # How soon a shard follows its partition to the node that now consumes it.
+                  rebalance-interval = 2s
                 }
               }
             }

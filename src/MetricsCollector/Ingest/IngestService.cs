@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using Akka;
 using Akka.Actor;
+using Akka.Cluster.Sharding.External;
 using Akka.Hosting;
 using Akka.Streams;
 using Akka.Streams.Dsl;
@@ -125,6 +127,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             _starts[partition] = progress;
             starts[partition] = progress.Offset;
         }
+        // The partitions' shards move here before their records flow, so devices run where their records arrive.
+        var self = Akka.Cluster.Cluster.Get(_system).SelfAddress;
+        await ExternalShardAllocation.Get(_system).ClientFor(DeviceShardMessageExtractor.TypeName)
+            .UpdateShardLocations(partitions.ToImmutableDictionary(p => DeviceShardMessageExtractor.ShardOf(p.Partition.Value), _ => self))
+            .WaitAsync(ct);
         _log.LogInformation("Assigned partitions {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value)));
         return starts;
     }
