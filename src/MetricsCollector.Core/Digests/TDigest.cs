@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics;
 
 namespace MetricsCollector.Core.Digests;
 
@@ -65,6 +67,12 @@ public sealed class TDigest
     private const int BufferFactor = 10;
     private const int InitialBufferCapacity = 16;
     private const byte FlagMergeRightToLeft = 1;
+
+    // MergeAll's bucket sort: buckets up to this size are left to the final insertion sort,
+    // and below this depth of re-bucketing crowded buckets go to the library sort (only
+    // values packed ever more tightly around a few outliers get that far).
+    private const int SmallSortLimit = 32;
+    private const int MaxBucketSortDepth = 3;
 
     // Two-level compression (as in Dunning's MergingDigest): the merges that empty a full buffer
     // use InternalFactor·δ, and only queries, serialization and Compact() merge down to δ. Each
@@ -207,6 +215,73 @@ public sealed class TDigest
         _sum += other._sum;
         _min = Math.Min(_min, other._min);
         _max = Math.Max(_max, other._max);
+    }
+
+    /// <summary>
+    /// A new digest of <paramref name="compression"/> holding everything in
+    /// <paramref name="digests"/>, which are only read. Count, Min, Max and Sum do not depend on
+    /// the order of the inputs; no digests (or only empty ones) give an empty digest.
+    /// </summary>
+    /// <remarks>
+    /// Built for a window of many panes. Merging the panes one by one re-sorts a growing buffer
+    /// (with weighted points, by comparison) and runs a merge pass per buffer-full; here all
+    /// centroids and buffered values are gathered once, sorted once by a bucket sort over
+    /// [Min, Max] (the inputs are sorted runs over much the same range, so buckets hold one or
+    /// two points), and compressed to δ in a single pass. That pass skips the finer internal
+    /// level: the finer level exists to absorb the drift of repeated merges, and there is only one.
+    /// </remarks>
+    public static TDigest MergeAll(ReadOnlySpan<TDigest> digests, double compression = 100)
+    {
+        var result = new TDigest(compression);
+        var points = 0;
+        long total = 0;
+        var unit = true;
+        foreach (var digest in digests)
+        {
+            ArgumentNullException.ThrowIfNull(digest, nameof(digests));
+            points += digest._centroidCount + digest._bufferCount;
+            total += digest.Count;
+            unit &= digest._centroidWeight == digest._centroidCount && digest._bufferWeight == digest._bufferCount;
+            if (digest.Count > 0)
+            {
+                result._min = Math.Min(result._min, digest._min);
+                result._max = Math.Max(result._max, digest._max);
+            }
+        }
+
+        if (total == 0)
+        {
+            return result;
+        }
+
+        // Panes of up to ~60 values hold only weight-1 points; leaving the weights out halves
+        // what the sort moves and lets the compression cut runs of points by count. One rented
+        // array holds all four working spans: the shared pool hands out a second array of the
+        // same size from behind a lock.
+        var scratch = ArrayPool<double>.Shared.Rent(4 * points);
+        try
+        {
+            var spareValues = scratch.AsSpan(0, points);
+            var spareWeights = scratch.AsSpan(points, points);
+            var values = scratch.AsSpan(2 * points, points);
+            var weights = unit ? [] : scratch.AsSpan(3 * points, points);
+            var pos = 0;
+            foreach (var digest in digests)
+            {
+                pos = Gather(digest._means, digest._weights, digest._centroidCount, spareValues, unit ? [] : spareWeights, pos);
+                pos = Gather(digest._bufferValues, digest._bufferWeights, digest._bufferCount, spareValues, unit ? [] : spareWeights, pos);
+            }
+
+            SortInto(spareValues, unit ? [] : spareWeights, values, weights, result._min, result._max, depth: 0);
+            result.CompressSorted(values, weights, total, spareValues, spareWeights);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(scratch);
+        }
+
+        result._sum = SumInValueOrder(digests);
+        return result;
     }
 
     /// <summary>
@@ -862,6 +937,364 @@ public sealed class TDigest
     {
         var angle = Math.Asin((2 * q) - 1) + kStep;
         return angle >= Math.PI / 2 ? 1 : (Math.Sin(angle) + 1) / 2;
+    }
+
+    /// <summary>Appends a digest's points; the weights only when <paramref name="toWeights"/> is not empty.</summary>
+    private static int Gather(double[] means, double[]? weights, int count, Span<double> toValues, Span<double> toWeights, int pos)
+    {
+        means.AsSpan(0, count).CopyTo(toValues[pos..]);
+        if (!toWeights.IsEmpty)
+        {
+            if (weights is null)
+            {
+                toWeights.Slice(pos, count).Fill(1);
+            }
+            else
+            {
+                weights.AsSpan(0, count).CopyTo(toWeights[pos..]);
+            }
+        }
+
+        return pos + count;
+    }
+
+    /// <summary>
+    /// Sorts the points in <paramref name="fromValues"/> by value into <paramref name="toValues"/>,
+    /// with the weights alongside unless the weight spans are empty (all weights 1); the "from"
+    /// spans are scratch afterwards. A counting sort into buckets by position in [min, max], then
+    /// an insertion sort that only has to fix the order inside buckets. Crowded
+    /// buckets are sorted the same way over their own range first, so that a single outlier,
+    /// which squeezes everything else into a few buckets, costs one more level rather than a
+    /// quadratic insertion sort.
+    /// </summary>
+    private static void SortInto(Span<double> fromValues, Span<double> fromWeights, Span<double> toValues, Span<double> toWeights,
+        double min, double max, int depth)
+    {
+        var n = fromValues.Length;
+        // Two points per bucket on average: clearing and summing up the bucket counts costs
+        // about as much per bucket as the insertion sort saves per point (measured).
+        var buckets = n / 2;
+        var map = new BucketMap(min, max, buckets);
+        if (min == max || n <= SmallSortLimit || depth == MaxBucketSortDepth || !map.IsUsable)
+        {
+            fromValues.CopyTo(toValues);
+            fromWeights.CopyTo(toWeights);
+            if (min == max)
+            {
+                return;
+            }
+
+            if (n <= SmallSortLimit)
+            {
+                InsertionSort(toValues, toWeights);
+            }
+            else if (fromWeights.IsEmpty)
+            {
+                toValues.Sort();
+            }
+            else
+            {
+                toValues.Sort(toWeights);
+            }
+
+            return;
+        }
+
+        var rented = ArrayPool<int>.Shared.Rent(buckets + 1);
+        try
+        {
+            var ends = rented.AsSpan(0, buckets + 1);
+            var largest = CountBuckets(fromValues, map, ends);
+            if (fromWeights.IsEmpty)
+            {
+                Scatter(fromValues, map, ends, toValues);
+            }
+            else
+            {
+                Scatter(fromValues, fromWeights, map, ends, toValues, toWeights);
+            }
+
+            if (largest > SmallSortLimit)
+            {
+                SortCrowdedBuckets(fromValues, fromWeights, toValues, toWeights, ends, depth);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rented);
+        }
+
+        InsertionSort(toValues, toWeights);
+    }
+
+    /// <summary>
+    /// Sets <c>ends[b]</c> to where bucket b starts (so that filling a bucket moves it to where
+    /// the bucket ends) and returns the largest bucket's size.
+    /// </summary>
+    private static int CountBuckets(ReadOnlySpan<double> values, BucketMap map, Span<int> ends)
+    {
+        ends.Clear();
+        foreach (var x in values)
+        {
+            ends[map.Of(x) + 1]++;
+        }
+
+        var largest = 0;
+        for (var b = 1; b < ends.Length; b++)
+        {
+            largest = Math.Max(largest, ends[b]);
+            ends[b] += ends[b - 1];
+        }
+
+        return largest;
+    }
+
+    private static void Scatter(ReadOnlySpan<double> values, BucketMap map, Span<int> ends, Span<double> toValues)
+    {
+        foreach (var x in values)
+        {
+            toValues[ends[map.Of(x)]++] = x;
+        }
+    }
+
+    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, BucketMap map, Span<int> ends,
+        Span<double> toValues, Span<double> toWeights)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            var slot = ends[map.Of(values[i])]++;
+            toValues[slot] = values[i];
+            toWeights[slot] = weights[i];
+        }
+    }
+
+    private static void SortCrowdedBuckets(Span<double> fromValues, Span<double> fromWeights, Span<double> toValues, Span<double> toWeights,
+        ReadOnlySpan<int> ends, int depth)
+    {
+        var weighted = !fromWeights.IsEmpty;
+        var start = 0;
+        foreach (var end in ends[..^1])
+        {
+            if (end - start > SmallSortLimit)
+            {
+                var bucketValues = toValues[start..end];
+                var bucketMin = double.PositiveInfinity;
+                var bucketMax = double.NegativeInfinity;
+                foreach (var x in bucketValues)
+                {
+                    bucketMin = Math.Min(bucketMin, x);
+                    bucketMax = Math.Max(bucketMax, x);
+                }
+
+                bucketValues.CopyTo(fromValues[start..end]);
+                var bucketWeights = weighted ? toWeights[start..end] : [];
+                var spareWeights = weighted ? fromWeights[start..end] : [];
+                bucketWeights.CopyTo(spareWeights);
+                SortInto(fromValues[start..end], spareWeights, bucketValues, bucketWeights, bucketMin, bucketMax, depth + 1);
+            }
+
+            start = end;
+        }
+    }
+
+    /// <summary>
+    /// Maps values in [min, max] monotonically onto buckets 0 … count − 1 of equal width —
+    /// monotonic is all the sort needs. Halves keep max − min finite for finite bounds of
+    /// opposite sign; a finite scale keeps every product inside [0, count], so the conversion
+    /// needs no saturation.
+    /// </summary>
+    private readonly struct BucketMap(double min, double max, int count)
+    {
+        private readonly double _halfMin = min * 0.5;
+        private readonly double _scale = count / ((max * 0.5) - (min * 0.5));
+        private readonly int _last = count - 1;
+
+        public bool IsUsable => double.IsFinite(_scale);
+
+        public int Of(double x) => Math.Min(double.ConvertToIntegerNative<int>(((x * 0.5) - _halfMin) * _scale), _last);
+    }
+
+    /// <summary>Stable insertion sort by value; <paramref name="weights"/> is empty or moves alongside.</summary>
+    private static void InsertionSort(Span<double> values, Span<double> weights)
+    {
+        var weighted = !weights.IsEmpty;
+        for (var i = 1; i < values.Length; i++)
+        {
+            var x = values[i];
+            if (values[i - 1] <= x)
+            {
+                continue;
+            }
+
+            var w = weighted ? weights[i] : 1;
+            var j = i;
+            do
+            {
+                values[j] = values[j - 1];
+                if (weighted)
+                {
+                    weights[j] = weights[j - 1];
+                }
+
+                j--;
+            }
+            while (j > 0 && values[j - 1] > x);
+
+            values[j] = x;
+            if (weighted)
+            {
+                weights[j] = w;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes this (empty) digest the compression to δ, left to right, of points sorted by value
+    /// (<paramref name="weights"/> empty: all weigh 1), using <paramref name="outMeans"/> and
+    /// <paramref name="outWeights"/> as scratch.
+    /// </summary>
+    private void CompressSorted(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, long total, Span<double> outMeans, Span<double> outWeights)
+    {
+        var unit = weights.IsEmpty;
+        var n = values.Length;
+        var bound = new UnitBound(total, KStep);
+        var count = 0;
+        double passed = 0;
+        var i = 0;
+        while (i < n)
+        {
+            var start = i;
+            var room = bound.LimitAfter(passed) - passed;
+            double weight;
+            if (unit)
+            {
+                // The greedy rule below, for weights of 1: as many points as fit, at least one.
+                var take = room >= n - i ? n - i : Math.Max(1, (int)room);
+                i += take;
+                weight = take;
+            }
+            else
+            {
+                weight = weights[i++];
+                while (i < n && weight + weights[i] <= room)
+                {
+                    weight += weights[i++];
+                }
+            }
+
+            outMeans[count] = MeanOfSorted(values[start..i], unit ? [] : weights[start..i], weight);
+            outWeights[count] = weight;
+            count++;
+            passed += weight;
+        }
+
+        _means = outMeans[..count].ToArray();
+        _weights = count == total ? null : outWeights[..count].ToArray();
+        _centroidCount = count;
+        _centroidWeight = total;
+        _mergeRightToLeft = true;
+    }
+
+    /// <summary>
+    /// Weighted mean (<paramref name="weights"/> empty: all 1) of points sorted by value, kept
+    /// inside [first, last] and exactly the value when all are equal, so that runs of a
+    /// repeated value keep answering it exactly.
+    /// </summary>
+    private static double MeanOfSorted(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, double weight)
+    {
+        var first = values[0];
+        var last = values[^1];
+        if (first == last)
+        {
+            return first;
+        }
+
+        // A plain sum has no serial division per point (the running mean in MergeIntoCentroids
+        // does) and vectorises; it overflows only for values near double.MaxValue, where the
+        // running mean takes over.
+        var lanes = Vector<double>.Count;
+        var partial = Vector<double>.Zero;
+        var i = 0;
+        if (weights.IsEmpty)
+        {
+            for (; i <= values.Length - lanes; i += lanes)
+            {
+                partial += new Vector<double>(values[i..]);
+            }
+        }
+        else
+        {
+            for (; i <= values.Length - lanes; i += lanes)
+            {
+                partial += new Vector<double>(values[i..]) * new Vector<double>(weights[i..]);
+            }
+        }
+
+        var sum = Vector.Sum(partial);
+        for (; i < values.Length; i++)
+        {
+            sum += values[i] * (weights.IsEmpty ? 1 : weights[i]);
+        }
+
+        var mean = sum / weight;
+        if (!double.IsFinite(mean))
+        {
+            mean = first;
+            var seen = weights.IsEmpty ? 1 : weights[0];
+            for (var j = 1; j < values.Length; j++)
+            {
+                var w = weights.IsEmpty ? 1 : weights[j];
+                seen += w;
+                mean += (values[j] - mean) * (w / seen);
+            }
+        }
+
+        return Math.Clamp(mean, first, last);
+    }
+
+    /// <summary>
+    /// Floating-point addition is not associative: adding the digests' sums in ascending order
+    /// makes the total the same whatever order the digests come in.
+    /// </summary>
+    private static double SumInValueOrder(ReadOnlySpan<TDigest> digests)
+    {
+        var sums = digests.Length <= 64 ? stackalloc double[digests.Length] : new double[digests.Length];
+        for (var i = 0; i < digests.Length; i++)
+        {
+            sums[i] = digests[i]._sum;
+        }
+
+        sums.Sort();
+        double sum = 0;
+        foreach (var s in sums)
+        {
+            sum += s;
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// The k1 size bound in weight terms: a centroid that starts after <c>passed</c> of
+    /// <c>total</c> may grow up to <c>LimitAfter(passed)</c>. With q = passed/total and
+    /// a = asin(2q − 1), the bound is <c>total·(sin(a + kStep) + 1)/2</c>, and
+    /// sin(a + s) = sin a·cos s + cos a·sin s with sin a = 2q − 1 and cos a = 2·√(q(1 − q)):
+    /// one square root per centroid instead of an arcsine and a sine.
+    /// </summary>
+    private readonly struct UnitBound(double total, double kStep)
+    {
+        private readonly double _total = total;
+        private readonly double _cos = Math.Cos(kStep);
+        private readonly double _sin = Math.Sin(kStep);
+
+        public double LimitAfter(double passed)
+        {
+            // total·sin a; at or past sin(π/2 − kStep) = cos kStep the next unit reaches q = 1.
+            var offset = (2 * passed) - _total;
+            return offset >= _total * _cos
+                ? _total
+                : (_total + (offset * _cos) + (2 * Math.Sqrt(passed * (_total - passed)) * _sin)) / 2;
+        }
     }
 
     /// <summary>
