@@ -61,7 +61,7 @@ public sealed class TDigest
     public const byte FormatVersion = 1;
 
     // Buffer of up to 10·δ values: a merge pass costs about (centroids + buffered)/buffered steps
-    // per value plus a sine and an arcsine per centroid it closes; at 10·δ that is a few ns per
+    // per value plus a square root per centroid it closes; at 10·δ that is a few ns per
     // value while a busy digest's buffer stays at 8 KB. Fewer merges also means fewer rounds of
     // the greedy merge's error.
     private const int BufferFactor = 10;
@@ -849,6 +849,7 @@ public sealed class TDigest
         var bValues = _bufferValues;
         var bWeights = _bufferWeights;
 
+        var bound = new UnitBound(total, kStep);
         var count = 0;
         double passed = 0;   // weight of the centroids already closed
         double limit = 0;    // largest cumulative weight the open centroid may reach
@@ -898,7 +899,7 @@ public sealed class TDigest
 
             mean = x;
             weight = w;
-            limit = total * UpperQuantileOfNextUnit(passed / total, kStep);
+            limit = bound.LimitAfter(passed);
         }
 
         if (count == outMeans.Length)
@@ -926,17 +927,6 @@ public sealed class TDigest
         _bufferCount = 0;
         _bufferWeight = 0;
         _mergeRightToLeft = !reverse;
-    }
-
-    /// <summary>
-    /// With k1, <c>q(k) = (sin(2πk/δ) + 1)/2</c> after the δ/(2π) normaliser cancels; a centroid
-    /// starting at quantile <paramref name="q"/> may end at <c>q(k(q) + 1)</c>, i.e. one
-    /// <paramref name="kStep"/> (2π/δ) further in asin-space. Past the top of the sine the bound is 1.
-    /// </summary>
-    private static double UpperQuantileOfNextUnit(double q, double kStep)
-    {
-        var angle = Math.Asin((2 * q) - 1) + kStep;
-        return angle >= Math.PI / 2 ? 1 : (Math.Sin(angle) + 1) / 2;
     }
 
     /// <summary>Appends a digest's points; the weights only when <paramref name="toWeights"/> is not empty.</summary>
@@ -1276,10 +1266,12 @@ public sealed class TDigest
 
     /// <summary>
     /// The k1 size bound in weight terms: a centroid that starts after <c>passed</c> of
-    /// <c>total</c> may grow up to <c>LimitAfter(passed)</c>. With q = passed/total and
-    /// a = asin(2q − 1), the bound is <c>total·(sin(a + kStep) + 1)/2</c>, and
-    /// sin(a + s) = sin a·cos s + cos a·sin s with sin a = 2q − 1 and cos a = 2·√(q(1 − q)):
-    /// one square root per centroid instead of an arcsine and a sine.
+    /// <c>total</c> may grow up to <c>LimitAfter(passed)</c>. With k1,
+    /// <c>q(k) = (sin(2πk/δ) + 1)/2</c> once the δ/(2π) normaliser cancels, so a centroid starting
+    /// at quantile q = passed/total may end at <c>q(k(q) + 1)</c>, one kStep (2π/δ) further in
+    /// asin-space: with a = asin(2q − 1), <c>(sin(a + kStep) + 1)/2</c>, and 1 past the top of the
+    /// sine. sin(a + s) = sin a·cos s + cos a·sin s with sin a = 2q − 1 and cos a = 2·√(q(1 − q))
+    /// turns that into one square root per centroid instead of an arcsine and a sine.
     /// </summary>
     private readonly struct UnitBound(double total, double kStep)
     {
