@@ -1017,18 +1017,19 @@ public sealed class TDigest
             return;
         }
 
-        var rented = ArrayPool<int>.Shared.Rent(buckets + 1);
+        var rented = ArrayPool<int>.Shared.Rent(buckets + 1 + n);
         try
         {
             var ends = rented.AsSpan(0, buckets + 1);
-            var largest = CountBuckets(fromValues, map, ends);
+            var bucketOf = rented.AsSpan(buckets + 1, n);
+            var largest = CountBuckets(fromValues, map, ends, bucketOf);
             if (fromWeights.IsEmpty)
             {
-                Scatter(fromValues, map, ends, toValues);
+                Scatter(fromValues, bucketOf, ends, toValues);
             }
             else
             {
-                Scatter(fromValues, fromWeights, map, ends, toValues, toWeights);
+                Scatter(fromValues, fromWeights, bucketOf, ends, toValues, toWeights);
             }
 
             if (largest > SmallSortLimit)
@@ -1048,12 +1049,14 @@ public sealed class TDigest
     /// Sets <c>ends[b]</c> to where bucket b starts (so that filling a bucket moves it to where
     /// the bucket ends) and returns the largest bucket's size.
     /// </summary>
-    private static int CountBuckets(ReadOnlySpan<double> values, BucketMap map, Span<int> ends)
+    private static int CountBuckets(ReadOnlySpan<double> values, BucketMap map, Span<int> ends, Span<int> bucketOf)
     {
         ends.Clear();
-        foreach (var x in values)
+        for (var i = 0; i < values.Length; i++)
         {
-            ends[map.Of(x) + 1]++;
+            var b = map.Of(values[i]);
+            bucketOf[i] = b;
+            ends[b + 1]++;
         }
 
         var largest = 0;
@@ -1066,20 +1069,20 @@ public sealed class TDigest
         return largest;
     }
 
-    private static void Scatter(ReadOnlySpan<double> values, BucketMap map, Span<int> ends, Span<double> toValues)
+    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<int> bucketOf, Span<int> ends, Span<double> toValues)
     {
-        foreach (var x in values)
+        for (var i = 0; i < values.Length; i++)
         {
-            toValues[ends[map.Of(x)]++] = x;
+            toValues[ends[bucketOf[i]]++] = values[i];
         }
     }
 
-    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, BucketMap map, Span<int> ends,
+    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, ReadOnlySpan<int> bucketOf, Span<int> ends,
         Span<double> toValues, Span<double> toWeights)
     {
         for (var i = 0; i < values.Length; i++)
         {
-            var slot = ends[map.Of(values[i])]++;
+            var slot = ends[bucketOf[i]]++;
             toValues[slot] = values[i];
             toWeights[slot] = weights[i];
         }
