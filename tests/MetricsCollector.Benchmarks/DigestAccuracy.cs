@@ -26,7 +26,7 @@ public static class DigestAccuracy
         };
 
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Rank error in ppm on {N:N0} values; \"30 panes\" = the same values cut into {Panes} consecutive pieces, one digest each, merged into one.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Rank error in ppm on {N:N0} values; \"30 panes\" = the same values cut into {Panes} consecutive pieces, one digest each, merged into one pane by pane (Merge) or all at once (MergeAll).");
         text.AppendLine();
         text.Append("| data | δ | digest |");
         foreach (var q in Quantiles)
@@ -56,6 +56,7 @@ public static class DigestAccuracy
                 }
 
                 var merged = new TDigest(compression);
+                var panes = new TDigest[Panes];
                 var paneSize = values.Length / Panes;
                 for (var p = 0; p < Panes; p++)
                 {
@@ -67,9 +68,11 @@ public static class DigestAccuracy
                     }
 
                     merged.Merge(pane);
+                    panes[p] = pane;
                 }
 
-                foreach (var (label, digest) in new[] { ("one", single), ($"{Panes} panes", merged) })
+                var mergedAll = TDigest.MergeAll(panes, compression);
+                foreach (var (label, digest) in new[] { ("one", single), ($"{Panes} panes, one by one", merged), ($"{Panes} panes, MergeAll", mergedAll) })
                 {
                     text.Append(CultureInfo.InvariantCulture, $"| {name} | {compression} | {label} |");
                     foreach (var q in Quantiles)

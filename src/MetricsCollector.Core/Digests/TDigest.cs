@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics;
 
 namespace MetricsCollector.Core.Digests;
 
@@ -59,12 +61,18 @@ public sealed class TDigest
     public const byte FormatVersion = 1;
 
     // Buffer of up to 10·δ values: a merge pass costs about (centroids + buffered)/buffered steps
-    // per value plus a sine and an arcsine per centroid it closes; at 10·δ that is a few ns per
+    // per value plus a square root per centroid it closes; at 10·δ that is a few ns per
     // value while a busy digest's buffer stays at 8 KB. Fewer merges also means fewer rounds of
     // the greedy merge's error.
     private const int BufferFactor = 10;
     private const int InitialBufferCapacity = 16;
     private const byte FlagMergeRightToLeft = 1;
+
+    // MergeAll's bucket sort: buckets up to this size are left to the final insertion sort,
+    // and below this depth of re-bucketing crowded buckets go to the library sort (only
+    // values packed ever more tightly around a few outliers get that far).
+    private const int SmallSortLimit = 32;
+    private const int MaxBucketSortDepth = 3;
 
     // Two-level compression (as in Dunning's MergingDigest): the merges that empty a full buffer
     // use InternalFactor·δ, and only queries, serialization and Compact() merge down to δ. Each
@@ -207,6 +215,100 @@ public sealed class TDigest
         _sum += other._sum;
         _min = Math.Min(_min, other._min);
         _max = Math.Max(_max, other._max);
+    }
+
+    /// <summary>
+    /// A new digest of <paramref name="compression"/> holding everything in
+    /// <paramref name="digests"/>, which are only read. Count, Min, Max and Sum do not depend on
+    /// the order of the inputs; no digests (or only empty ones) give an empty digest.
+    /// </summary>
+    /// <remarks>
+    /// Built for a window of many panes. Merging the panes one by one re-sorts a growing buffer
+    /// (with weighted points, by comparison) and runs a merge pass per buffer-full; here all
+    /// centroids and buffered values are gathered once, sorted once by a bucket sort over
+    /// [Min, Max] (the inputs are sorted runs over much the same range, so buckets hold one or
+    /// two points), and compressed to δ in one pass (two for weighted points).
+    /// </remarks>
+    public static TDigest MergeAll(ReadOnlySpan<TDigest> digests, double compression = 100)
+    {
+        var result = new TDigest(compression);
+        var points = 0;
+        long total = 0;
+        var unit = true;
+        foreach (var digest in digests)
+        {
+            ArgumentNullException.ThrowIfNull(digest, nameof(digests));
+            points += digest._centroidCount + digest._bufferCount;
+            total += digest.Count;
+            unit &= digest._centroidWeight == digest._centroidCount && digest._bufferWeight == digest._bufferCount;
+            if (digest.Count > 0)
+            {
+                result._min = Math.Min(result._min, digest._min);
+                result._max = Math.Max(result._max, digest._max);
+            }
+        }
+
+        if (total == 0)
+        {
+            return result;
+        }
+
+        // Panes of up to ~60 values hold only weight-1 points; leaving the weights out halves
+        // what the sort moves and lets the compression cut runs of points by count. One rented
+        // array holds all four working spans: the shared pool hands out a second array of the
+        // same size from behind a lock.
+        var scratch = ArrayPool<double>.Shared.Rent(4 * points);
+        try
+        {
+            var spareValues = scratch.AsSpan(0, points);
+            var spareWeights = scratch.AsSpan(points, points);
+            var values = scratch.AsSpan(2 * points, points);
+            var weights = unit ? [] : scratch.AsSpan(3 * points, points);
+            var pos = 0;
+            foreach (var digest in digests)
+            {
+                pos = Gather(digest._means, digest._weights, digest._centroidCount, spareValues, unit ? [] : spareWeights, pos);
+                pos = Gather(digest._bufferValues, digest._bufferWeights, digest._bufferCount, spareValues, unit ? [] : spareWeights, pos);
+            }
+
+            SortInto(spareValues, unit ? [] : spareWeights, values, weights, result._min, result._max, depth: 0);
+
+            // The last pass runs right to left, so its leftovers gather at the bottom, away from
+            // p90–p99, which is where it matters for this product; it is also the direction a
+            // fresh digest's first query compresses in, so windows keep the shape they had when
+            // built pane by pane. Weighted inputs (compressed panes) first go through a pass at
+            // InternalFactor·δ, as buffers do: straight to δ, centroids built from other
+            // centroids reach their bound exactly and the rank error at p95–p99 doubled on
+            // normal data. Weight-1 inputs need no finer level: it made no difference on
+            // windows of 30 × 60 readings (docs/benchmarks-digest.md), and it costs about a
+            // quarter of the build there.
+            var kStep = result.KStep;
+            var outMeans = unit ? spareValues : values;
+            var outWeights = scratch.AsSpan(3 * points, points);
+            int count;
+            if (unit)
+            {
+                count = CompressSorted(values, [], total, kStep, rightToLeft: true, outMeans, outWeights);
+            }
+            else
+            {
+                var fine = CompressSorted(values, weights, total, kStep / InternalFactor, rightToLeft: false, spareValues, spareWeights);
+                count = CompressSorted(spareValues[..fine], spareWeights[..fine], total, kStep, rightToLeft: true, outMeans, outWeights);
+            }
+
+            result._means = outMeans[..count].ToArray();
+            result._weights = count == total ? null : outWeights[..count].ToArray();
+            result._centroidCount = count;
+            result._centroidWeight = total;
+            result._mergeRightToLeft = false;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(scratch);
+        }
+
+        result._sum = SumInValueOrder(digests);
+        return result;
     }
 
     /// <summary>
@@ -774,6 +876,7 @@ public sealed class TDigest
         var bValues = _bufferValues;
         var bWeights = _bufferWeights;
 
+        var bound = new UnitBound(total, kStep);
         var count = 0;
         double passed = 0;   // weight of the centroids already closed
         double limit = 0;    // largest cumulative weight the open centroid may reach
@@ -823,7 +926,7 @@ public sealed class TDigest
 
             mean = x;
             weight = w;
-            limit = total * UpperQuantileOfNextUnit(passed / total, kStep);
+            limit = bound.LimitAfter(passed);
         }
 
         if (count == outMeans.Length)
@@ -853,15 +956,383 @@ public sealed class TDigest
         _mergeRightToLeft = !reverse;
     }
 
-    /// <summary>
-    /// With k1, <c>q(k) = (sin(2πk/δ) + 1)/2</c> after the δ/(2π) normaliser cancels; a centroid
-    /// starting at quantile <paramref name="q"/> may end at <c>q(k(q) + 1)</c>, i.e. one
-    /// <paramref name="kStep"/> (2π/δ) further in asin-space. Past the top of the sine the bound is 1.
-    /// </summary>
-    private static double UpperQuantileOfNextUnit(double q, double kStep)
+    /// <summary>Appends a digest's points; the weights only when <paramref name="toWeights"/> is not empty.</summary>
+    private static int Gather(double[] means, double[]? weights, int count, Span<double> toValues, Span<double> toWeights, int pos)
     {
-        var angle = Math.Asin((2 * q) - 1) + kStep;
-        return angle >= Math.PI / 2 ? 1 : (Math.Sin(angle) + 1) / 2;
+        means.AsSpan(0, count).CopyTo(toValues[pos..]);
+        if (!toWeights.IsEmpty)
+        {
+            if (weights is null)
+            {
+                toWeights.Slice(pos, count).Fill(1);
+            }
+            else
+            {
+                weights.AsSpan(0, count).CopyTo(toWeights[pos..]);
+            }
+        }
+
+        return pos + count;
+    }
+
+    /// <summary>
+    /// Sorts the points in <paramref name="fromValues"/> by value into <paramref name="toValues"/>,
+    /// with the weights alongside unless the weight spans are empty (all weights 1); the "from"
+    /// spans are scratch afterwards. A counting sort into buckets by position in [min, max], then
+    /// an insertion sort that only has to fix the order inside buckets. Crowded
+    /// buckets are sorted the same way over their own range first, so that a single outlier,
+    /// which squeezes everything else into a few buckets, costs one more level rather than a
+    /// quadratic insertion sort.
+    /// </summary>
+    private static void SortInto(Span<double> fromValues, Span<double> fromWeights, Span<double> toValues, Span<double> toWeights,
+        double min, double max, int depth)
+    {
+        var n = fromValues.Length;
+        // Two points per bucket on average: clearing and summing up the bucket counts costs
+        // about as much per bucket as the insertion sort saves per point (measured).
+        var buckets = n / 2;
+        var map = new BucketMap(min, max, buckets);
+        if (min == max || n <= SmallSortLimit || depth == MaxBucketSortDepth || !map.IsUsable)
+        {
+            fromValues.CopyTo(toValues);
+            fromWeights.CopyTo(toWeights);
+            if (min == max)
+            {
+                return;
+            }
+
+            if (n <= SmallSortLimit)
+            {
+                InsertionSort(toValues, toWeights);
+            }
+            else if (fromWeights.IsEmpty)
+            {
+                toValues.Sort();
+            }
+            else
+            {
+                toValues.Sort(toWeights);
+            }
+
+            return;
+        }
+
+        var rented = ArrayPool<int>.Shared.Rent(buckets + 1 + n);
+        try
+        {
+            var ends = rented.AsSpan(0, buckets + 1);
+            var bucketOf = rented.AsSpan(buckets + 1, n);
+            var largest = CountBuckets(fromValues, map, ends, bucketOf);
+            if (fromWeights.IsEmpty)
+            {
+                Scatter(fromValues, bucketOf, ends, toValues);
+            }
+            else
+            {
+                Scatter(fromValues, fromWeights, bucketOf, ends, toValues, toWeights);
+            }
+
+            if (largest > SmallSortLimit)
+            {
+                SortCrowdedBuckets(fromValues, fromWeights, toValues, toWeights, ends, depth);
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rented);
+        }
+
+        InsertionSort(toValues, toWeights);
+    }
+
+    /// <summary>
+    /// Sets <c>ends[b]</c> to where bucket b starts (so that filling a bucket moves it to where
+    /// the bucket ends) and returns the largest bucket's size.
+    /// </summary>
+    private static int CountBuckets(ReadOnlySpan<double> values, BucketMap map, Span<int> ends, Span<int> bucketOf)
+    {
+        ends.Clear();
+        for (var i = 0; i < values.Length; i++)
+        {
+            var b = map.Of(values[i]);
+            bucketOf[i] = b;
+            ends[b + 1]++;
+        }
+
+        var largest = 0;
+        for (var b = 1; b < ends.Length; b++)
+        {
+            largest = Math.Max(largest, ends[b]);
+            ends[b] += ends[b - 1];
+        }
+
+        return largest;
+    }
+
+    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<int> bucketOf, Span<int> ends, Span<double> toValues)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            toValues[ends[bucketOf[i]]++] = values[i];
+        }
+    }
+
+    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, ReadOnlySpan<int> bucketOf, Span<int> ends,
+        Span<double> toValues, Span<double> toWeights)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            var slot = ends[bucketOf[i]]++;
+            toValues[slot] = values[i];
+            toWeights[slot] = weights[i];
+        }
+    }
+
+    private static void SortCrowdedBuckets(Span<double> fromValues, Span<double> fromWeights, Span<double> toValues, Span<double> toWeights,
+        ReadOnlySpan<int> ends, int depth)
+    {
+        var weighted = !fromWeights.IsEmpty;
+        var start = 0;
+        foreach (var end in ends[..^1])
+        {
+            if (end - start > SmallSortLimit)
+            {
+                var bucketValues = toValues[start..end];
+                var bucketMin = double.PositiveInfinity;
+                var bucketMax = double.NegativeInfinity;
+                foreach (var x in bucketValues)
+                {
+                    bucketMin = Math.Min(bucketMin, x);
+                    bucketMax = Math.Max(bucketMax, x);
+                }
+
+                // Runs of one repeated value (0 % and 100 % readings) are sorted already.
+                if (bucketMin != bucketMax)
+                {
+                    bucketValues.CopyTo(fromValues[start..end]);
+                    var bucketWeights = weighted ? toWeights[start..end] : [];
+                    var spareWeights = weighted ? fromWeights[start..end] : [];
+                    bucketWeights.CopyTo(spareWeights);
+                    SortInto(fromValues[start..end], spareWeights, bucketValues, bucketWeights, bucketMin, bucketMax, depth + 1);
+                }
+            }
+
+            start = end;
+        }
+    }
+
+    /// <summary>
+    /// Maps values in [min, max] monotonically onto buckets 0 … count − 1 of equal width —
+    /// monotonic is all the sort needs. Halves keep max − min finite for finite bounds of
+    /// opposite sign; a finite scale keeps every product inside [0, count], so the conversion
+    /// needs no saturation.
+    /// </summary>
+    private readonly struct BucketMap(double min, double max, int count)
+    {
+        private readonly double _halfMin = min * 0.5;
+        private readonly double _scale = count / ((max * 0.5) - (min * 0.5));
+        private readonly int _last = count - 1;
+
+        public bool IsUsable => double.IsFinite(_scale);
+
+        public int Of(double x) => Math.Min(double.ConvertToIntegerNative<int>(((x * 0.5) - _halfMin) * _scale), _last);
+    }
+
+    /// <summary>Stable insertion sort by value; <paramref name="weights"/> is empty or moves alongside.</summary>
+    private static void InsertionSort(Span<double> values, Span<double> weights)
+    {
+        var weighted = !weights.IsEmpty;
+        for (var i = 1; i < values.Length; i++)
+        {
+            var x = values[i];
+            if (values[i - 1] <= x)
+            {
+                continue;
+            }
+
+            var w = weighted ? weights[i] : 1;
+            var j = i;
+            do
+            {
+                values[j] = values[j - 1];
+                if (weighted)
+                {
+                    weights[j] = weights[j - 1];
+                }
+
+                j--;
+            }
+            while (j > 0 && values[j - 1] > x);
+
+            values[j] = x;
+            if (weighted)
+            {
+                weights[j] = w;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Compresses points sorted by value (<paramref name="weights"/> empty: all weigh 1) into
+    /// centroids that span at most <paramref name="kStep"/>, greedily in the given direction;
+    /// writes them in ascending order and returns how many it wrote.
+    /// </summary>
+    private static int CompressSorted(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, long total, double kStep,
+        bool rightToLeft, Span<double> outMeans, Span<double> outWeights)
+    {
+        var unit = weights.IsEmpty;
+        var n = values.Length;
+        var bound = new UnitBound(total, kStep);
+        var count = 0;
+        double passed = 0;
+        var done = 0;
+        while (done < n)
+        {
+            var room = bound.LimitAfter(passed) - passed;
+            int take;
+            double weight;
+            if (unit)
+            {
+                // The greedy rule below, for weights of 1: as many points as fit, at least one.
+                take = room >= n - done ? n - done : Math.Max(1, (int)room);
+                weight = take;
+            }
+            else
+            {
+                take = 1;
+                weight = weights[rightToLeft ? n - 1 - done : done];
+                while (done + take < n)
+                {
+                    var w = weights[rightToLeft ? n - 1 - done - take : done + take];
+                    if (weight + w > room)
+                    {
+                        break;
+                    }
+
+                    weight += w;
+                    take++;
+                }
+            }
+
+            var start = rightToLeft ? n - done - take : done;
+            outMeans[count] = MeanOfSorted(values.Slice(start, take), unit ? [] : weights.Slice(start, take), weight);
+            outWeights[count] = weight;
+            count++;
+            passed += weight;
+            done += take;
+        }
+
+        if (rightToLeft)
+        {
+            outMeans[..count].Reverse();
+            outWeights[..count].Reverse();
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// Weighted mean (<paramref name="weights"/> empty: all 1) of points sorted by value, kept
+    /// inside [first, last] and exactly the value when all are equal, so that runs of a
+    /// repeated value keep answering it exactly.
+    /// </summary>
+    private static double MeanOfSorted(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, double weight)
+    {
+        var first = values[0];
+        var last = values[^1];
+        if (first == last)
+        {
+            return first;
+        }
+
+        // A plain sum has no serial division per point (the running mean in MergeIntoCentroids
+        // does) and vectorises; it overflows only for values near double.MaxValue, where the
+        // running mean takes over.
+        var lanes = Vector<double>.Count;
+        var partial = Vector<double>.Zero;
+        var i = 0;
+        if (weights.IsEmpty)
+        {
+            for (; i <= values.Length - lanes; i += lanes)
+            {
+                partial += new Vector<double>(values[i..]);
+            }
+        }
+        else
+        {
+            for (; i <= values.Length - lanes; i += lanes)
+            {
+                partial += new Vector<double>(values[i..]) * new Vector<double>(weights[i..]);
+            }
+        }
+
+        var sum = Vector.Sum(partial);
+        for (; i < values.Length; i++)
+        {
+            sum += values[i] * (weights.IsEmpty ? 1 : weights[i]);
+        }
+
+        var mean = sum / weight;
+        if (!double.IsFinite(mean))
+        {
+            mean = first;
+            var seen = weights.IsEmpty ? 1 : weights[0];
+            for (var j = 1; j < values.Length; j++)
+            {
+                var w = weights.IsEmpty ? 1 : weights[j];
+                seen += w;
+                mean += (values[j] - mean) * (w / seen);
+            }
+        }
+
+        return Math.Clamp(mean, first, last);
+    }
+
+    /// <summary>
+    /// Floating-point addition is not associative: adding the digests' sums in ascending order
+    /// makes the total the same whatever order the digests come in.
+    /// </summary>
+    private static double SumInValueOrder(ReadOnlySpan<TDigest> digests)
+    {
+        var sums = digests.Length <= 64 ? stackalloc double[digests.Length] : new double[digests.Length];
+        for (var i = 0; i < digests.Length; i++)
+        {
+            sums[i] = digests[i]._sum;
+        }
+
+        sums.Sort();
+        double sum = 0;
+        foreach (var s in sums)
+        {
+            sum += s;
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// The k1 size bound in weight terms: a centroid that starts after <c>passed</c> of
+    /// <c>total</c> may grow up to <c>LimitAfter(passed)</c>. With k1,
+    /// <c>q(k) = (sin(2πk/δ) + 1)/2</c> once the δ/(2π) normaliser cancels, so a centroid starting
+    /// at quantile q = passed/total may end at <c>q(k(q) + 1)</c>, one kStep (2π/δ) further in
+    /// asin-space: with a = asin(2q − 1), <c>(sin(a + kStep) + 1)/2</c>, and 1 past the top of the
+    /// sine. sin(a + s) = sin a·cos s + cos a·sin s with sin a = 2q − 1 and cos a = 2·√(q(1 − q))
+    /// turns that into one square root per centroid instead of an arcsine and a sine.
+    /// </summary>
+    private readonly struct UnitBound(double total, double kStep)
+    {
+        private readonly double _total = total;
+        private readonly double _cos = Math.Cos(kStep);
+        private readonly double _sin = Math.Sin(kStep);
+
+        public double LimitAfter(double passed)
+        {
+            // total·sin a; at or past sin(π/2 − kStep) = cos kStep the next unit reaches q = 1.
+            var offset = (2 * passed) - _total;
+            return offset >= _total * _cos
+                ? _total
+                : (_total + (offset * _cos) + (2 * Math.Sqrt(passed * (_total - passed)) * _sin)) / 2;
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using MetricsCollector.Core.Digests;
 
 namespace MetricsCollector.Core.Windows;
@@ -36,14 +37,24 @@ public sealed class PaneSet
     /// <summary>Merges the panes in <c>[firstPane, lastPane]</c> into a new digest; null when all are empty.</summary>
     public TDigest? Merge(long firstPane, long lastPane)
     {
-        TDigest? merged = null;
         var keys = _panes.Keys;
-        for (var i = LowerBound(firstPane); i < keys.Count && keys[i] <= lastPane; i++)
+        var first = LowerBound(firstPane);
+        var end = first;
+        while (end < keys.Count && keys[end] <= lastPane) end++;
+        if (end == first) return null;
+
+        // SortedList hands out its values only one at a time; the pool keeps the window build
+        // allocation-free, and clearing on return keeps dropped panes from being held alive.
+        var panes = ArrayPool<TDigest>.Shared.Rent(end - first);
+        try
         {
-            merged ??= new TDigest(_compression);
-            merged.Merge(_panes.Values[i]);
+            for (var i = first; i < end; i++) panes[i - first] = _panes.Values[i];
+            return TDigest.MergeAll(panes.AsSpan(0, end - first), _compression);
         }
-        return merged;
+        finally
+        {
+            ArrayPool<TDigest>.Shared.Return(panes, clearArray: true);
+        }
     }
 
     /// <summary>Whether any pane in <c>[firstPane, lastPane]</c> holds an event.</summary>

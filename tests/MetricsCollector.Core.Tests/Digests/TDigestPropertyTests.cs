@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CsCheck;
 using MetricsCollector.Core.Digests;
 
@@ -5,7 +6,8 @@ namespace MetricsCollector.Core.Tests.Digests;
 
 /// <summary>
 /// Random data, cut into random pieces, each piece its own digest (some compacted, some sent
-/// through bytes), merged pairwise in random order — against an oracle that sorts all values.
+/// through bytes), merged pairwise in random order or all at once by <see cref="TDigest.MergeAll"/>
+/// — against an oracle that sorts all values, with the same bounds for both.
 /// </summary>
 /// <remarks>
 /// Bounds on the rank error at q ∈ {0.5, 0.9, 0.95, 0.99, 0.999}, with S(q) = 2π·√(q(1−q))/δ
@@ -37,11 +39,19 @@ public sealed class TDigestPropertyTests
 
     [Fact]
     public void Small_sets_are_answered_exactly_however_they_are_split_and_merged() =>
-        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0), iter: 1500);
+        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0, PairwiseMerges), iter: 1500);
 
     [Fact]
     public void Large_sets_stay_within_the_rank_error_bound_however_they_are_split_and_merged() =>
-        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n)), iter: 400);
+        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n), PairwiseMerges), iter: 400);
+
+    [Fact]
+    public void Small_sets_are_answered_exactly_by_MergeAll() =>
+        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0, MergeAll), iter: 1500);
+
+    [Fact]
+    public void Large_sets_merged_by_MergeAll_stay_within_the_bound_of_pairwise_merges() =>
+        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n), MergeAll), iter: 400);
 
     private static double Bound(ValueKind kind, double q, int n)
     {
@@ -58,11 +68,12 @@ public sealed class TDigestPropertyTests
         return (0.4 * size) + (2.0 / n);
     }
 
-    private static void Check(ValueKind kind, int n, int pieces, int seed, Func<double, double> bound)
+    private static void Check(ValueKind kind, int n, int pieces, int seed, Func<double, double> bound,
+        Func<List<TDigest>, Random, TDigest> merge)
     {
         var random = new Random(seed);
         var values = DigestValues.Generate(kind, n, random);
-        var digest = SplitAndMerge(values, pieces, random);
+        var digest = merge(Split(values, pieces, random), random);
 
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
@@ -84,7 +95,7 @@ public sealed class TDigestPropertyTests
         }
     }
 
-    private static TDigest SplitAndMerge(double[] values, int pieces, Random random)
+    private static List<TDigest> Split(double[] values, int pieces, Random random)
     {
         var digests = new List<TDigest>();
         for (var i = 0; i < pieces; i++)
@@ -111,7 +122,12 @@ public sealed class TDigestPropertyTests
             }
         }
 
-        // Pairwise merges in random order build random merge trees, not just a left fold.
+        return digests;
+    }
+
+    // Pairwise merges in random order build random merge trees, not just a left fold.
+    private static TDigest PairwiseMerges(List<TDigest> digests, Random random)
+    {
         while (digests.Count > 1)
         {
             var a = random.Next(digests.Count);
@@ -127,4 +143,7 @@ public sealed class TDigestPropertyTests
 
         return digests[0];
     }
+
+    private static TDigest MergeAll(List<TDigest> digests, Random _) =>
+        TDigest.MergeAll(CollectionsMarshal.AsSpan(digests), Compression);
 }
