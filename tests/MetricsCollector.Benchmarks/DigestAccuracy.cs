@@ -1,3 +1,4 @@
+using MetricsCollector.Testing;
 using System.Globalization;
 using System.Text;
 using MetricsCollector.Core.Digests;
@@ -77,7 +78,7 @@ public static class DigestAccuracy
                     text.Append(CultureInfo.InvariantCulture, $"| {name} | {compression} | {label} |");
                     foreach (var q in Quantiles)
                     {
-                        var error = RankError(sorted, q, digest.Quantile(q));
+                        var error = RankOracle.RankError(sorted, q, digest.Quantile(q));
                         text.Append(CultureInfo.InvariantCulture, $" {error * 1e6:F0} |");
                     }
 
@@ -124,53 +125,5 @@ public static class DigestAccuracy
         var after = GC.GetTotalMemory(forceFullCollection: true);
         GC.KeepAlive(kept);
         return (double)(after - before) / digests;
-    }
-
-    /// <summary>Distance from q to the exact rank interval of v in sorted.</summary>
-    public static double RankError(double[] sorted, double q, double v)
-    {
-        var below = LowerBound(sorted, v);
-        var atOrBelow = UpperBound(sorted, v);
-        var lo = (double)below / sorted.Length;
-        var hi = (double)atOrBelow / sorted.Length;
-        return q < lo ? lo - q : q > hi ? q - hi : 0;
-    }
-
-    private static int LowerBound(double[] sorted, double v)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] < v)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
-
-    private static int UpperBound(double[] sorted, double v)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] <= v)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
     }
 }

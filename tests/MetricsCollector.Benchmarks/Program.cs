@@ -15,7 +15,7 @@ switch (args.FirstOrDefault())
         // A whole node against the raw consumer on the same broker (docs/benchmarks.md).
         return await PipelineBenchmark.RunAsync(args);
     case "http-load":
-        // The REST API under an open-loop load (docs/benchmarks-http.md).
+        // The REST API under an open-loop load (docs/benchmarks.md).
         return await HttpLoad.RunAsync(args[1..]);
 }
 

@@ -280,7 +280,7 @@ public sealed class TDigest
             // InternalFactor·δ, as buffers do: straight to δ, centroids built from other
             // centroids reach their bound exactly and the rank error at p95–p99 doubled on
             // normal data. Weight-1 inputs need no finer level: it made no difference on
-            // windows of 30 × 60 readings (docs/benchmarks-digest.md), and it costs about a
+            // windows of 30 × 60 readings (docs/benchmarks.md, "t-digest"), and it costs about a
             // quarter of the build there.
             var kStep = result.KStep;
             var outMeans = unit ? spareValues : values;

@@ -25,6 +25,9 @@ public sealed partial class DeviceWindows
     /// <summary>Fired windows changed since their row was last taken; saves a scan per event.</summary>
     private int _dirty;
 
+    /// <summary><see cref="NextWakeUp"/>, kept up to date as panes and fired windows come and go.</summary>
+    private long _wake = long.MaxValue;
+
     public DeviceWindows(string deviceId, WindowSettings settings)
     {
         DeviceId = deviceId;
@@ -64,7 +67,13 @@ public sealed partial class DeviceWindows
 
         var pane = spec.PaneOf(eventTime);
         _panes.Add(pane, value);
-        if (spec.FirstEndOf(pane) > Watermark) return EventTiming.OnTime;
+        if (spec.FirstEndOf(pane) > Watermark)
+        {
+            _wake = Math.Min(_wake, spec.FirstEndOf(pane));
+            return EventTiming.OnTime;
+        }
+        // The pane's windows not yet fired fire at the next end.
+        if (spec.LastEndOf(pane) > Watermark) _wake = Math.Min(_wake, spec.NextEndAfter(Watermark));
 
         // Fired windows holding the pane: ends up to the watermark, skipping the closed ones.
         var firstOpenEnd = spec.NextEndAfter(Watermark - _settings.AllowedLateness);
@@ -82,10 +91,18 @@ public sealed partial class DeviceWindows
     public void Advance(long watermark)
     {
         if (watermark <= Watermark) return;
+        // Nothing fires, closes or drops before the wake-up time: the partition's watermark moves
+        // with nearly every record, and this keeps each of those moves O(1) for the device.
+        if (watermark < _wake)
+        {
+            Watermark = watermark;
+            return;
+        }
         Fire(watermark);
         Watermark = watermark;
         Close();
         DropPanes();
+        _wake = ComputeWakeUp();
     }
 
     /// <summary>
@@ -118,7 +135,9 @@ public sealed partial class DeviceWindows
     /// close); <see cref="long.MaxValue"/> when nothing is pending. Panes need no timer of their
     /// own: a pane is dropped exactly when the window it opens closes.
     /// </summary>
-    public long NextWakeUp()
+    public long NextWakeUp() => _wake;
+
+    private long ComputeWakeUp()
     {
         var next = long.MaxValue;
         if (_fired.Count > 0) next = _settings.CloseTimeOf(_fired.Keys[0]);
@@ -167,6 +186,7 @@ public sealed partial class DeviceWindows
             // The window fired empty, so it had no row: this late event creates it.
             _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
             _dirty++;
+            _wake = Math.Min(_wake, _settings.CloseTimeOf(end));
         }
     }
 

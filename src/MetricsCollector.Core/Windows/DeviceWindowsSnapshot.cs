@@ -65,6 +65,7 @@ public sealed partial class DeviceWindows
                 if (window.Dirty) windows._dirty++;
             }
             if (reader.BaseStream.Position != snapshot.Length) throw new FormatException("trailing bytes after the device snapshot");
+            windows._wake = windows.ComputeWakeUp();
             return windows;
         }
         catch (EndOfStreamException e)

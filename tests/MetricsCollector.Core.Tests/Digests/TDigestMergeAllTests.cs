@@ -1,3 +1,4 @@
+using MetricsCollector.Testing;
 using MetricsCollector.Core.Digests;
 
 namespace MetricsCollector.Core.Tests.Digests;

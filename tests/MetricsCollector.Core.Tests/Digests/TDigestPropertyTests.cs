@@ -1,3 +1,4 @@
+using MetricsCollector.Testing;
 using System.Runtime.InteropServices;
 using CsCheck;
 using MetricsCollector.Core.Digests;

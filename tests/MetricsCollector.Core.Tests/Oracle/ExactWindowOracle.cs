@@ -77,18 +77,8 @@ public sealed class ExactWindow(string device, long start, long end)
     /// doubled pane moves a percentile by far more).
     /// </summary>
     public double RankBound(double q, double compression = 100) =>
-        0.5 * 2 * Math.PI * Math.Sqrt(q * (1 - q)) / compression + 2.0 / Values.Count;
+        0.5 * RankOracle.CentroidSizeBound(q, compression) + 2.0 / Values.Count;
 
-    /// <summary>
-    /// How far q lies from the ranks that <paramref name="value"/> holds among the window's values:
-    /// 0 when some rank of an equal value sits at q. With repeated values a single value covers
-    /// a whole interval of ranks, and any q inside it is answered exactly.
-    /// </summary>
-    public double RankError(double q, double value)
-    {
-        var n = (double)Values.Count;
-        var below = Values.Count(v => v < value) / n;
-        var atOrBelow = Values.Count(v => v <= value) / n;
-        return q < below ? below - q : q > atOrBelow ? q - atOrBelow : 0;
-    }
+    /// <summary>How far q lies from the ranks that <paramref name="value"/> holds among the window's values (see <see cref="RankOracle"/>).</summary>
+    public double RankError(double q, double value) => RankOracle.RankError(Values.Order().ToArray(), q, value);
 }

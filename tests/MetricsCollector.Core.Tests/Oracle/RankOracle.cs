@@ -1,4 +1,4 @@
-namespace MetricsCollector.Core.Tests.Digests;
+namespace MetricsCollector.Testing;
 
 /// <summary>
 /// The exact answer a digest is judged against. A value v sits, in the sorted data, at ranks
@@ -6,7 +6,7 @@ namespace MetricsCollector.Core.Tests.Digests;
 /// interval (0 inside it). With repeated values the interval is wide, so returning 37.25 for
 /// any q inside the run of 37.25s is exact, and returning 37.26 next to that run is not.
 /// </summary>
-internal static class RankOracle
+public static class RankOracle
 {
     public static double RankError(double[] sorted, double q, double v)
     {
