@@ -105,7 +105,7 @@ internal static class OffsetMetadata
         }
     }
 
-    private static IntPtr Native(IClient consumer) =>
+    internal static IntPtr Native(IClient consumer) =>
         ((SafeHandle)s_nativeHandle.GetValue(consumer.Handle)!).DangerousGetHandle();
 
     private static void ForEach(IntPtr list, Action<IntPtr> action)

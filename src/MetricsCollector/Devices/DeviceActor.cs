@@ -24,7 +24,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private readonly CollectorMetrics _metrics;
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<int, long> _applied = new();
+    private readonly Dictionary<int, AppliedOffset> _applied = new();
     private readonly Dictionary<int, IActorRef> _partitions = new();
 
     private DeviceWindows _windows;
@@ -111,13 +111,14 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     {
         var snapshot = DeviceSnapshot.FromBytes(bytes);
         _windows = snapshot.RestoreWindows(DeviceId, _settings.Windows);
-        foreach (var (partition, offset) in snapshot.AppliedThrough) _applied[partition] = offset;
+        foreach (var (partition, applied) in snapshot.AppliedThrough) _applied[partition] = applied;
     }
 
     private void Apply(DeviceEvents events)
     {
         _partitions[events.Partition] = events.PartitionActor;
-        var applied = _applied.TryGetValue(events.Partition, out var through) ? through : -1;
+        // Offsets of another broker (a fresh one starts again at 0) say nothing about what this device holds.
+        var applied = _applied.TryGetValue(events.Partition, out var through) && through.Epoch == events.Epoch ? through.Offset : -1;
         var changes = 0;
         long late = 0;
         foreach (var e in events.Events)
@@ -138,7 +139,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
             applied = e.Offset;
             changes++;
         }
-        _applied[events.Partition] = applied;
+        _applied[events.Partition] = new AppliedOffset(applied, events.Epoch);
         if (late > 0) _metrics.AddLateEvents(late);
         _metrics.AddEventsApplied(changes);
         if (changes > 0) AfterChange(changes);
@@ -172,8 +173,9 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
             return;
         }
         Timers.Cancel(SnapshotTimer);
-        var bytes = new DeviceSnapshot(_windows.ToSnapshot(), new Dictionary<int, long>(_applied)).ToBytes();
-        _pending = new PendingSnapshot(bytes, new Dictionary<int, long>(_applied), _rowSequence);
+        var applied = new Dictionary<int, AppliedOffset>(_applied);
+        var bytes = new DeviceSnapshot(_windows.ToSnapshot(), applied).ToBytes();
+        _pending = new PendingSnapshot(bytes, applied, _rowSequence);
         _changesSinceSnapshot = 0;
         TrySave();
     }
@@ -191,8 +193,8 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         _saving = false;
         _pending = null;
         _metrics.AddSnapshot(saved.Bytes.Length);
-        foreach (var (partition, offset) in saved.Offsets)
-            if (_partitions.TryGetValue(partition, out var actor)) actor.Tell(new Covered(DeviceId, offset));
+        foreach (var (partition, applied) in saved.Offsets)
+            if (_partitions.TryGetValue(partition, out var actor)) actor.Tell(new Covered(DeviceId, applied.Offset));
 
         if (_snapshotAgain)
         {
@@ -206,7 +208,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private void ReportCovered(int partition)
     {
         if (_partitions.TryGetValue(partition, out var actor))
-            actor.Tell(new Covered(DeviceId, _applied.TryGetValue(partition, out var offset) ? offset : -1));
+            actor.Tell(new Covered(DeviceId, _applied.TryGetValue(partition, out var applied) ? applied.Offset : -1));
     }
 
     private void Passivate()
@@ -216,7 +218,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         Context.Parent.Tell(new Passivate(StopDevice.Instance));
     }
 
-    private sealed record PendingSnapshot(byte[] Bytes, Dictionary<int, long> Offsets, long RowsNeeded);
+    private sealed record PendingSnapshot(byte[] Bytes, Dictionary<int, AppliedOffset> Offsets, long RowsNeeded);
 
     private sealed class SnapshotDue
     {

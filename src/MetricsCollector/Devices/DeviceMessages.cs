@@ -14,8 +14,11 @@ public interface IDeviceMessage
 /// <summary>One record of a partition as a device needs it: where it was, and the watermark it is judged by.</summary>
 public readonly record struct PartitionEvent(long Offset, long JudgedBy, long Timestamp, double CpuUsage);
 
-/// <summary>A run of one device's records from one partition, in partition order.</summary>
-public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, PartitionEvent[] Events) : IDeviceMessage;
+/// <summary>
+/// A run of one device's records from one partition, in partition order. <see cref="Epoch"/>
+/// names the broker (its cluster id) whose offsets these are.
+/// </summary>
+public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, string Epoch, PartitionEvent[] Events) : IDeviceMessage;
 
 /// <summary>The partition's watermark reached a time the device asked to be woken at.</summary>
 public sealed record AdvanceWatermark(string DeviceId, int Partition, IActorRef PartitionActor, long Watermark) : IDeviceMessage;

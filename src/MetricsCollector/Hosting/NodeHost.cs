@@ -114,6 +114,20 @@ public static class NodeHost
                 }
               }
               cluster {
+                # Keep-majority split-brain resolution, decided 5 s after the membership settles: with
+                # a 3 s heartbeat pause a killed node is downed ~10 s after it dies, and the Kafka
+                # group (10 s session timeout) hands its partitions to the survivors at about the same time.
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = keep-majority
+                  stable-after = 5s
+                  down-all-when-unstable = on
+                }
+                failure-detector {
+                  acceptable-heartbeat-pause = 3s
+                  threshold = 8.0
+                }
+                run-coordinated-shutdown-when-down = on
                 sharding {
                   # Shard locations live in distributed data, not in the journal: devices are the only persistent actors.
                   state-store-mode = ddata

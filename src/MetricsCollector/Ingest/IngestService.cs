@@ -38,6 +38,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
     private KafkaSideOutput? _sideOutput;
+    private string _epoch = "";
     private IConsumerControl? _control;
 
     public IngestService(
@@ -65,6 +66,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var topN = await _registry.GetAsync<TopNProxy>(cancellationToken);
         var bootstrap = _readiness.KafkaBootstrap;
 
+        _epoch = await BrokerEpochAsync(bootstrap, cancellationToken);
         _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });
         var consumer = new KafkaConsumerSettings
         {
@@ -123,7 +125,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         {
             // Without a checkpoint of ours the partition starts at the beginning: the store is the
             // truth about what was processed, whatever offsets the broker remembers.
-            var progress = await _progress.LoadAsync(KeyOf(partition)).WaitAsync(ct) ?? PartitionProgress.Beginning;
+            var stored = await _progress.LoadAsync(KeyOf(partition)).WaitAsync(ct);
+            var progress = stored?.On(_epoch) ?? PartitionProgress.Beginning(_epoch);
+            if (stored is not null && stored.Epoch != _epoch)
+                _log.LogWarning("Partition {Partition}: its checkpoint is from broker cluster {Old}, this is {New}; reading it from the beginning",
+                    partition.Partition.Value, stored.Epoch, _epoch);
             _starts[partition] = progress;
             starts[partition] = progress.Offset;
         }
@@ -143,11 +149,12 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         IActorRef topN,
         IMaterializer materializer)
     {
-        var start = _starts.TryRemove(partition, out var progress) ? progress : PartitionProgress.Beginning;
+        var start = _starts.TryRemove(partition, out var progress) ? progress : PartitionProgress.Beginning(_epoch);
         var context = new PartitionContext
         {
             TopicPartition = partition,
             ProgressKey = KeyOf(partition),
+            Epoch = _epoch,
             Devices = devices,
             TopN = topN,
             SideOutput = _sideOutput!,
@@ -189,6 +196,10 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         }
         _log.LogInformation("Revoked partitions {Partitions}{Lost}", string.Join(",", partitions.Select(p => p.Partition.Value)), lost ? " (lost)" : "");
     }
+
+    /// <summary>The broker cluster's id: what makes offsets comparable.</summary>
+    private static Task<string> BrokerEpochAsync(string bootstrap, CancellationToken ct) =>
+        Task.Run(() => BrokerIdentity.ClusterId(bootstrap, TimeSpan.FromSeconds(30)), ct);
 
     private string KeyOf(TopicPartition partition) => PartitionProgress.KeyOf(_settings.GroupId, partition.Topic, partition.Partition.Value);
 }

@@ -179,7 +179,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         {
             _uncovered.TryAdd(device, list[0].Offset);
             _lastSent[device] = list[^1].Offset;
-            _context.Devices.Tell(new DeviceEvents(device, Partition, Self, list.ToArray()));
+            _context.Devices.Tell(new DeviceEvents(device, Partition, Self, _context.Epoch, list.ToArray()));
             _inFlight++;
         }
         _batch.Clear();
@@ -257,7 +257,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         var (offset, watermark) = _checkpoints.Peek();
         if (offset <= _committed) return;
 
-        var progress = new PartitionProgress(offset, watermark, _timers.Pending.ToImmutableDictionary());
+        var progress = new PartitionProgress(offset, watermark, _timers.Pending.ToImmutableDictionary(), _context.Epoch);
         _saving = true;
         _context.Progress.SaveAsync(_context.ProgressKey, progress)
             .PipeTo(Self, success: () => new ProgressSaved(progress), failure: e => new ProgressFailed(e));

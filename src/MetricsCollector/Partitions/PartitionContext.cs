@@ -12,6 +12,9 @@ public sealed record PartitionContext
 {
     public required TopicPartition TopicPartition { get; init; }
     public required string ProgressKey { get; init; }
+
+    /// <summary>The broker's cluster id, carried with every record so devices can tell offsets of different brokers apart.</summary>
+    public required string Epoch { get; init; }
     public required IActorRef Devices { get; init; }
     public required IActorRef TopN { get; init; }
     public required KafkaSideOutput SideOutput { get; init; }

@@ -35,7 +35,7 @@ public sealed class DeviceActorTests : TestKit
         Sys.ActorOf(DeviceActor.Props(id, Settings, writer, new CollectorMetrics(), TimeProvider.System));
 
     private DeviceEvents Events(string id, IActorRef partition, params (long Offset, long Time, double Value)[] events) =>
-        new(id, 0, partition, events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
+        new(id, 0, partition, "test-broker", events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
 
     [Fact]
     public void Windows_fire_when_the_partition_advances_the_watermark_and_rows_go_to_the_writer()

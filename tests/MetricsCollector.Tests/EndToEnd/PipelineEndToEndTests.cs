@@ -6,6 +6,7 @@ using MetricsCollector.Kafka;
 using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MetricsCollector.Tests.EndToEnd;
 
@@ -40,7 +41,8 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private Task<TestNode> StartNodeAsync() => TestNode.StartAsync(_kafka.BootstrapServers, Store.Store, Store.Connection, Dir);
+    private Task<TestNode> StartNodeAsync(EmbeddedKafka? kafka = null, IDictionary<string, string>? environment = null) =>
+        TestNode.StartAsync((kafka ?? _kafka).BootstrapServers, Store.Store, Store.Connection, Dir, environment);
 
     [Fact]
     public async Task Every_row_served_matches_the_exact_oracle_and_side_topics_hold_exactly_their_records()
@@ -73,6 +75,37 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
 
         await AssertRowsMatchAsync(second.Http, oracle.Windows);
         AssertSideTopics(oracle);
+    }
+
+    [Fact]
+    public async Task A_fresh_broker_with_offsets_back_at_zero_does_not_make_devices_skip_its_records()
+    {
+        var start = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 21, Devices, events: 6_000, Slide, Bound, Lateness, startMs: start);
+        var first = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.Input);
+
+        // The first broker's records, consumed and checkpointed, with no idle jump of the watermark
+        // (a long idle timeout), so the second run carries on from exactly where the records left it.
+        await using (var node = await StartNodeAsync(environment: new Dictionary<string, string> { ["MC_IDLE_TIMEOUT"] = "10m" }))
+        {
+            await WaitUntilAsync(() => Task.FromResult(node.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn >= first.Count), TimeSpan.FromSeconds(60));
+        }
+
+        using var fresh = EmbeddedKafka.Start();
+        ProductTopics.Create(fresh);
+        await TestDataset.ProduceAsync(fresh.BootstrapServers, ProductTopics.Input, seed: 22, Devices, events: 6_000, Slide, Bound, Lateness,
+            startMs: start + 20 * 60_000);
+        var second = KafkaOracle.ReadAll(fresh.BootstrapServers, ProductTopics.Input);
+
+        var oracle = new ExactWindowOracle(Size, Slide, Lateness, Bound);
+        var decoder = new Core.Events.EventDecoder();
+        foreach (var record in first.Concat(second))
+            if (decoder.TryDecode(record.Message.Value, out var evt, out _))
+                oracle.Record(record.Partition.Value, record.Offset.Value, evt.DeviceId, evt.Timestamp, evt.CpuUsage);
+
+        await using var again = await StartNodeAsync(fresh);
+        await WaitForAllFinalAsync(again, oracle, TimeSpan.FromSeconds(90));
+        await AssertRowsMatchAsync(again.Http, oracle);
     }
 
     private static async Task WaitForAllFinalAsync(TestNode node, ExactWindowOracle oracle, TimeSpan timeout)

@@ -22,10 +22,11 @@ public static class TestDataset
     ];
 
     /// <summary>Produces the stream; with <paramref name="perSecond"/> it is paced, so a node can be stopped and started mid-stream.</summary>
-    public static async Task<int> ProduceAsync(string bootstrap, string topic, int seed, int devices, int events, long slideMs, long boundMs, long latenessMs, int perSecond = 0)
+    public static async Task<int> ProduceAsync(
+        string bootstrap, string topic, int seed, int devices, int events, long slideMs, long boundMs, long latenessMs, int perSecond = 0, long? startMs = null)
     {
         var random = new Random(seed);
-        var clock = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        var clock = startMs ?? DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
         var began = DateTime.UtcNow;
         using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
         {

@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+using Confluent.Kafka;
+using MetricsCollector.Kafka.Consumer;
+
+namespace MetricsCollector.Kafka;
+
+/// <summary>
+/// Which Kafka cluster a bootstrap address leads to. Offsets only mean something within one
+/// cluster: a fresh embedded broker (or a recreated cluster) starts every partition at 0 again.
+/// Confluent.Kafka does not expose the cluster id of the metadata responses, and the mock
+/// cluster has no controller for DescribeCluster, so this asks librdkafka (rd_kafka_clusterid)
+/// through a client's native handle.
+/// </summary>
+public static class BrokerIdentity
+{
+    static BrokerIdentity() => MockClusterNative.EnsureResolver();
+
+    public static string ClusterId(string bootstrapServers, TimeSpan timeout)
+    {
+        using var producer = new ProducerBuilder<Null, Null>(new ProducerConfig { BootstrapServers = bootstrapServers }).Build();
+        var id = rd_kafka_clusterid(OffsetMetadata.Native(producer), (int)timeout.TotalMilliseconds);
+        if (id == IntPtr.Zero)
+            throw new KafkaException(new Error(ErrorCode.Local_TimedOut, $"the brokers at {bootstrapServers} did not tell their cluster id within {timeout}"));
+        try
+        {
+            return Marshal.PtrToStringUTF8(id) ?? "";
+        }
+        finally
+        {
+            rd_kafka_mem_free(IntPtr.Zero, id);
+        }
+    }
+
+    [DllImport(MockClusterNative.Lib)]
+    private static extern IntPtr rd_kafka_clusterid(IntPtr rk, int timeoutMs);
+
+    [DllImport(MockClusterNative.Lib)]
+    private static extern void rd_kafka_mem_free(IntPtr rk, IntPtr ptr);
+}
