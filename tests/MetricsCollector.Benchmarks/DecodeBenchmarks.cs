@@ -67,56 +67,16 @@ public class DecodeBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Devices)]
-    public double Decode()
-    {
-        double sum = 0;
-        foreach (byte[] record in _records)
-        {
-            _decoder.TryDecode(record, out CpuEvent evt, out _);
-            sum += evt.CpuUsage;
-        }
-
-        return sum;
-    }
+    public double Decode() => SumOfDecoded(_records, withReader: false);
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Devices)]
-    public double DecodeWithReader()
-    {
-        double sum = 0;
-        foreach (byte[] record in _records)
-        {
-            _decoder.TryDecodeWithReader(record, out CpuEvent evt, out _);
-            sum += evt.CpuUsage;
-        }
-
-        return sum;
-    }
+    public double DecodeWithReader() => SumOfDecoded(_records, withReader: true);
 
     [Benchmark(OperationsPerInvoke = Devices)]
-    public double DecodeFullPrecision()
-    {
-        double sum = 0;
-        foreach (byte[] record in _fullPrecisionRecords)
-        {
-            _decoder.TryDecode(record, out CpuEvent evt, out _);
-            sum += evt.CpuUsage;
-        }
-
-        return sum;
-    }
+    public double DecodeFullPrecision() => SumOfDecoded(_fullPrecisionRecords, withReader: false);
 
     [Benchmark(OperationsPerInvoke = Devices)]
-    public double DecodeEscapedId()
-    {
-        double sum = 0;
-        foreach (byte[] record in _escapedIdRecords)
-        {
-            _decoder.TryDecode(record, out CpuEvent evt, out _);
-            sum += evt.CpuUsage;
-        }
-
-        return sum;
-    }
+    public double DecodeEscapedId() => SumOfDecoded(_escapedIdRecords, withReader: false);
 
     [Benchmark(OperationsPerInvoke = Devices)]
     public int DecodeMalformed()
@@ -169,4 +129,17 @@ public class DecodeBenchmarks
     }
 
     public sealed record EventDto(string DeviceId, long Timestamp, double CpuUsage);
+
+    private double SumOfDecoded(byte[][] records, bool withReader)
+    {
+        double sum = 0;
+        foreach (byte[] record in records)
+        {
+            CpuEvent evt;
+            _ = withReader ? _decoder.TryDecodeWithReader(record, out evt, out _) : _decoder.TryDecode(record, out evt, out _);
+            sum += evt.CpuUsage;
+        }
+
+        return sum;
+    }
 }

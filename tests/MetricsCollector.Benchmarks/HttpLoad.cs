@@ -124,8 +124,7 @@ internal static class HttpLoad
         builder.Services.AddSingleton(latest);
         builder.Services.AddMetricsApi();
         var app = builder.Build();
-        app.UseExceptionHandler();
-        app.MapMetricsApi();
+        app.UseMetricsApi();
         await app.StartAsync();
         return app;
     }

@@ -24,6 +24,15 @@ public static class MetricsApi
     /// </summary>
     public static IServiceCollection AddMetricsApi(this IServiceCollection services) => services.AddProblemDetails();
 
+    /// <summary>The API with what it needs in front of it: problem+json for real faults and for unmatched routes.</summary>
+    public static WebApplication UseMetricsApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapMetricsApi();
+        return app;
+    }
+
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder endpoints)
     {
         var metrics = endpoints.MapGroup("/metrics");

@@ -85,9 +85,7 @@ public static class NodeHost
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
 
         var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
-        app.MapMetricsApi();
+        app.UseMetricsApi();
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
         app.MapGet("/metrics", (CollectorMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8"));

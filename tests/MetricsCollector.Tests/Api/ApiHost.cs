@@ -34,9 +34,7 @@ public sealed class ApiHost : IAsyncDisposable
         builder.Services.AddMetricsApi();
 
         var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseStatusCodePages();
-        app.MapMetricsApi();
+        app.UseMetricsApi();
         await app.StartAsync();
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();

@@ -18,7 +18,7 @@ namespace MetricsCollector.Tests.EndToEnd;
 /// </summary>
 public abstract class PipelineEndToEndTests : IAsyncLifetime
 {
-    private const long Size = 60_000, Slide = 10_000, Bound = 5_000, Lateness = 5_000;
+    internal const long Size = 60_000, Slide = 10_000, Bound = 5_000, Lateness = 5_000;
     private const int Devices = 30;
 
     private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
@@ -108,7 +108,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         await AssertRowsMatchAsync(again.Http, oracle);
     }
 
-    private static async Task WaitForAllFinalAsync(TestNode node, ExactWindowOracle oracle, TimeSpan timeout)
+    internal static async Task WaitForAllFinalAsync(TestNode node, ExactWindowOracle oracle, TimeSpan timeout)
     {
         var devices = oracle.Windows.Keys.Select(k => k.Device).Distinct().ToList();
         var (rows, open) = (0, 0);
@@ -138,7 +138,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
@@ -148,7 +148,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         }
     }
 
-    private static async Task AssertRowsMatchAsync(HttpClient http, ExactWindowOracle oracle)
+    internal static async Task AssertRowsMatchAsync(HttpClient http, ExactWindowOracle oracle)
     {
         var served = new Dictionary<(string, long), ApiRow>();
         foreach (var device in oracle.Windows.Keys.Select(k => k.Device).Distinct())

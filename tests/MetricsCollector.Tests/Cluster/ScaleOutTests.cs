@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Sockets;
+using MetricsCollector.Kafka;
+using MetricsCollector.Tests.EndToEnd;
+using MetricsCollector.Tests.ReadSide;
+using MetricsCollector.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MetricsCollector.Tests.Cluster;
+
+/// <summary>
+/// Two nodes in one cluster on the same broker and PostgreSQL store: a node joining or leaving
+/// mid-stream takes or hands over a share of the partitions (and, through partition-aligned
+/// sharding, of the devices), and the rows still equal the exact oracle on every node.
+/// </summary>
+public sealed class ScaleOutTests : IAsyncLifetime
+{
+    private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start();
+    private readonly PostgresStoreFixture _database = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("mc-cluster-").FullName;
+
+    public async Task InitializeAsync()
+    {
+        _kafka.SetGroupInitialRebalanceDelay(TimeSpan.Zero);
+        ProductTopics.Create(_kafka);
+        await _database.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _database.DisposeAsync();
+        _kafka.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_node_started_mid_stream_takes_partitions_and_the_result_still_equals_the_oracle()
+    {
+        var seedPort = FreePort();
+        var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 31, 30, events: 75_000,
+            PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000);
+
+        await using var first = await StartAsync(seedPort, seedPort);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await using var second = await StartAsync(FreePort(), seedPort);
+        await PipelineEndToEndTests.WaitUntilAsync(
+            () => Task.FromResult(second.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn > 0),
+            TimeSpan.FromSeconds(60));
+        Assert.False(producing.IsCompleted, "the stream ended before the second node took part");
+        await producing;
+
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input,
+            PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
+        await PipelineEndToEndTests.WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(120));
+        await PipelineEndToEndTests.AssertRowsMatchAsync(first.Http, oracle.Windows);
+        await PipelineEndToEndTests.AssertRowsMatchAsync(second.Http, oracle.Windows);
+    }
+
+    [Fact]
+    public async Task A_node_leaving_mid_stream_hands_its_partitions_over_and_the_result_still_equals_the_oracle()
+    {
+        var seedPort = FreePort();
+        await using var first = await StartAsync(seedPort, seedPort);
+        var second = await StartAsync(FreePort(), seedPort);
+        var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 32, 30, events: 75_000,
+            PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000);
+        await PipelineEndToEndTests.WaitUntilAsync(
+            () => Task.FromResult(second.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn > 0),
+            TimeSpan.FromSeconds(60));
+
+        // A graceful stop: the leaving node flushes and commits its partitions before the group hands them over.
+        await second.DisposeAsync();
+        Assert.False(producing.IsCompleted, "the stream ended before the node left");
+        await producing;
+
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input,
+            PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
+        await PipelineEndToEndTests.WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(120));
+        await PipelineEndToEndTests.AssertRowsMatchAsync(first.Http, oracle.Windows);
+    }
+
+    private Task<TestNode> StartAsync(int port, int seedPort) =>
+        TestNode.StartAsync(_kafka.BootstrapServers, "postgresql", _database.DatabaseConnectionString, _dir, new Dictionary<string, string>
+        {
+            ["MC_CLUSTER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["MC_SEED_NODES"] = $"127.0.0.1:{seedPort}",
+        });
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
