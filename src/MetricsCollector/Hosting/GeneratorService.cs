@@ -3,16 +3,35 @@ using MetricsCollector.Kafka.Generation;
 
 namespace MetricsCollector.Hosting;
 
-/// <summary>Embedded mode's event generator: paced, so event time follows the wall clock and windows fire live.</summary>
+/// <summary>
+/// Embedded mode's event generator. With 30-minute windows and a 5-minute bound, a generator that
+/// only followed the wall clock would show the first row after 6 minutes; so it first backfills
+/// one window plus the bound of history (each device once per slide, as fast as the broker takes
+/// it), which fires a window's worth of rows within seconds, and then runs live, paced, so event
+/// time follows the wall clock.
+/// </summary>
 public sealed class GeneratorService(string bootstrap, CollectorSettings settings, ILogger<GeneratorService> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var plan = new EventPlan(settings.Generator.ToOptions(settings));
-        log.LogInformation("Generator: {Devices} devices at {Rate} events/s into {Topic}", settings.Generator.Devices, settings.Generator.Rate, settings.Topic);
+        var live = settings.Generator.ToOptions(settings);
+        var slide = TimeSpan.FromMilliseconds(settings.Windows.Spec.Slide);
+        var history = TimeSpan.FromMilliseconds(settings.Windows.Spec.Size) + settings.MaxOutOfOrderness + slide;
+        var backfillRate = live.Devices / slide.TotalSeconds;
+        var backfill = live with
+        {
+            Seed = live.Seed + 1,
+            Rate = backfillRate,
+            EventTimeStart = DateTimeOffset.UtcNow - history,
+            Count = (long)(history.TotalSeconds * backfillRate),
+            Duration = null,
+        };
         try
         {
-            var report = await EventGenerator.RunAsync(plan, bootstrap, settings.Topic, paced: true, stoppingToken);
+            var filled = await EventGenerator.RunAsync(new EventPlan(backfill), bootstrap, settings.Topic, paced: false, stoppingToken);
+            log.LogInformation("Generator backfilled {History} of history: {Report}", history, filled);
+            log.LogInformation("Generator: {Devices} devices at {Rate} events/s into {Topic}", live.Devices, live.Rate, settings.Topic);
+            var report = await EventGenerator.RunAsync(new EventPlan(live), bootstrap, settings.Topic, paced: true, stoppingToken);
             log.LogInformation("Generator finished: {Report}", report);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
