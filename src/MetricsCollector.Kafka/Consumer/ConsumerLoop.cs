@@ -69,6 +69,22 @@ internal sealed class ConsumerLoop : IConsumerControl
         _thread.Start();
     }
 
+    public long? HighWatermark(TopicPartition partition)
+    {
+        // rd_kafka_get_watermark_offsets reads librdkafka's cache under its own lock: safe from any thread.
+        if (_consumer is not { } consumer) return null;
+        try
+        {
+            var high = consumer.GetWatermarkOffsets(partition).High;
+            return high == Offset.Unset ? null : high.Value;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closing as we asked: nothing more will be read anyway.
+            return null;
+        }
+    }
+
     public void Commit(TopicPartition partition, long nextOffset, string? metadata = null) =>
         _commands.Enqueue(new CommitRequest(partition, nextOffset, metadata));
 

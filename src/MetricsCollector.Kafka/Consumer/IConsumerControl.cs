@@ -28,6 +28,13 @@ public interface IConsumerControl
     /// </summary>
     Task DrainAndShutdownAsync(TimeSpan timeout);
 
+    /// <summary>
+    /// The partition's end offset as last reported by the broker in a fetch (librdkafka's cached
+    /// high watermark), or null when unknown. Lets a partition tell "nothing to read" from
+    /// "records waiting while paused": only the first makes it idle.
+    /// </summary>
+    long? HighWatermark(TopicPartition partition);
+
     /// <summary>Completes when the consumer has closed; faults with the error that failed the stream.</summary>
     Task Completion { get; }
 }

@@ -98,7 +98,9 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         });
         Receive<IdleTick>(_ =>
         {
-            if (_completed || !_watermark.AdvanceIfIdle()) return;
+            // Idle means nothing to read, not records waiting behind backpressure or a paused fetch.
+            if (_completed || _context.Consumer.HighWatermark(_context.TopicPartition) > _nextOffset) return;
+            if (!_watermark.AdvanceIfIdle()) return;
             _checkpoints.Enqueue((_nextOffset, _watermark.Current));
             WakeDue();
         });
