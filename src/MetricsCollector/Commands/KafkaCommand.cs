@@ -10,10 +10,12 @@ public static class KafkaCommand
     {
         var partitions = new Option<int>("--partitions") { Description = "Partitions of each topic.", DefaultValueFactory = _ => ProductTopics.DefaultPartitions };
         var brokers = new Option<int>("--brokers") { Description = "Brokers in the mock cluster.", DefaultValueFactory = _ => 1 };
+        var port = new Option<int?>("--port") { Description = "Fixed port of broker 1 (broker i gets port + i - 1), e.g. 39092; default: ports the kernel picks." };
         var command = new Command("kafka", "Run the embedded Kafka-protocol broker (in memory) with the input, too-late and dead-letter topics, and print its bootstrap address.")
         {
             partitions,
             brokers,
+            port,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -23,7 +25,12 @@ public static class KafkaCommand
                 Console.Error.WriteLine("--partitions must be at least 1");
                 return 2;
             }
-            using var broker = EmbeddedKafka.Start(parse.GetValue(brokers));
+            if (parse.GetValue(port) is { } fixedPort && fixedPort is < 1 or > 65_535)
+            {
+                Console.Error.WriteLine("--port must be in 1..65535");
+                return 2;
+            }
+            using var broker = EmbeddedKafka.Start(parse.GetValue(brokers), parse.GetValue(port));
             ProductTopics.Create(broker, count);
             Console.WriteLine(broker.BootstrapServers);
             Console.Out.Flush();
