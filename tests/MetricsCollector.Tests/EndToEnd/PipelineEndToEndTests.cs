@@ -108,7 +108,11 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         await AssertRowsMatchAsync(again.Http, oracle);
     }
 
-    internal static async Task WaitForAllFinalAsync(TestNode node, ExactWindowOracle oracle, TimeSpan timeout)
+    internal static Task WaitForAllFinalAsync(TestNode node, ExactWindowOracle oracle, TimeSpan timeout) =>
+        WaitForAllFinalAsync(node.Store, oracle, timeout);
+
+    /// <summary>Waits until the store holds a final row for every window the oracle expects.</summary>
+    internal static async Task WaitForAllFinalAsync(MetricsCollector.ReadSide.IResultStore store, ExactWindowOracle oracle, TimeSpan timeout)
     {
         var devices = oracle.Windows.Keys.Select(k => k.Device).Distinct().ToList();
         var (rows, open) = (0, 0);
@@ -119,7 +123,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
                 (rows, open) = (0, 0);
                 foreach (var device in devices)
                 {
-                    var page = await node.Store.HistoryAsync(device, null, null, 1000, null);
+                    var page = await store.HistoryAsync(device, null, null, 1000, null);
                     open += page.Items.Count(r => !r.Final);
                     rows += page.Items.Count;
                 }
@@ -130,7 +134,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         {
             var stored = new HashSet<(string, long)>();
             foreach (var device in devices)
-                foreach (var row in (await node.Store.HistoryAsync(device, null, null, 1000, null)).Items)
+                foreach (var row in (await store.HistoryAsync(device, null, null, 1000, null)).Items)
                     stored.Add((row.DeviceId, row.WindowEnd));
             var missing = oracle.Windows.Where(w => !stored.Contains(w.Key)).Take(8)
                 .Select(w => $"{w.Key} n={w.Value.Count} rev={w.Value.Revision}");
@@ -182,16 +186,19 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         }
     }
 
-    private void AssertSideTopics(KafkaOracle oracle)
+    private void AssertSideTopics(KafkaOracle oracle) => AssertSideTopics(_kafka.BootstrapServers, oracle);
+
+    /// <summary>The too-late and dead-letter topics hold exactly the oracle's records, each once.</summary>
+    internal static void AssertSideTopics(string bootstrap, KafkaOracle oracle)
     {
-        var tooLate = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.TooLate)
+        var tooLate = KafkaOracle.ReadAll(bootstrap, ProductTopics.TooLate)
             .Select(r => (int.Parse(KafkaOracle.Header(r, "source-partition"), CultureInfo.InvariantCulture),
                           long.Parse(KafkaOracle.Header(r, "source-offset"), CultureInfo.InvariantCulture)))
             .ToList();
         Assert.Equal(tooLate.Count, tooLate.Distinct().Count());
         Assert.Equal(oracle.TooLate.OrderBy(x => x), tooLate.OrderBy(x => x));
 
-        var dead = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.DeadLetter)
+        var dead = KafkaOracle.ReadAll(bootstrap, ProductTopics.DeadLetter)
             .Select(r => (int.Parse(KafkaOracle.Header(r, "source-partition"), CultureInfo.InvariantCulture),
                           long.Parse(KafkaOracle.Header(r, "source-offset"), CultureInfo.InvariantCulture),
                           KafkaOracle.Header(r, "reason")))

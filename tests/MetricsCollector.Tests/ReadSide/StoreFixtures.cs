@@ -68,8 +68,12 @@ public sealed class SqliteStoreFixture : IStoreFixture, IAsyncLifetime
 public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
 {
     private readonly string _database = $"mc_test_{Guid.NewGuid():N}";
+    private readonly string? _server;
     private PostgresResultStore? _store;
     private string? _serverConnectionString;
+
+    /// <param name="server">A server of the test's own; by default the one MC_TEST_PG names.</param>
+    public PostgresStoreFixture(string? server = null) => _server = server;
 
     public SqlResultStore Store => _store ?? throw new InvalidOperationException("Fixture not initialized.");
 
@@ -88,7 +92,7 @@ public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _serverConnectionString = ServerConnectionString;
+        _serverConnectionString = _server ?? ServerConnectionString;
         await ExecuteOnServerAsync($"CREATE DATABASE {_database}");
         _store = new PostgresResultStore(DatabaseConnectionString);
         await _store.EnsureSchemaAsync();

@@ -40,25 +40,11 @@ public sealed class TestNode : IAsyncDisposable
     public static async Task<TestNode> StartAsync(
         string bootstrap, string store, string connection, string workDir, IDictionary<string, string>? environment = null, string? hocon = null)
     {
-        var env = new Hashtable
-        {
-            ["MC_KAFKA_BOOTSTRAP"] = bootstrap,
-            ["MC_WINDOW_SIZE"] = "60s",
-            ["MC_WINDOW_SLIDE"] = "10s",
-            ["MC_MAX_OUT_OF_ORDERNESS"] = "5s",
-            ["MC_ALLOWED_LATENESS"] = "5s",
-            ["MC_IDLE_TIMEOUT"] = "5s",
-            ["MC_STORE"] = store,
-            ["MC_STORE_CONNECTION"] = connection,
-            ["MC_HTTP_PORT"] = "0",
-            ["MC_CLUSTER_PORT"] = "0",
-            ["MC_GENERATOR"] = "off",
-        };
+        var env = new Hashtable();
+        foreach (var (key, value) in NodeEnvironment.For(bootstrap, store, connection)) env[key] = value;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) env[key] = value;
         var configFile = Path.Combine(workDir, $"node-{Guid.NewGuid():N}.conf");
-        await File.WriteAllTextAsync(configFile, hocon ?? """
-            metrics-collector.devices { snapshot-interval = 500ms, snapshot-after-events = 500 }
-            """);
+        await File.WriteAllTextAsync(configFile, hocon ?? NodeEnvironment.TestHocon);
         var settings = CollectorSettings.Load(configFile, env);
         var app = NodeHost.Build(settings, bootstrap);
         await app.StartAsync();

@@ -1,0 +1,153 @@
+using MetricsCollector.Kafka;
+using MetricsCollector.ReadSide;
+using MetricsCollector.Tests.EndToEnd;
+using MetricsCollector.Tests.ReadSide;
+using MetricsCollector.Tests.Support;
+using MetricsCollector.Tests.Support.Processes;
+using Xunit.Abstractions;
+
+namespace MetricsCollector.Tests.Cluster;
+
+/// <summary>Node processes compete for the two cores; these tests run alone, after the others.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessClusterCollection
+{
+    public const string Name = "process cluster";
+}
+
+/// <summary>
+/// Three `metrics-collector` node processes on a standalone `metrics-collector kafka` broker and
+/// PostgreSQL, as users run a local cluster: killed with SIGKILL, restarted, joined by a fourth,
+/// stopped with SIGTERM, and cut off from the broker and the store. After each, every row every
+/// node serves equals the exact oracle, and the side topics hold each expected record once.
+/// </summary>
+[Collection(ProcessClusterCollection.Name)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "xunit disposes the test through IAsyncLifetime.DisposeAsync.")]
+public sealed class MultiProcessClusterTests : IAsyncLifetime
+{
+    private const int Devices = 60;
+    private readonly ITestOutputHelper _output;
+    private readonly string _dir = Directory.CreateTempSubdirectory("mc-procs-").FullName;
+    private readonly PostgresStoreFixture _database = new();
+    private BrokerProcess? _broker;
+    private ProcessCluster? _cluster;
+
+    public MultiProcessClusterTests(ITestOutputHelper output) => _output = output;
+
+    private BrokerProcess Broker => _broker!;
+
+    public async Task InitializeAsync()
+    {
+        _broker = await BrokerProcess.StartAsync(_dir);
+        await _database.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            _output.WriteLine(_cluster.LogTails());
+            await _cluster.DisposeAsync();
+        }
+        _broker?.Dispose();
+        await _database.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Three_nodes_in_steady_state_equal_the_oracle()
+    {
+        var cluster = Cluster(_database.DatabaseConnectionString);
+        await cluster.StartAsync(3);
+        await Produce(seed: 41, events: 60_000, perSecond: 0);
+
+        await AssertResultAsync(_database.DatabaseConnectionString);
+        foreach (var node in cluster.Nodes) Assert.NotEmpty(await node.PartitionsAsync());
+    }
+
+    [Fact]
+    public async Task Killing_two_nodes_one_after_the_other_and_restarting_them_loses_and_doubles_nothing()
+    {
+        var cluster = Cluster(_database.DatabaseConnectionString);
+        await cluster.StartAsync(3);
+        var producing = Produce(seed: 42, events: 150_000, perSecond: 2_500);
+
+        // The oldest node first: it hosts the shard coordinator and the top-N singleton.
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
+        _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
+        await cluster.Nodes[0].StartAsync();
+
+        var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
+        _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");
+        Assert.False(producing.IsCompleted, "the stream ended before the second kill; the test would not test a crash mid-stream");
+        await cluster.Nodes[2].StartAsync();
+        await producing;
+
+        await AssertResultAsync(_database.DatabaseConnectionString);
+    }
+
+    [Fact]
+    public async Task A_fourth_node_takes_a_share_and_a_node_stopped_gracefully_hands_its_share_over()
+    {
+        var cluster = Cluster(_database.DatabaseConnectionString);
+        await cluster.StartAsync(3);
+        var producing = Produce(seed: 43, events: 120_000, perSecond: 2_500);
+
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        var fourth = await cluster.AddNodeAsync();
+        await PipelineEndToEndTests.WaitUntilAsync(async () => (await fourth.PartitionsAsync()).Count > 0, TimeSpan.FromSeconds(60));
+        _output.WriteLine($"node4 consumes partitions {string.Join(",", await fourth.PartitionsAsync())}");
+
+        await cluster.Nodes[1].StopAsync();
+        Assert.False(producing.IsCompleted, "the stream ended before the graceful stop");
+        await producing;
+
+        await AssertResultAsync(_database.DatabaseConnectionString);
+    }
+
+    [Fact]
+    public async Task The_nodes_ride_out_a_broker_outage_and_a_store_outage_of_20_seconds_each()
+    {
+        using var postgres = new LocalPostgres();
+        await postgres.StartAsync();
+        var database = new PostgresStoreFixture(postgres.ConnectionString);
+        await database.InitializeAsync();
+        var cluster = Cluster(database.DatabaseConnectionString);
+        await cluster.StartAsync(3);
+        var producing = Produce(seed: 44, events: 180_000, perSecond: 2_500);
+
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        await Broker.DownAsync();
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await Broker.UpAsync();
+
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        await postgres.StopAsync();
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await postgres.StartAsync();
+        Assert.False(producing.IsCompleted, "the stream ended before the store outage ended");
+        await producing;
+
+        await AssertResultAsync(database.DatabaseConnectionString);
+        Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"{n.Name} died"));
+    }
+
+    private ProcessCluster Cluster(string connection) => _cluster = new ProcessCluster(Broker.BootstrapServers, connection, _dir);
+
+    private Task<int> Produce(int seed, int events, int perSecond) =>
+        TestDataset.ProduceAsync(Broker.BootstrapServers, ProductTopics.Input, seed, Devices, events,
+            PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond);
+
+    private async Task AssertResultAsync(string connection)
+    {
+        var oracle = KafkaOracle.Read(Broker.BootstrapServers, ProductTopics.Input,
+            PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
+        await using (var store = new PostgresResultStore(connection))
+        {
+            await PipelineEndToEndTests.WaitForAllFinalAsync(store, oracle.Windows, TimeSpan.FromSeconds(180));
+        }
+        foreach (var node in _cluster!.Running) await PipelineEndToEndTests.AssertRowsMatchAsync(node.Http, oracle.Windows);
+        PipelineEndToEndTests.AssertSideTopics(Broker.BootstrapServers, oracle);
+    }
+}

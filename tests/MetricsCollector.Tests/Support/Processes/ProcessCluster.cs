@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace MetricsCollector.Tests.Support.Processes;
+
+/// <summary>
+/// A cluster of `metrics-collector run` processes on one broker and one PostgreSQL database.
+/// Every node lists the first three as seed nodes, so any of them, restarted, joins the running
+/// cluster instead of forming one of its own.
+/// </summary>
+public sealed class ProcessCluster : IAsyncDisposable
+{
+    private const int Seeds = 3;
+    private readonly List<NodeProcess> _nodes = [];
+    private readonly int[] _seedPorts = Enumerable.Range(0, Seeds).Select(_ => NodeProcess.FreePort()).ToArray();
+    private readonly Dictionary<string, string> _environment;
+    private readonly string _workDir;
+
+    public ProcessCluster(string bootstrap, string postgresConnection, string workDir, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        _workDir = workDir;
+        _environment = NodeEnvironment.For(bootstrap, "postgresql", postgresConnection);
+        _environment["MC_SEED_NODES"] = string.Join(',', _seedPorts.Select(p => $"127.0.0.1:{p}"));
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) _environment[key] = value;
+    }
+
+    public IReadOnlyList<NodeProcess> Nodes => _nodes;
+
+    public IEnumerable<NodeProcess> Running => _nodes.Where(n => n.Running);
+
+    /// <summary>Adds a node and starts it; the first one forms the cluster, the others join it.</summary>
+    public async Task<NodeProcess> AddNodeAsync()
+    {
+        var index = _nodes.Count;
+        var clusterPort = index < Seeds ? _seedPorts[index] : NodeProcess.FreePort();
+        var node = new NodeProcess($"node{index + 1}", _environment, _workDir, clusterPort, NodeProcess.FreePort());
+        _nodes.Add(node);
+        await node.StartAsync();
+        return node;
+    }
+
+    /// <summary>Starts <paramref name="count"/> nodes: the first alone (it forms the cluster), then the rest together.</summary>
+    public async Task StartAsync(int count)
+    {
+        await AddNodeAsync();
+        var rest = new List<Task>();
+        for (var i = 1; i < count; i++) rest.Add(AddNodeAsync());
+        await Task.WhenAll(rest);
+    }
+
+    /// <summary>
+    /// Kills <paramref name="victim"/> with SIGKILL and returns how long it took until every partition
+    /// it consumed was consuming again on a surviving node.
+    /// </summary>
+    public async Task<TimeSpan> KillAndAwaitTakeOverAsync(NodeProcess victim, TimeSpan timeout)
+    {
+        var orphaned = await victim.PartitionsAsync();
+        if (orphaned.Count == 0) throw new InvalidOperationException($"{victim.Name} consumed no partition before the kill");
+        var clock = Stopwatch.StartNew();
+        await victim.KillAsync();
+        while (true)
+        {
+            var taken = new HashSet<int>();
+            foreach (var node in Running) taken.UnionWith(await node.PartitionsAsync());
+            if (orphaned.IsSubsetOf(taken)) return clock.Elapsed;
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"partitions {string.Join(",", orphaned.Except(taken))} of {victim.Name} not taken over within {timeout}\n{LogTails()}");
+            await Task.Delay(100);
+        }
+    }
+
+    public string LogTails() => string.Join('\n', _nodes.Select(n => n.LogTail()));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes) await node.DisposeAsync();
+    }
+
+    public static string Format(TimeSpan elapsed) => elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s";
+}
