@@ -28,6 +28,13 @@ public static class NodeHost
         builder.WebHost.UseUrls($"http://0.0.0.0:{settings.HttpPort}");
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // One line per entry, with the UTC time, so that an operator can line the host's entries up with Akka's.
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
 
         var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
         var metrics = new CollectorMetrics();

@@ -75,7 +75,9 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                 BootstrapServers = bootstrap,
                 GroupId = _settings.GroupId,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
-                SessionTimeoutMs = 10_000,
+                // A dead node's partitions wait for its session to expire: 6 s is the broker's minimum
+                // (group.min.session.timeout.ms), which keeps take-over after a kill -9 well under 15 s.
+                SessionTimeoutMs = 6_000,
                 HeartbeatIntervalMs = 1_000,
             },
             Topics = [_settings.Topic],

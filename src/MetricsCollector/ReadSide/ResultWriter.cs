@@ -15,6 +15,7 @@ namespace MetricsCollector.ReadSide;
 public sealed class ResultWriter : ReceiveActor, IWithTimers
 {
     private const int MaxBatchRows = 2000;
+    private const int PublishSlice = 100;
 
     private readonly IResultStore _store;
     private readonly IActorRef _topN;
@@ -49,7 +50,9 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             foreach (var row in written.Rows)
                 if (row.Revision == 1 && !row.Final) _metrics.RecordFireToStore(now - row.LastUpdated);
-            _topN.Tell(new RowsPublished(written.Rows));
+            // The singleton may live on another node, and remoting drops a message over its frame
+            // size (128 KB); a slice of rows stays well under it.
+            foreach (var slice in written.Rows.Chunk(PublishSlice)) _topN.Tell(new RowsPublished(slice));
             if (_buffer.Count > 0) Write();
         });
         Receive<WriteFailed>(failed =>

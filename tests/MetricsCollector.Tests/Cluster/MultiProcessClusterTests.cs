@@ -26,6 +26,7 @@ public sealed class ProcessClusterCollection
 public sealed class MultiProcessClusterTests : IAsyncLifetime
 {
     private const int Devices = 60;
+    private const int Partitions = ProductTopics.DefaultPartitions;
     private readonly ITestOutputHelper _output;
     private readonly string _dir = Directory.CreateTempSubdirectory("mc-procs-").FullName;
     private readonly PostgresStoreFixture _database = new();
@@ -51,7 +52,9 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         }
         _broker?.Dispose();
         await _database.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
+        // MC_TEST_KEEP_LOGS=1 keeps the broker's and nodes' logs for a post-mortem.
+        if (Environment.GetEnvironmentVariable("MC_TEST_KEEP_LOGS") == "1") _output.WriteLine($"logs kept in {_dir}");
+        else Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]
@@ -70,13 +73,15 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     {
         var cluster = Cluster(_database.DatabaseConnectionString);
         await cluster.StartAsync(3);
-        var producing = Produce(seed: 42, events: 150_000, perSecond: 2_500);
+        var producing = Produce(seed: 42, events: 250_000, perSecond: 2_500);
 
         // The oldest node first: it hosts the shard coordinator and the top-N singleton.
-        await Task.Delay(TimeSpan.FromSeconds(8));
+        await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(3));
         var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
         _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
         await cluster.Nodes[0].StartAsync();
+        await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
 
         var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
         _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");

@@ -48,6 +48,22 @@ public sealed class ProcessCluster : IAsyncDisposable
         await Task.WhenAll(rest);
     }
 
+    /// <summary>Waits until every running node consumes a share and together they consume all <paramref name="partitions"/>.</summary>
+    public async Task WaitUntilBalancedAsync(int partitions, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var shares = new List<IReadOnlySet<int>>();
+            foreach (var node in Running) shares.Add(await node.PartitionsAsync());
+            if (shares.All(s => s.Count > 0) && shares.SelectMany(s => s).Distinct().Count() == partitions) return;
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"partitions not spread over the {shares.Count} running nodes within {timeout}: "
+                    + string.Join(" | ", shares.Select(s => string.Join(",", s.Order()))) + "\n" + LogTails());
+            await Task.Delay(200);
+        }
+    }
+
     /// <summary>
     /// Kills <paramref name="victim"/> with SIGKILL and returns how long it took until every partition
     /// it consumed was consuming again on a surviving node.
