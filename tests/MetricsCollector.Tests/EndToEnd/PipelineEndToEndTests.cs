@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MetricsCollector.Kafka;
+using MetricsCollector.Partitions;
+using MetricsCollector.ReadSide;
 using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Testing;
@@ -75,6 +77,68 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
 
         await AssertRowsMatchAsync(second.Http, oracle.Windows);
         AssertSideTopics(oracle);
+    }
+
+    [Fact]
+    public async Task A_crash_after_side_records_went_out_replays_without_sending_any_twice()
+    {
+        var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 9, Devices, events: 24_000, Slide, Bound, Lateness, perSecond: 2_000);
+
+        var first = await StartNodeAsync();
+        // The checkpoints of a moment mid-stream: a node killed then leaves them as the last ones,
+        // while the records and side records after them were already processed and delivered.
+        var keys = Enumerable.Range(0, ProductTopics.DefaultPartitions)
+            .Select(p => PartitionProgress.KeyOf(first.Settings.GroupId, ProductTopics.Input, p)).ToList();
+        var atCrash = new Dictionary<string, string>();
+        await WaitUntilAsync(async () =>
+        {
+            foreach (var key in keys)
+                if (await first.Store.LoadProgressAsync(key) is { } text && PartitionProgress.Decode(text).Offset > 0) atCrash[key] = text;
+            return atCrash.Count == keys.Count;
+        }, TimeSpan.FromSeconds(30));
+        Assert.False(producing.IsCompleted, "the stream ended before the crash point; the replay would hold no side records");
+        await producing;
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
+        await WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(90));
+        await first.DisposeAsync();
+
+        await using (var store = ResultStoreFactory.Create(Store.Store, Store.Connection))
+        {
+            foreach (var (key, text) in atCrash) await store.SaveProgressAsync(key, text);
+        }
+        var ends = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.Input)
+            .GroupBy(r => PartitionProgress.KeyOf(first.Settings.GroupId, ProductTopics.Input, r.Partition.Value))
+            .ToDictionary(g => g.Key, g => g.Max(r => r.Offset.Value) + 1);
+        await using var second = await StartNodeAsync();
+        // Replayed to the end: a commit there means every side record of the replay was delivered.
+        await WaitUntilAsync(async () =>
+        {
+            foreach (var (key, end) in ends)
+                if (await second.Store.LoadProgressAsync(key) is not { } text || PartitionProgress.Decode(text).Offset < end) return false;
+            return true;
+        }, TimeSpan.FromSeconds(90));
+
+        await AssertRowsMatchAsync(second.Http, oracle.Windows);
+        AssertSideTopics(oracle);
+    }
+
+    [Fact]
+    public async Task An_idle_jump_of_the_watermark_is_checkpointed_though_no_record_came_since()
+    {
+        var start = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 31, Devices, events: 500, Slide, Bound, Lateness, startMs: start);
+        var startedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        await using var node = await StartNodeAsync();
+        var keys = Enumerable.Range(0, ProductTopics.DefaultPartitions)
+            .Select(p => PartitionProgress.KeyOf(node.Settings.GroupId, ProductTopics.Input, p)).ToList();
+        // Each partition went idle (5 s) after its records, an hour old: its watermark jumped to the wall clock.
+        await WaitUntilAsync(async () =>
+        {
+            foreach (var key in keys)
+                if (await node.Store.LoadProgressAsync(key) is not { } text || PartitionProgress.Decode(text).Watermark < startedAt - Bound) return false;
+            return true;
+        }, TimeSpan.FromSeconds(30));
     }
 
     [Fact]
