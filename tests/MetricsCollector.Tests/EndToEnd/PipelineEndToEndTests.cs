@@ -87,14 +87,11 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         var first = await StartNodeAsync();
         // The checkpoints of a moment mid-stream: a node killed then leaves them as the last ones,
         // while the records and side records after them were already processed and delivered.
-        var keys = Enumerable.Range(0, ProductTopics.DefaultPartitions)
-            .Select(p => PartitionProgress.KeyOf(first.Settings.GroupId, ProductTopics.Input, p)).ToList();
-        var atCrash = new Dictionary<string, string>();
+        var atCrash = new Dictionary<string, PartitionProgress>();
         await WaitUntilAsync(async () =>
         {
-            foreach (var key in keys)
-                if (await first.Store.LoadProgressAsync(key) is { } text && PartitionProgress.Decode(text).Offset > 0) atCrash[key] = text;
-            return atCrash.Count == keys.Count;
+            atCrash = await CheckpointsAsync(first);
+            return atCrash.Count == ProductTopics.DefaultPartitions && atCrash.Values.All(c => c.Offset > 0);
         }, TimeSpan.FromSeconds(30));
         Assert.False(producing.IsCompleted, "the stream ended before the crash point; the replay would hold no side records");
         await producing;
@@ -104,7 +101,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
 
         await using (var store = ResultStoreFactory.Create(Store.Store, Store.Connection))
         {
-            foreach (var (key, text) in atCrash) await store.SaveProgressAsync(key, text);
+            foreach (var (key, checkpoint) in atCrash) await store.SaveProgressAsync(key, checkpoint.Encode());
         }
         var ends = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.Input)
             .GroupBy(r => PartitionProgress.KeyOf(first.Settings.GroupId, ProductTopics.Input, r.Partition.Value))
@@ -113,9 +110,8 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         // Replayed to the end: a commit there means every side record of the replay was delivered.
         await WaitUntilAsync(async () =>
         {
-            foreach (var (key, end) in ends)
-                if (await second.Store.LoadProgressAsync(key) is not { } text || PartitionProgress.Decode(text).Offset < end) return false;
-            return true;
+            var checkpoints = await CheckpointsAsync(second);
+            return ends.All(e => checkpoints.TryGetValue(e.Key, out var c) && c.Offset >= e.Value);
         }, TimeSpan.FromSeconds(90));
 
         await AssertRowsMatchAsync(second.Http, oracle.Windows);
@@ -130,15 +126,24 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         var startedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         await using var node = await StartNodeAsync();
-        var keys = Enumerable.Range(0, ProductTopics.DefaultPartitions)
-            .Select(p => PartitionProgress.KeyOf(node.Settings.GroupId, ProductTopics.Input, p)).ToList();
         // Each partition went idle (5 s) after its records, an hour old: its watermark jumped to the wall clock.
         await WaitUntilAsync(async () =>
         {
-            foreach (var key in keys)
-                if (await node.Store.LoadProgressAsync(key) is not { } text || PartitionProgress.Decode(text).Watermark < startedAt - Bound) return false;
-            return true;
+            var checkpoints = await CheckpointsAsync(node);
+            return checkpoints.Count == ProductTopics.DefaultPartitions && checkpoints.Values.All(c => c.Watermark >= startedAt - Bound);
         }, TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>The checkpoints the node's input partitions have saved so far, by their store key.</summary>
+    private static async Task<Dictionary<string, PartitionProgress>> CheckpointsAsync(TestNode node)
+    {
+        var checkpoints = new Dictionary<string, PartitionProgress>();
+        for (var partition = 0; partition < ProductTopics.DefaultPartitions; partition++)
+        {
+            var key = PartitionProgress.KeyOf(node.Settings.GroupId, ProductTopics.Input, partition);
+            if (await node.Store.LoadProgressAsync(key) is { } text) checkpoints[key] = PartitionProgress.Decode(text);
+        }
+        return checkpoints;
     }
 
     [Fact]
