@@ -126,7 +126,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<RetrySaveMarks>(_ => SaveProgress(_saved with { SideMarks = _checkpoints.Peek().SideMarks }));
         // Nothing was taken yet: nothing to flush.
         Receive<StreamCompleted>(_ => Finish());
-        Receive<StreamFailed>(_ => Finish());
+        Receive<StreamFailed>(failed =>
+        {
+            _log.Warning(failed.Cause, "Partition {0}: stream failed before it took a record", Partition);
+            Finish();
+        });
+        // Neither the watermark nor the checkpoint can move before records may flow.
         Receive<IdleTick>(_ => { });
         Receive<CommitTick>(_ => { });
     }
