@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using Akka.Actor;
 using Akka.Event;
 using Confluent.Kafka;
@@ -19,7 +18,18 @@ namespace MetricsCollector.Partitions;
 /// with the watermark they are judged by, and commits the lowest offset that every device has
 /// covered with a snapshot and every side record has reached its topic.
 /// The commit carries a checkpoint (offset, watermark before it, pending timers) so that a replay
-/// from it judges every record exactly as the first pass did.
+/// from it judges every record exactly as the first pass did; an idle jump of the watermark is
+/// saved even when no record came since, since the records after it were judged by it.
+/// <para>
+/// Side records go exactly once through a crash: each side topic's records of this partition go
+/// to one partition of it (<see cref="SideLedger"/>), each checkpoint says from where in it the
+/// records of later offsets can be found (<see cref="SideMark"/>), and before taking records a
+/// partition reads that stretch back and skips producing what is already there. A partition
+/// without marks (none stored yet, or a checkpoint of another broker) saves them before it takes
+/// a record: otherwise a crash before its first commit would leave the next owner nowhere to look.
+/// A transactional producer would fence a zombie owner too, but would add a transaction per
+/// commit and make readers of the side topics use read_committed; a kill -9 leaves no zombie.
+/// </para>
 /// </summary>
 public sealed class PartitionActor : ReceiveActor, IWithTimers
 {
@@ -34,12 +44,14 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, long> _uncovered = new();
     private readonly Dictionary<string, long> _lastSent = new();
     private readonly SortedDictionary<long, SideRecord> _pendingSide = new();
-    private readonly Queue<(long Offset, long Watermark)> _checkpoints = new();
+    private readonly Queue<Checkpoint> _checkpoints = new();
+    private readonly Dictionary<string, SideLedger> _sides = new();
     private readonly Dictionary<string, List<PartitionEvent>> _batch = new();
     private int _inFlight;
     private IActorRef? _awaitingAck;
     private long _nextOffset;
-    private long _committed;
+    private PartitionProgress _saved;
+    private IActorRef? _awaitingInit;
     private long _reportedWatermark = long.MinValue;
     private bool _saving;
     private bool _completed;
@@ -50,9 +62,112 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         _watermark = new Watermark(context.MaxOutOfOrderness, context.IdleTimeout, context.Clock, start.Watermark);
         foreach (var (device, time) in start.Timers) _timers.Set(device, time);
         _nextOffset = start.Offset;
-        _committed = start.Offset;
-        _checkpoints.Enqueue((start.Offset, start.Watermark));
+        _saved = start;
+        Preparing();
+    }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private int Partition => _context.TopicPartition.Partition.Value;
+
+    private long Committed => _saved.Offset;
+
+    public static Props Props(PartitionContext context, PartitionProgress start) =>
+        Akka.Actor.Props.Create(() => new PartitionActor(context, start));
+
+    protected override void PreStart()
+    {
+        ReadSideTopicsBack();
+        var idleCheck = TimeSpan.FromMilliseconds(Math.Clamp(_context.IdleTimeout / 4, 50, 1000));
+        Timers.StartPeriodicTimer("idle", IdleTick.Instance, idleCheck);
+        Timers.StartPeriodicTimer("commit", CommitTick.Instance, _context.CommitInterval);
+    }
+
+    protected override void PostStop()
+    {
+        _context.Metrics.ForgetPartition(Partition);
+        // Stopped without flushing (the node is going down hard): whoever waits must not wait forever.
+        _context.Flushed.TrySetResult(Committed);
+    }
+
+    /// <summary>
+    /// Before the first record: learn what the side topics already hold, and save the marks if the
+    /// checkpoint had none. The stream waits for the answer to its init message meanwhile.
+    /// </summary>
+    private void Preparing()
+    {
+        Receive<StreamInit>(_ => _awaitingInit = Sender);
+        Receive<SidesReadBack>(read =>
+        {
+            foreach (var ledger in read.Ledgers) _sides[ledger.Topic] = ledger;
+            var start = _saved with { SideMarks = MarksAt(_saved.Offset) };
+            _checkpoints.Enqueue(new Checkpoint(start.Offset, start.Watermark, start.SideMarks));
+            if (read.Ledgers.All(side => _saved.SideMarks.Any(m => m.Topic == side.Topic && m.Partition == side.Partition))) BecomeRunning();
+            else SaveProgress(start);
+        });
+        Receive<SideReadBackFailed>(failed =>
+        {
+            _log.Warning(failed.Cause, "Partition {0}: could not read the side topics back; retrying", Partition);
+            Timers.StartSingleTimer("read-back", RetryReadBack.Instance, TimeSpan.FromSeconds(1));
+        });
+        Receive<RetryReadBack>(_ => ReadSideTopicsBack());
+        Receive<ProgressSaved>(saved =>
+        {
+            _saving = false;
+            _saved = saved.Progress;
+            BecomeRunning();
+        });
+        Receive<ProgressFailed>(failed =>
+        {
+            _saving = false;
+            _log.Warning(failed.Cause, "Partition {0}: saving its side marks failed; retrying", Partition);
+            Timers.StartSingleTimer("save-marks", RetrySaveMarks.Instance, TimeSpan.FromSeconds(1));
+        });
+        Receive<RetrySaveMarks>(_ => SaveProgress(_saved with { SideMarks = _checkpoints.Peek().SideMarks }));
+        // Nothing was taken yet: nothing to flush.
+        Receive<StreamCompleted>(_ => Finish());
+        Receive<StreamFailed>(failed =>
+        {
+            _log.Warning(failed.Cause, "Partition {0}: stream failed before it took a record", Partition);
+            Finish();
+        });
+        // Neither the watermark nor the checkpoint can move before records may flow.
+        Receive<IdleTick>(_ => { });
+        Receive<CommitTick>(_ => { });
+    }
+
+    private void BecomeRunning()
+    {
+        Become(Running);
+        _awaitingInit?.Tell(StreamAck.Instance);
+        _awaitingInit = null;
+    }
+
+    private void ReadSideTopicsBack()
+    {
+        var partition = Partition;
+        var start = _saved;
+        var output = _context.SideOutput;
+        var topics = new[] { _context.DeadLetterTopic, _context.TooLateTopic }.Distinct().ToList();
+        ReadBackAsync().PipeTo(Self, success: ledgers => new SidesReadBack(ledgers), failure: e => new SideReadBackFailed(e));
+
+        async Task<IReadOnlyList<SideLedger>> ReadBackAsync()
+        {
+            var ledgers = new List<SideLedger>();
+            foreach (var topic in topics)
+            {
+                var count = await output.PartitionCountAsync(topic);
+                var mark = start.SideMarks.FirstOrDefault(m => m.Topic == topic && m.Partition < count);
+                var side = new TopicPartition(topic, mark?.Partition ?? partition % count);
+                var found = await output.ReadBackAsync(side, mark?.Offset, partition);
+                ledgers.Add(new SideLedger(topic, side.Partition.Value, found.End, found.BySourceOffset));
+            }
+            return ledgers;
+        }
+    }
+
+    private void Running()
+    {
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
         Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(records =>
         {
@@ -85,11 +200,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<SideDelivered>(delivered =>
         {
             _pendingSide.Remove(delivered.Offset);
+            _sides[delivered.Topic].Delivered(delivered.SideOffset);
             CheckFlushed();
         });
         Receive<SideFailed>(failed =>
         {
-            _log.Warning(failed.Cause, "Partition {0}: record {1} not yet delivered to {2}; retrying", Partition, failed.Offset, failed.Record.Topic);
+            _log.Warning(failed.Cause, "Partition {0}: record {1} not yet delivered to {2}; retrying", Partition, failed.Offset, failed.Record.Destination.Topic);
             Timers.StartSingleTimer("side-" + failed.Offset, new RetrySide(failed.Offset), TimeSpan.FromSeconds(1));
         });
         Receive<RetrySide>(retry =>
@@ -101,14 +217,14 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             // Idle means nothing to read, not records waiting behind backpressure or a paused fetch.
             if (_completed || _context.Consumer.HighWatermark(_context.TopicPartition) > _nextOffset) return;
             if (!_watermark.AdvanceIfIdle()) return;
-            _checkpoints.Enqueue((_nextOffset, _watermark.Current));
+            TakeCheckpoint();
             WakeDue();
         });
         Receive<CommitTick>(_ => Commit());
         Receive<ProgressSaved>(saved =>
         {
             _saving = false;
-            _committed = saved.Progress.Offset;
+            _saved = saved.Progress;
             _context.Consumer.Commit(_context.TopicPartition, saved.Progress.Offset);
             _context.Metrics.SetCommitted(Partition, saved.Progress.Offset);
             CheckFlushed();
@@ -121,30 +237,9 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<FlushTimeout>(_ =>
         {
             _log.Warning("Partition {0}: {1} devices and {2} side records still uncovered after {3}; the next owner replays from offset {4}",
-                Partition, _uncovered.Count, _pendingSide.Count, _context.FlushTimeout, _committed);
+                Partition, _uncovered.Count, _pendingSide.Count, _context.FlushTimeout, Committed);
             Finish();
         });
-    }
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    private int Partition => _context.TopicPartition.Partition.Value;
-
-    public static Props Props(PartitionContext context, PartitionProgress start) =>
-        Akka.Actor.Props.Create(() => new PartitionActor(context, start));
-
-    protected override void PreStart()
-    {
-        var idleCheck = TimeSpan.FromMilliseconds(Math.Clamp(_context.IdleTimeout / 4, 50, 1000));
-        Timers.StartPeriodicTimer("idle", IdleTick.Instance, idleCheck);
-        Timers.StartPeriodicTimer("commit", CommitTick.Instance, _context.CommitInterval);
-    }
-
-    protected override void PostStop()
-    {
-        _context.Metrics.ForgetPartition(Partition);
-        // Stopped without flushing (the node is going down hard): whoever waits must not wait forever.
-        _context.Flushed.TrySetResult(_committed);
     }
 
     private void Process(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
@@ -160,7 +255,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             if (!_decoder.TryDecode(value, out var evt, out var reason))
             {
                 _context.Metrics.AddDeadLettered(reason.ToHeaderValue());
-                Divert(offset, new SideRecord(_context.DeadLetterTopic, record.Message.Key, value, reason.ToHeaderValue()));
+                Divert(offset, _context.DeadLetterTopic, record.Message.Key, value, reason.ToHeaderValue());
                 continue;
             }
             events++;
@@ -168,7 +263,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             if (_context.Windows.IsTooLate(evt.Timestamp, judgedBy))
             {
                 _context.Metrics.AddTooLate(1);
-                Divert(offset, new SideRecord(_context.TooLateTopic, record.Message.Key, value, "too-late"));
+                Divert(offset, _context.TooLateTopic, record.Message.Key, value, "too-late");
                 continue;
             }
             if (!_batch.TryGetValue(evt.DeviceId, out var list)) _batch[evt.DeviceId] = list = new List<PartitionEvent>(4);
@@ -186,27 +281,29 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         }
         _batch.Clear();
         // The watermark after this batch is the one the next record will be judged by.
-        _checkpoints.Enqueue((_nextOffset, _watermark.Current));
+        TakeCheckpoint();
         WakeDue();
     }
 
-    private void Divert(long offset, SideRecord record)
+    private void TakeCheckpoint() => _checkpoints.Enqueue(new Checkpoint(_nextOffset, _watermark.Current, MarksAt(_nextOffset)));
+
+    private List<SideMark> MarksAt(long offset) => _sides.Values.Select(side => side.MarkAt(offset)).ToList();
+
+    private void Divert(long offset, string topic, byte[]? key, byte[] value, string reason)
     {
+        var side = _sides[topic];
+        // Delivered by an owner that crashed before committing past it.
+        if (side.Holds(offset)) return;
+        var record = new SideRecord(new TopicPartition(topic, side.Partition), key, value, reason);
         _pendingSide[offset] = record;
         Send(offset, record);
     }
 
-    private void Send(long offset, SideRecord record)
-    {
-        // The source partition and offset travel along, so a replay can tell what was already sent.
-        var headers = new[]
-        {
-            new KeyValuePair<string, string>("source-partition", Partition.ToString(CultureInfo.InvariantCulture)),
-            new KeyValuePair<string, string>("source-offset", offset.ToString(CultureInfo.InvariantCulture)),
-        };
-        _context.SideOutput.ProduceAsync(record.Topic, record.Key, record.Value, record.Reason, headers)
-            .PipeTo(Self, success: _ => new SideDelivered(offset), failure: e => new SideFailed(offset, record, e));
-    }
+    private void Send(long offset, SideRecord record) =>
+        _context.SideOutput.ProduceAsync(record.Destination, record.Key, record.Value, record.Reason, Partition, offset)
+            .PipeTo(Self,
+                success: delivered => new SideDelivered(offset, record.Destination.Topic, delivered.Offset.Value),
+                failure: e => new SideFailed(offset, record, e));
 
     private void WakeDue()
     {
@@ -253,19 +350,27 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void Commit()
     {
-        if (_saving) return;
+        if (!_saving && DueProgress() is { } progress) SaveProgress(progress);
+    }
+
+    /// <summary>The latest safe checkpoint, if a replay from it would differ from one from the saved progress.</summary>
+    private PartitionProgress? DueProgress()
+    {
         var safe = SafeOffset();
         while (_checkpoints.Count > 1 && SecondCheckpoint().Offset <= safe) _checkpoints.Dequeue();
-        var (offset, watermark) = _checkpoints.Peek();
-        if (offset <= _committed) return;
+        var checkpoint = _checkpoints.Peek();
+        var progress = new PartitionProgress(checkpoint.Offset, checkpoint.Watermark, _timers.Pending, _context.Epoch) { SideMarks = checkpoint.SideMarks };
+        return progress.ResumesLike(_saved) ? null : progress with { Timers = _timers.Pending.ToImmutableDictionary() };
+    }
 
-        var progress = new PartitionProgress(offset, watermark, _timers.Pending.ToImmutableDictionary(), _context.Epoch);
+    private void SaveProgress(PartitionProgress progress)
+    {
         _saving = true;
         _context.Progress.SaveAsync(_context.ProgressKey, progress)
             .PipeTo(Self, success: () => new ProgressSaved(progress), failure: e => new ProgressFailed(e));
     }
 
-    private (long Offset, long Watermark) SecondCheckpoint()
+    private Checkpoint SecondCheckpoint()
     {
         using var enumerator = _checkpoints.GetEnumerator();
         enumerator.MoveNext();
@@ -289,8 +394,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// <summary>Once the stream has ended: commit what became safe, and finish when everything taken is committed.</summary>
     private void CheckFlushed()
     {
-        if (!_completed) return;
-        if (_committed < _nextOffset)
+        if (!_completed || _saving) return;
+        if (Committed < _nextOffset || DueProgress() is not null)
         {
             Commit();
             return;
@@ -300,13 +405,20 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void Finish()
     {
-        _context.Flushed.TrySetResult(_committed);
+        _context.Flushed.TrySetResult(Committed);
         Context.Stop(Self);
     }
 
-    private sealed record SideRecord(string Topic, byte[]? Key, byte[] Value, string Reason);
+    /// <summary>Where a replay from <see cref="Offset"/> starts: the watermark it judges that record by, and the side marks.</summary>
+    private sealed record Checkpoint(long Offset, long Watermark, IReadOnlyList<SideMark> SideMarks);
 
-    private sealed record SideDelivered(long Offset);
+    private sealed record SideRecord(TopicPartition Destination, byte[]? Key, byte[] Value, string Reason);
+
+    private sealed record SideDelivered(long Offset, string Topic, long SideOffset);
+
+    private sealed record SidesReadBack(IReadOnlyList<SideLedger> Ledgers);
+
+    private sealed record SideReadBackFailed(Exception Cause);
 
     private sealed record SideFailed(long Offset, SideRecord Record, Exception Cause);
 
@@ -315,6 +427,16 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private sealed record ProgressSaved(PartitionProgress Progress);
 
     private sealed record ProgressFailed(Exception Cause);
+
+    private sealed class RetryReadBack
+    {
+        public static readonly RetryReadBack Instance = new();
+    }
+
+    private sealed class RetrySaveMarks
+    {
+        public static readonly RetrySaveMarks Instance = new();
+    }
 
     private sealed class IdleTick
     {

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MetricsCollector.Kafka;
+using MetricsCollector.Partitions;
+using MetricsCollector.ReadSide;
 using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Testing;
@@ -75,6 +77,73 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
 
         await AssertRowsMatchAsync(second.Http, oracle.Windows);
         AssertSideTopics(oracle);
+    }
+
+    [Fact]
+    public async Task A_crash_after_side_records_went_out_replays_without_sending_any_twice()
+    {
+        var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 9, Devices, events: 24_000, Slide, Bound, Lateness, perSecond: 2_000);
+
+        var first = await StartNodeAsync();
+        // The checkpoints of a moment mid-stream: a node killed then leaves them as the last ones,
+        // while the records and side records after them were already processed and delivered.
+        var atCrash = new Dictionary<string, PartitionProgress>();
+        await WaitUntilAsync(async () =>
+        {
+            atCrash = await CheckpointsAsync(first);
+            return atCrash.Count == ProductTopics.DefaultPartitions && atCrash.Values.All(c => c.Offset > 0);
+        }, TimeSpan.FromSeconds(30));
+        Assert.False(producing.IsCompleted, "the stream ended before the crash point; the replay would hold no side records");
+        await producing;
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
+        await WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(90));
+        await first.DisposeAsync();
+
+        await using (var store = ResultStoreFactory.Create(Store.Store, Store.Connection))
+        {
+            foreach (var (key, checkpoint) in atCrash) await store.SaveProgressAsync(key, checkpoint.Encode());
+        }
+        var ends = KafkaOracle.ReadAll(_kafka.BootstrapServers, ProductTopics.Input)
+            .GroupBy(r => PartitionProgress.KeyOf(first.Settings.GroupId, ProductTopics.Input, r.Partition.Value))
+            .ToDictionary(g => g.Key, g => g.Max(r => r.Offset.Value) + 1);
+        await using var second = await StartNodeAsync();
+        // Replayed to the end: a commit there means every side record of the replay was delivered.
+        await WaitUntilAsync(async () =>
+        {
+            var checkpoints = await CheckpointsAsync(second);
+            return ends.All(e => checkpoints.TryGetValue(e.Key, out var c) && c.Offset >= e.Value);
+        }, TimeSpan.FromSeconds(90));
+
+        await AssertRowsMatchAsync(second.Http, oracle.Windows);
+        AssertSideTopics(oracle);
+    }
+
+    [Fact]
+    public async Task An_idle_jump_of_the_watermark_is_checkpointed_though_no_record_came_since()
+    {
+        var start = DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 31, Devices, events: 500, Slide, Bound, Lateness, startMs: start);
+        var startedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+        await using var node = await StartNodeAsync();
+        // Each partition went idle (5 s) after its records, an hour old: its watermark jumped to the wall clock.
+        await WaitUntilAsync(async () =>
+        {
+            var checkpoints = await CheckpointsAsync(node);
+            return checkpoints.Count == ProductTopics.DefaultPartitions && checkpoints.Values.All(c => c.Watermark >= startedAt - Bound);
+        }, TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>The checkpoints the node's input partitions have saved so far, by their store key.</summary>
+    private static async Task<Dictionary<string, PartitionProgress>> CheckpointsAsync(TestNode node)
+    {
+        var checkpoints = new Dictionary<string, PartitionProgress>();
+        for (var partition = 0; partition < ProductTopics.DefaultPartitions; partition++)
+        {
+            var key = PartitionProgress.KeyOf(node.Settings.GroupId, ProductTopics.Input, partition);
+            if (await node.Store.LoadProgressAsync(key) is { } text) checkpoints[key] = PartitionProgress.Decode(text);
+        }
+        return checkpoints;
     }
 
     [Fact]
