@@ -26,6 +26,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<int, AppliedOffset> _applied = new();
     private readonly Dictionary<int, IActorRef> _partitions = new();
+    private readonly DeliveryGate _gate = new();
 
     private DeviceWindows _windows;
     private long _reportedFired;
@@ -49,25 +50,19 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
 
         Recover<SnapshotOffer>(offer => Restore((byte[])offer.Snapshot));
 
-        Command<DeviceEvents>(events =>
+        Command<DeviceEvents>(events => FromPartition(events, Apply));
+        Command<AdvanceWatermark>(advance => FromPartition(advance, a =>
         {
-            Apply(events);
-            events.PartitionActor.Tell(DeviceAck.Instance);
-        });
-        Command<AdvanceWatermark>(advance =>
-        {
-            _partitions[advance.Partition] = advance.PartitionActor;
-            _windows.Advance(advance.Watermark);
+            _partitions[a.Partition] = a.PartitionActor;
+            _windows.Advance(a.Watermark);
             AfterChange(1);
-            advance.PartitionActor.Tell(DeviceAck.Instance);
-        });
-        Command<FlushDevice>(flush =>
+        }));
+        Command<FlushDevice>(flush => FromPartition(flush, f =>
         {
-            _partitions[flush.Partition] = flush.PartitionActor;
-            flush.PartitionActor.Tell(DeviceAck.Instance);
-            if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(flush.Partition);
+            _partitions[f.Partition] = f.PartitionActor;
+            if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(f.Partition);
             else RequestSnapshot();
-        });
+        }));
         Command<RowsStored>(stored =>
         {
             _rowsStoredThrough = Math.Max(_rowsStoredThrough, stored.Sequence);
@@ -105,6 +100,22 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     {
         base.PreStart();
         Context.SetReceiveTimeout(_settings.PassivateAfter);
+    }
+
+    /// <summary>Handles a partition's message once and in order (<see cref="DeliveryGate"/>), and acknowledges it.</summary>
+    private void FromPartition<T>(T message, Action<T> handle) where T : IFromPartition
+    {
+        switch (_gate.Check(message))
+        {
+            case DeliveryVerdict.Gap:
+                // Not acknowledged: the partition sends everything from the gap again.
+                _log.Debug("Device {0}: message {1} from partition {2} arrived after a gap; waiting for the resend", DeviceId, message.Delivery.Seq, message.Partition);
+                return;
+            case DeliveryVerdict.Handle:
+                handle(message);
+                break;
+        }
+        message.PartitionActor.Tell(new DeviceAck(DeviceId, message.Delivery.Seq));
     }
 
     private void Restore(byte[] bytes)

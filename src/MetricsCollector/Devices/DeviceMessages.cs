@@ -18,25 +18,35 @@ public readonly record struct PartitionEvent(long Offset, long JudgedBy, long Ti
 /// A run of one device's records from one partition, in partition order. <see cref="Epoch"/>
 /// names the broker (its cluster id) whose offsets these are.
 /// </summary>
-public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, string Epoch, PartitionEvent[] Events) : IDeviceMessage;
+public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, string Epoch, PartitionEvent[] Events) : IFromPartition
+{
+    public Delivery Delivery { get; init; }
+
+    public IFromPartition With(Delivery delivery) => this with { Delivery = delivery };
+}
 
 /// <summary>The partition's watermark reached a time the device asked to be woken at.</summary>
-public sealed record AdvanceWatermark(string DeviceId, int Partition, IActorRef PartitionActor, long Watermark) : IDeviceMessage;
+public sealed record AdvanceWatermark(string DeviceId, int Partition, IActorRef PartitionActor, long Watermark) : IFromPartition
+{
+    public Delivery Delivery { get; init; }
+
+    public IFromPartition With(Delivery delivery) => this with { Delivery = delivery };
+}
 
 /// <summary>Snapshot now and tell the partition what is covered: its partition is being handed over or the node stops.</summary>
-public sealed record FlushDevice(string DeviceId, int Partition, IActorRef PartitionActor) : IDeviceMessage;
+public sealed record FlushDevice(string DeviceId, int Partition, IActorRef PartitionActor) : IFromPartition
+{
+    public Delivery Delivery { get; init; }
+
+    public IFromPartition With(Delivery delivery) => this with { Delivery = delivery };
+}
 
 /// <summary>
-/// Device → partition: one message from the partition has been handled. The partition keeps the
-/// number of its messages in flight bounded: that is the backpressure from devices to Kafka, and
-/// it keeps the shard region's buffer (which drops when full) far from full while shards start.
+/// Device → partition: every message up to <see cref="Seq"/> has been handled. The partition keeps
+/// the number of its messages in flight bounded: that is the backpressure from devices to Kafka,
+/// and it keeps the shard region's buffer (which drops when full) far from full while shards start.
 /// </summary>
-public sealed class DeviceAck
-{
-    public static readonly DeviceAck Instance = new();
-
-    private DeviceAck() { }
-}
+public sealed record DeviceAck(string DeviceId, long Seq);
 
 /// <summary>Device → partition: wake me when the watermark reaches this time (<see cref="long.MaxValue"/>: never).</summary>
 public sealed record WakeMeAt(string DeviceId, long Watermark);

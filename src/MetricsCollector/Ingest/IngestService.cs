@@ -38,6 +38,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
     private KafkaSideOutput? _sideOutput;
+    private ShardHandOver? _handOver;
     private string _epoch = "";
     private IConsumerControl? _control;
 
@@ -68,6 +69,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
 
         _epoch = await BrokerEpochAsync(bootstrap, cancellationToken);
         _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });
+        _handOver = new ShardHandOver(devices, Akka.Cluster.Cluster.Get(_system), _log);
         var consumer = new KafkaConsumerSettings
         {
             Config = new ConsumerConfig
@@ -152,12 +154,14 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         IMaterializer materializer)
     {
         var start = _starts.TryRemove(partition, out var progress) ? progress : PartitionProgress.Beginning(_epoch);
+        var stopWaiting = new CancellationTokenSource();
         var context = new PartitionContext
         {
             TopicPartition = partition,
             ProgressKey = KeyOf(partition),
             Epoch = _epoch,
             Devices = devices,
+            ShardReady = _handOver!.WaitUntilOnlyHereAsync(DeviceShardMessageExtractor.ShardOf(partition.Partition.Value), stopWaiting.Token),
             TopN = topN,
             SideOutput = _sideOutput!,
             Consumer = _control!,
@@ -170,6 +174,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             Metrics = _metrics,
         };
         _running[partition] = context;
+        _ = context.Flushed.Task.ContinueWith(_ =>
+        {
+            stopWaiting.Cancel();
+            stopWaiting.Dispose();
+        }, TaskScheduler.Default);
         var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
         records
             .Batch(BatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(BatchSize) { first }, (batch, next) =>

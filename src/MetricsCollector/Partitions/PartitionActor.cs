@@ -36,6 +36,9 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// <summary>Messages to devices not yet handled, beyond which the stream waits (well under the shard region's buffer of 100k).</summary>
     private const int MaxInFlight = 4_000;
 
+    /// <summary>How long a device may leave messages unacknowledged before they are sent again (<see cref="DeviceOutbox"/>).</summary>
+    private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(3);
+
     private readonly PartitionContext _context;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Watermark _watermark;
@@ -47,11 +50,13 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly Queue<Checkpoint> _checkpoints = new();
     private readonly Dictionary<string, SideLedger> _sides = new();
     private readonly Dictionary<string, List<PartitionEvent>> _batch = new();
-    private int _inFlight;
+    private readonly DeviceOutbox _outbox = new();
     private IActorRef? _awaitingAck;
     private long _nextOffset;
     private PartitionProgress _saved;
     private IActorRef? _awaitingInit;
+    private bool _sidesReady;
+    private bool _shardReady;
     private long _reportedWatermark = long.MinValue;
     private bool _saving;
     private bool _completed;
@@ -78,9 +83,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         ReadSideTopicsBack();
+        _context.ShardReady.PipeTo(Self, success: () => ShardReady.Instance, failure: e => new ShardNotReady(e));
         var idleCheck = TimeSpan.FromMilliseconds(Math.Clamp(_context.IdleTimeout / 4, 50, 1000));
         Timers.StartPeriodicTimer("idle", IdleTick.Instance, idleCheck);
         Timers.StartPeriodicTimer("commit", CommitTick.Instance, _context.CommitInterval);
+        Timers.StartPeriodicTimer("resend", ResendTick.Instance, TimeSpan.FromSeconds(1));
     }
 
     protected override void PostStop()
@@ -91,18 +98,26 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Before the first record: learn what the side topics already hold, and save the marks if the
-    /// checkpoint had none. The stream waits for the answer to its init message meanwhile.
+    /// Before the first record: learn what the side topics already hold, save the marks if the
+    /// checkpoint had none, and wait until the device shard can only start here. The stream waits
+    /// for the answer to its init message meanwhile.
     /// </summary>
     private void Preparing()
     {
         Receive<StreamInit>(_ => _awaitingInit = Sender);
+        Receive<ShardReady>(_ =>
+        {
+            _shardReady = true;
+            TryBecomeRunning();
+        });
+        // Only when the partition is revoked before its shard came here: the stream ends next.
+        Receive<ShardNotReady>(_ => { });
         Receive<SidesReadBack>(read =>
         {
             foreach (var ledger in read.Ledgers) _sides[ledger.Topic] = ledger;
             var start = _saved with { SideMarks = MarksAt(_saved.Offset) };
             _checkpoints.Enqueue(new Checkpoint(start.Offset, start.Watermark, start.SideMarks));
-            if (read.Ledgers.All(side => _saved.SideMarks.Any(m => m.Topic == side.Topic && m.Partition == side.Partition))) BecomeRunning();
+            if (read.Ledgers.All(side => _saved.SideMarks.Any(m => m.Topic == side.Topic && m.Partition == side.Partition))) SidesReady();
             else SaveProgress(start);
         });
         Receive<SideReadBackFailed>(failed =>
@@ -115,7 +130,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         {
             _saving = false;
             _saved = saved.Progress;
-            BecomeRunning();
+            SidesReady();
         });
         Receive<ProgressFailed>(failed =>
         {
@@ -134,10 +149,18 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         // Neither the watermark nor the checkpoint can move before records may flow.
         Receive<IdleTick>(_ => { });
         Receive<CommitTick>(_ => { });
+        Receive<ResendTick>(_ => { });
     }
 
-    private void BecomeRunning()
+    private void SidesReady()
     {
+        _sidesReady = true;
+        TryBecomeRunning();
+    }
+
+    private void TryBecomeRunning()
+    {
+        if (!_sidesReady || !_shardReady) return;
         Become(Running);
         _awaitingInit?.Tell(StreamAck.Instance);
         _awaitingInit = null;
@@ -173,13 +196,13 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         {
             Process(records);
             // Backpressure: the next batch comes only once the devices have caught up enough.
-            if (_inFlight <= MaxInFlight) Sender.Tell(StreamAck.Instance);
+            if (_outbox.InFlight <= MaxInFlight) Sender.Tell(StreamAck.Instance);
             else _awaitingAck = Sender;
         });
-        Receive<DeviceAck>(_ =>
+        Receive<DeviceAck>(ack =>
         {
-            _inFlight--;
-            if (_awaitingAck is not null && _inFlight <= MaxInFlight / 2)
+            _outbox.Ack(ack.DeviceId, ack.Seq, Now);
+            if (_awaitingAck is not null && _outbox.InFlight <= MaxInFlight / 2)
             {
                 _awaitingAck.Tell(StreamAck.Instance);
                 _awaitingAck = null;
@@ -221,6 +244,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             WakeDue();
         });
         Receive<CommitTick>(_ => Commit());
+        Receive<ResendTick>(_ => ResendOverdue());
         Receive<ProgressSaved>(saved =>
         {
             _saving = false;
@@ -276,8 +300,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         {
             _uncovered.TryAdd(device, list[0].Offset);
             _lastSent[device] = list[^1].Offset;
-            _context.Devices.Tell(new DeviceEvents(device, Partition, Self, _context.Epoch, list.ToArray()));
-            _inFlight++;
+            var run = list.ToArray();
+            ToDevice(device, d => new DeviceEvents(device, Partition, Self, _context.Epoch, run) { Delivery = d });
         }
         _batch.Clear();
         // The watermark after this batch is the one the next record will be judged by.
@@ -317,10 +341,23 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         }
     }
 
+    private void ToDevice(string device, Func<Delivery, IFromPartition> message) =>
+        _context.Devices.Tell(_outbox.Stamp(device, message, Now));
+
+    private long Now => _context.Clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private void ResendOverdue()
+    {
+        var again = _outbox.Overdue(Now, (long)ResendAfter.TotalMilliseconds);
+        if (again.Count == 0) return;
+        _log.Info("Partition {0}: sending {1} unacknowledged messages to {2} devices again", Partition, again.Count, again.Select(m => m.DeviceId).Distinct().Count());
+        foreach (var message in again) _context.Devices.Tell(message);
+    }
+
     private void Wake(string device)
     {
-        _context.Devices.Tell(new AdvanceWatermark(device, Partition, Self, _watermark.Current));
-        _inFlight++;
+        var watermark = _watermark.Current;
+        ToDevice(device, d => new AdvanceWatermark(device, Partition, Self, watermark) { Delivery = d });
     }
 
     private void OnCovered(Covered covered)
@@ -384,8 +421,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         _completed = true;
         foreach (var device in _uncovered.Keys)
         {
-            _context.Devices.Tell(new FlushDevice(device, Partition, Self));
-            _inFlight++;
+            ToDevice(device, d => new FlushDevice(device, Partition, Self) { Delivery = d });
         }
         Timers.StartSingleTimer("flush-timeout", FlushTimeout.Instance, _context.FlushTimeout);
         CheckFlushed();
@@ -414,6 +450,13 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private sealed record SideRecord(TopicPartition Destination, byte[]? Key, byte[] Value, string Reason);
 
+    private sealed class ShardReady
+    {
+        public static readonly ShardReady Instance = new();
+    }
+
+    private sealed record ShardNotReady(Exception Cause);
+
     private sealed record SideDelivered(long Offset, string Topic, long SideOffset);
 
     private sealed record SidesReadBack(IReadOnlyList<SideLedger> Ledgers);
@@ -441,6 +484,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private sealed class IdleTick
     {
         public static readonly IdleTick Instance = new();
+    }
+
+    private sealed class ResendTick
+    {
+        public static readonly ResendTick Instance = new();
     }
 
     private sealed class CommitTick

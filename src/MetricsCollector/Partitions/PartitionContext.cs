@@ -16,6 +16,9 @@ public sealed record PartitionContext
     /// <summary>The broker's cluster id, carried with every record so devices can tell offsets of different brokers apart.</summary>
     public required string Epoch { get; init; }
     public required IActorRef Devices { get; init; }
+
+    /// <summary>Completes once this partition's device shard can only start on this node (<see cref="Ingest.ShardHandOver"/>).</summary>
+    public required Task ShardReady { get; init; }
     public required IActorRef TopN { get; init; }
     public required KafkaSideOutput SideOutput { get; init; }
     public required IConsumerControl Consumer { get; init; }

@@ -34,6 +34,15 @@ public sealed class DeviceActorTests : TestKit
     private IActorRef Device(string id, IActorRef writer) =>
         Sys.ActorOf(DeviceActor.Props(id, Settings, writer, new CollectorMetrics(), TimeProvider.System));
 
+    private long _sent;
+
+    /// <summary>The partition numbers its messages; each one here follows an acknowledged one.</summary>
+    private IFromPartition Numbered(IFromPartition message)
+    {
+        var seq = ++_sent;
+        return message.With(new Delivery(seq, seq));
+    }
+
     private DeviceEvents Events(string id, IActorRef partition, params (long Offset, long Time, double Value)[] events) =>
         new(id, 0, partition, "test-broker", events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
 
@@ -44,10 +53,10 @@ public sealed class DeviceActorTests : TestKit
         var partition = PartitionProbe();
         var device = Device("d-1", writer.Ref);
 
-        device.Tell(Events("d-1", partition.Ref, (0, 1_000, 10), (1, 2_000, 30)));
+        device.Tell(Numbered(Events("d-1", partition.Ref, (0, 1_000, 10), (1, 2_000, 30))));
         Assert.Equal(10_000, partition.ExpectMsg<WakeMeAt>().Watermark);
 
-        device.Tell(new AdvanceWatermark("d-1", 0, partition.Ref, 10_000));
+        device.Tell(Numbered(new AdvanceWatermark("d-1", 0, partition.Ref, 10_000)));
         var rows = writer.ExpectMsg<StoreRows>().Rows;
         var row = Assert.Single(rows);
         Assert.Equal((10_000L, 2L, 10.0, 30.0, 20.0), (row.WindowEnd, row.Count, row.Min, row.Max, row.Mean));
@@ -61,11 +70,11 @@ public sealed class DeviceActorTests : TestKit
         var partition = PartitionProbe();
         var device = Device("d-2", writer.Ref);
 
-        device.Tell(Events("d-2", partition.Ref, (10, 1_000, 10)));
-        device.Tell(new AdvanceWatermark("d-2", 0, partition.Ref, 10_000));
+        device.Tell(Numbered(Events("d-2", partition.Ref, (10, 1_000, 10))));
+        device.Tell(Numbered(new AdvanceWatermark("d-2", 0, partition.Ref, 10_000)));
         var rows = writer.ExpectMsg<StoreRows>();
         // The third change makes a snapshot due, but the rows it implies are not stored yet.
-        device.Tell(Events("d-2", partition.Ref, (11, 12_000, 20)));
+        device.Tell(Numbered(Events("d-2", partition.Ref, (11, 12_000, 20))));
         partition.ReceiveWhile(TimeSpan.FromMilliseconds(500), m => m is Covered ? throw new Xunit.Sdk.XunitException("covered before its rows were stored") : m);
 
         device.Tell(new RowsStored(rows.Sequence));
@@ -79,7 +88,7 @@ public sealed class DeviceActorTests : TestKit
         var partition = PartitionProbe();
         var device = Device("d-3", writer.Ref);
 
-        device.Tell(Events("d-3", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30)));
+        device.Tell(Numbered(Events("d-3", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30))));
         var covered = partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3));
         Assert.Equal(2, covered.ThroughOffset);
 
@@ -89,8 +98,8 @@ public sealed class DeviceActorTests : TestKit
 
         var restarted = Device("d-3", writer.Ref);
         // A replay from offset 1 sends two records the snapshot holds and one it does not.
-        restarted.Tell(Events("d-3", partition.Ref, (1, 2_000, 20), (2, 3_000, 30), (3, 4_000, 40)));
-        restarted.Tell(new AdvanceWatermark("d-3", 0, partition.Ref, 1_000_000));
+        restarted.Tell(Numbered(Events("d-3", partition.Ref, (1, 2_000, 20), (2, 3_000, 30), (3, 4_000, 40))));
+        restarted.Tell(Numbered(new AdvanceWatermark("d-3", 0, partition.Ref, 1_000_000)));
         var rows = writer.FishForMessage<StoreRows>(m => m.Rows.Count > 0, TimeSpan.FromSeconds(3)).Rows;
         Assert.All(rows, r => Assert.Equal(4, r.Count));
         Assert.All(rows, r => Assert.Equal(25.0, r.Mean));
