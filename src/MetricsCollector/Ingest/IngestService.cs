@@ -66,6 +66,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var devices = await _registry.GetAsync<DeviceRegion>(cancellationToken);
         var topN = await _registry.GetAsync<TopNProxy>(cancellationToken);
         var bootstrap = _readiness.KafkaBootstrap;
+        await Hosting.PersistenceWarmUp.RunAsync(_system, _settings, cancellationToken);
 
         _epoch = await BrokerEpochAsync(bootstrap, cancellationToken);
         _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });

@@ -47,6 +47,7 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     {
         if (_cluster is not null)
         {
+            _output.WriteLine(await _cluster.CountersAsync());
             _output.WriteLine(_cluster.LogTails());
             await _cluster.DisposeAsync();
         }
@@ -140,9 +141,14 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
 
     private ProcessCluster Cluster(string connection) => _cluster = new ProcessCluster(Broker.BootstrapServers, connection, _dir);
 
+    /// <summary>
+    /// Event time advances 20 ms a record on average, so the stream ends 10 minutes before the wall
+    /// clock: after it, the idle rule can close every window.
+    /// </summary>
     private Task<int> Produce(int seed, int events, int perSecond) =>
         TestDataset.ProduceAsync(Broker.BootstrapServers, ProductTopics.Input, seed, Devices, events,
-            PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond);
+            PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond,
+            startMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - events * 20L - 600_000);
 
     private async Task AssertResultAsync(string connection)
     {

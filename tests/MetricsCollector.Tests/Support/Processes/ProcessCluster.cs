@@ -21,6 +21,11 @@ public sealed class ProcessCluster : IAsyncDisposable
         _workDir = workDir;
         _environment = NodeEnvironment.For(bootstrap, "postgresql", postgresConnection);
         _environment["MC_SEED_NODES"] = string.Join(',', _seedPorts.Select(p => $"127.0.0.1:{p}"));
+        // The tests' events start an hour in the past. A partition that idles for the idle timeout
+        // moves its watermark to the wall clock, after which all of them would be too late: the
+        // timeout must outlast starting the nodes and a 20 s outage, and the last windows close
+        // that much after the stream ends.
+        _environment["MC_IDLE_TIMEOUT"] = "30s";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) _environment[key] = value;
     }
 
@@ -83,6 +88,25 @@ public sealed class ProcessCluster : IAsyncDisposable
                 throw new TimeoutException($"partitions {string.Join(",", orphaned.Except(taken))} of {victim.Name} not taken over within {timeout}\n{LogTails()}");
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>The main counters of every running node, for a failing test's output.</summary>
+    public async Task<string> CountersAsync()
+    {
+        var lines = new List<string>();
+        foreach (var node in Running)
+        {
+            try
+            {
+                var text = await node.Http.GetStringAsync("/metrics");
+                lines.Add($"{node.Name}: " + string.Join(" ", text.Split('\n').Where(l => l.StartsWith("mc_", StringComparison.Ordinal) && !l.Contains("quantile", StringComparison.Ordinal))));
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                lines.Add($"{node.Name}: /metrics unreachable ({e.Message})");
+            }
+        }
+        return string.Join('\n', lines);
     }
 
     public string LogTails() => string.Join('\n', _nodes.Select(n => n.LogTail()));
