@@ -102,6 +102,9 @@ public sealed partial class DeviceWindows
         Watermark = watermark;
         Close();
         DropPanes();
+        // Once per slide, when a window fires: by then the pane before the newest is complete
+        // but for stragglers.
+        _panes.CompactAllButNewest();
         _wake = ComputeWakeUp();
     }
 
