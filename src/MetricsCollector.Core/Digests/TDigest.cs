@@ -223,16 +223,29 @@ public sealed class TDigest
             return;
         }
 
+        // Unpacked into scratch space rather than in place: other is only read.
+        double[]? rented = null;
         var means = other._means;
-        if (other._packed is not null)
+        if (other._packed is { } packed)
         {
-            means = new double[other._centroidCount];
-            Unpack(other._packed, means);
+            rented = ArrayPool<double>.Shared.Rent(other._centroidCount);
+            Unpack(packed, rented.AsSpan(0, other._centroidCount));
+            means = rented;
         }
 
-        for (var i = 0; i < other._centroidCount; i++)
+        try
         {
-            Append(means[i], other._weights is null ? 1 : (long)other._weights[i]);
+            for (var i = 0; i < other._centroidCount; i++)
+            {
+                Append(means[i], other._weights is null ? 1 : (long)other._weights[i]);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<double>.Shared.Return(rented);
+            }
         }
 
         for (var i = 0; i < other._bufferCount; i++)
