@@ -36,14 +36,14 @@ namespace MetricsCollector.Core.Digests;
 /// </para>
 /// <para>
 /// Memory: nothing is allocated up front. The buffer grows by doubling up to
-/// <c>BufferFactor·δ</c> values and <see cref="Compact"/> drops it; a digest whose centroids are
-/// all single values (any digest of fewer than ~60 values at δ = 100) then keeps only one
-/// array of means, and when those values are decimals of at most <c>MaxDecimals</c> places (as
-/// CPU readings are) not even that: it keeps them in decimal form, as the integer steps between
-/// the sorted values in units of the last decimal place, one to three bytes each instead of
-/// eight. Each value is still exactly the double it was (see <c>IsExactAt</c>), so answers do
-/// not change; the form is unpacked again only when the digest is queried or merged into,
-/// while <see cref="MergeAll"/> and serialization read it as it is.
+/// <c>BufferFactor·δ</c> values and <see cref="Compact"/> drops it. A digest of up to
+/// <c>RawPointsFactor·δ</c> values, all added one by one and all decimals of at most
+/// <c>MaxDecimals</c> places (a pane of CPU readings), then keeps the values themselves in
+/// decimal form: sorted, as integer steps in units of the last decimal place, one to three
+/// bytes each instead of eight. Each value is still exactly the double it was (see
+/// <c>IsExactAt</c>), so answers do not change; queries and a full buffer unpack the form
+/// again, while <see cref="MergeAll"/> and serialization read it as it is. Any other digest
+/// keeps its centroids merged to δ, in arrays trimmed to size.
 /// </para>
 /// <para>
 /// Known limit: a centroid does not record whether all its values are equal. Inside a long run
@@ -110,7 +110,7 @@ public sealed class TDigest
 
     private double[] _means = [];     // empty while _packed holds them
     private double[]? _weights;       // null when every centroid holds exactly one value (after Compact)
-    private byte[]? _packed;          // the means in decimal form (see Memory above), or null
+    private byte[]? _packed;          // the values in decimal form (see Memory above), or null
     private int _centroidCount;
     private long _centroidWeight;
 
@@ -652,10 +652,10 @@ public sealed class TDigest
     // adds, bit for bit like the original: a restored snapshot continues as if the process had
     // never stopped.
 
-    /// <summary>Bytes <see cref="WriteTo"/> will write (merges the buffer in first unless the digest is written in decimal form).</summary>
+    /// <summary>Bytes <see cref="WriteTo"/> will write (takes the buffer in first).</summary>
     public int GetSerializedSize() => SerializedSize(DecimalForm());
 
-    /// <summary>Writes the digest (merging the buffer in first unless it is written in decimal form) and returns the bytes written.</summary>
+    /// <summary>Writes the digest (taking the buffer in first) and returns the bytes written.</summary>
     public int WriteTo(Span<byte> destination) => Write(destination, DecimalForm());
 
     public byte[] ToBytes()
@@ -833,19 +833,29 @@ public sealed class TDigest
             return false;
         }
 
-        var points = new double[count];
-        if (_packed is not null)
+        var rented = ArrayPool<double>.Shared.Rent((int)count);
+        byte[]? packed;
+        try
         {
-            Unpack(_packed, points.AsSpan(0, _centroidCount));
+            var points = rented.AsSpan(0, (int)count);
+            if (_packed is not null)
+            {
+                Unpack(_packed, points[.._centroidCount]);
+            }
+            else
+            {
+                _means.AsSpan(0, _centroidCount).CopyTo(points);
+            }
+
+            _bufferValues.AsSpan(0, _bufferCount).CopyTo(points[_centroidCount..]);
+            points.Sort();
+            packed = Pack(points);
         }
-        else
+        finally
         {
-            _means.AsSpan(0, _centroidCount).CopyTo(points);
+            ArrayPool<double>.Shared.Return(rented);
         }
 
-        _bufferValues.AsSpan(0, _bufferCount).CopyTo(points.AsSpan(_centroidCount));
-        points.AsSpan().Sort();
-        var packed = Pack(points);
         if (packed is null)
         {
             return false;

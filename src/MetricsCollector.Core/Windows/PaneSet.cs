@@ -25,9 +25,6 @@ public sealed class PaneSet
     {
         if (!_panes.TryGetValue(pane, out var digest))
         {
-            // A device moving on to a new pane leaves the last one to stragglers: compact it now
-            // rather than at the next window firing, which frees its buffer a minute earlier.
-            if (_panes.Count > 0 && pane > _panes.Keys[^1]) _panes.Values[^1].Compact();
             digest = new TDigest(_compression);
             _panes.Add(pane, digest);
         }
