@@ -9,6 +9,9 @@ switch (args.FirstOrDefault())
         // The t-digest rank-error table.
         DigestAccuracy.Run(Console.Out);
         return 0;
+    case "memory":
+        // Retained heap and snapshot size per active device (docs/benchmarks.md).
+        return MemoryBenchmark.Run(args);
     case "kafka-raw":
         return await KafkaRawBenchmark.RunAsync(args);
     case "pipeline":

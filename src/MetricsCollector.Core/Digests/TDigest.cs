@@ -36,9 +36,14 @@ namespace MetricsCollector.Core.Digests;
 /// </para>
 /// <para>
 /// Memory: nothing is allocated up front. The buffer grows by doubling up to
-/// <c>BufferFactor·δ</c> values and <see cref="Compact"/> drops it; a digest whose centroids are
-/// all single values (any digest of fewer than ~60 values at δ = 100) then keeps only one
-/// array of means.
+/// <c>BufferFactor·δ</c> values and <see cref="Compact"/> drops it. A digest of up to
+/// <c>RawPointsFactor·δ</c> values, all added one by one and all decimals of at most
+/// <c>MaxDecimals</c> places (a pane of CPU readings), then keeps the values themselves in
+/// decimal form: sorted, as integer steps in units of the last decimal place, one to three
+/// bytes each instead of eight. Each value is still exactly the double it was (see
+/// <c>IsExactAt</c>), so answers do not change; queries and a full buffer unpack the form
+/// again, while <see cref="MergeAll"/> and serialization read it as it is. Any other digest
+/// keeps its centroids merged to δ, in arrays trimmed to size.
 /// </para>
 /// <para>
 /// Known limit: a centroid does not record whether all its values are equal. Inside a long run
@@ -58,7 +63,7 @@ public sealed class TDigest
     public const double MaxCompression = 10_000;
 
     /// <summary>First byte of every serialized digest.</summary>
-    public const byte FormatVersion = 1;
+    public const byte FormatVersion = 2;
 
     // Buffer of up to 10·δ values: a merge pass costs about (centroids + buffered)/buffered steps
     // per value plus a square root per centroid it closes; at 10·δ that is a few ns per
@@ -67,6 +72,21 @@ public sealed class TDigest
     private const int BufferFactor = 10;
     private const int InitialBufferCapacity = 16;
     private const byte FlagMergeRightToLeft = 1;
+    private const byte FlagDecimal = 2;
+    private const byte FlagUncompressed = 4;
+
+    // Compact keeps up to this many times δ values of weight 1 as they are (in decimal form)
+    // rather than merged to δ: at two or three bytes a value, 2·δ values take less memory than
+    // the ~δ/2 centroids of 16 bytes (mean and weight) they would merge into, and a window
+    // built from them sees the values themselves.
+    private const int RawPointsFactor = 2;
+
+    // Decimal form: values that are n / 10^d for some d ≤ MaxDecimals and |n| ≤ 2^53. Six places
+    // keep the steps of values in [0, 100] within three bytes; finer values gain little over
+    // eight-byte doubles.
+    private const int MaxDecimals = 6;
+    private const double MaxExactInteger = 9_007_199_254_740_992;
+    private static readonly double[] PowersOfTen = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
     // MergeAll's bucket sort: buckets up to this size are left to the final insertion sort,
     // and below this depth of re-bucketing crowded buckets go to the library sort (only
@@ -88,8 +108,9 @@ public sealed class TDigest
     private int _bufferCount;
     private long _bufferWeight;
 
-    private double[] _means = [];
+    private double[] _means = [];     // empty while _packed holds them
     private double[]? _weights;       // null when every centroid holds exactly one value (after Compact)
+    private byte[]? _packed;          // the values in decimal form (see Memory above), or null
     private int _centroidCount;
     private long _centroidWeight;
 
@@ -202,9 +223,29 @@ public sealed class TDigest
             return;
         }
 
-        for (var i = 0; i < other._centroidCount; i++)
+        // Unpacked into scratch space rather than in place: other is only read.
+        double[]? rented = null;
+        var means = other._means;
+        if (other._packed is { } packed)
         {
-            Append(other._means[i], other._weights is null ? 1 : (long)other._weights[i]);
+            rented = ArrayPool<double>.Shared.Rent(other._centroidCount);
+            Unpack(packed, rented.AsSpan(0, other._centroidCount));
+            means = rented;
+        }
+
+        try
+        {
+            for (var i = 0; i < other._centroidCount; i++)
+            {
+                Append(means[i], other._weights is null ? 1 : (long)other._weights[i]);
+            }
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<double>.Shared.Return(rented);
+            }
         }
 
         for (var i = 0; i < other._bufferCount; i++)
@@ -267,7 +308,21 @@ public sealed class TDigest
             var pos = 0;
             foreach (var digest in digests)
             {
-                pos = Gather(digest._means, digest._weights, digest._centroidCount, spareValues, unit ? [] : spareWeights, pos);
+                if (digest._packed is { } packed)
+                {
+                    Unpack(packed, spareValues.Slice(pos, digest._centroidCount));
+                    if (!unit)
+                    {
+                        spareWeights.Slice(pos, digest._centroidCount).Fill(1);
+                    }
+
+                    pos += digest._centroidCount;
+                }
+                else
+                {
+                    pos = Gather(digest._means, digest._weights, digest._centroidCount, spareValues, unit ? [] : spareWeights, pos);
+                }
+
                 pos = Gather(digest._bufferValues, digest._bufferWeights, digest._bufferCount, spareValues, unit ? [] : spareWeights, pos);
             }
 
@@ -513,8 +568,9 @@ public sealed class TDigest
             _bufferWeights = _bufferWeights?[.._bufferCount],
             _bufferCount = _bufferCount,
             _bufferWeight = _bufferWeight,
-            _means = _means[.._centroidCount],
+            _means = _packed is null ? _means[.._centroidCount] : [],
             _weights = _weights?[.._centroidCount],
+            _packed = _packed?.ToArray(),
             _centroidCount = _centroidCount,
             _centroidWeight = _centroidWeight,
             _mergeRightToLeft = _mergeRightToLeft,
@@ -526,40 +582,66 @@ public sealed class TDigest
         return copy;
     }
 
-    /// <summary>Merges the buffer in and trims every array to its content, for digests that will sit idle.</summary>
+    /// <summary>
+    /// Prepares the digest to sit idle: drops the buffer and trims every array to its content.
+    /// Up to <c>RawPointsFactor·δ</c> values of weight 1 of at most <c>MaxDecimals</c> decimals
+    /// (a pane of CPU readings) are kept as they are, sorted, in decimal form; anything else is
+    /// merged to δ first. Cheap on a digest that has not changed since it was last compacted.
+    /// </summary>
     public void Compact()
     {
-        Compress();
+        if (_bufferValues.Length == 0 && _spareMeans is null && (_packed is not null || _means.Length == _centroidCount))
+        {
+            return;
+        }
+
+        if (!TryPack())
+        {
+            Compress();
+            if (_centroidCount == _centroidWeight)
+            {
+                _weights = null;
+            }
+            else if (_weights is not null && _weights.Length != _centroidCount)
+            {
+                _weights = _weights[.._centroidCount];
+            }
+
+            if (_means.Length != _centroidCount)
+            {
+                _means = _means[.._centroidCount];
+            }
+        }
+
         _bufferValues = [];
         _bufferWeights = null;
         _spareMeans = null;
         _spareWeights = null;
-        if (_means.Length != _centroidCount)
-        {
-            _means = _means[.._centroidCount];
-        }
-
-        if (_centroidCount == _centroidWeight)
-        {
-            _weights = null;
-        }
-        else if (_weights is not null && _weights.Length != _centroidCount)
-        {
-            _weights = _weights[.._centroidCount];
-        }
     }
 
-    // Serialized form, version 1 (little-endian; varint = unsigned LEB128):
-    //   byte    version (1)
-    //   byte    flags: bit 0 = the next merge runs right to left; other bits must be 0
+    // Serialized form, version 2 (little-endian; varint = unsigned LEB128):
+    //   byte    version (2)
+    //   byte    flags: bit 0 = the next merge runs right to left; bit 1 = decimal form;
+    //           bit 2 = (decimal form only) the values are not yet merged to δ; other bits 0
     //   double  compression
     //   varint  count
-    //   if count > 0:
+    //   if count > 0, decimal form (the values themselves, sorted; see Memory above):
+    //     double  sum
+    //     byte    decimals d
+    //     varint  first value in units of 10^−d, zigzag-encoded; then per further value a
+    //             varint step in those units, up to the end of the bytes
+    //   if count > 0, otherwise:
     //     double min, double max, double sum
     //     varint  centroid count
     //     per centroid: varint mean step, varint weight step   (weights sum to count)
-    // Means are exact doubles, written as steps between order-preserving 64-bit keys of
-    // consecutive means (the first step from min): the means ascend, so every step is
+    // Version 1 had only the second form; it is not read.
+    // The decimal form is what Compact keeps in memory, so idle panes are written and restored
+    // without converting anything; at 3 decimals a pane of readings takes about two bytes a
+    // value. A digest of few enough such values is written in it, buffer and all, without being
+    // merged to δ: merging the sorted values later gives the same centroids as merging the
+    // centroids and the buffer would have, and bit 2 says whether that merge is still due.
+    // Otherwise means are exact doubles, written as steps between order-preserving 64-bit
+    // keys of consecutive means (the first step from min): the means ascend, so every step is
     // non-negative and small when means are close, saving one to two bytes per centroid over
     // raw doubles while staying bit-exact (floats would turn a run of 37.23s into 37.2299995).
     // Weights change smoothly from one centroid to the next (the k1 bound does), so each is
@@ -570,74 +652,17 @@ public sealed class TDigest
     // adds, bit for bit like the original: a restored snapshot continues as if the process had
     // never stopped.
 
-    /// <summary>Bytes <see cref="WriteTo"/> will write (merges the buffer in first).</summary>
-    public int GetSerializedSize()
-    {
-        Compress();
-        var size = 1 + 1 + 8 + VarintSize((ulong)Count);
-        if (Count == 0)
-        {
-            return size;
-        }
+    /// <summary>Bytes <see cref="WriteTo"/> will write (takes the buffer in first).</summary>
+    public int GetSerializedSize() => SerializedSize(DecimalForm());
 
-        size += 24 + VarintSize((ulong)_centroidCount);
-        var previous = OrderKey(_min);
-        long previousWeight = 0;
-        for (var i = 0; i < _centroidCount; i++)
-        {
-            var key = OrderKey(_means[i]);
-            var weight = (long)Weight(i);
-            size += VarintSize(unchecked((ulong)(key - previous))) + VarintSize(ZigZag(weight - previousWeight));
-            previous = key;
-            previousWeight = weight;
-        }
-
-        return size;
-    }
-
-    /// <summary>Writes the digest (merging the buffer in first) and returns the bytes written.</summary>
-    public int WriteTo(Span<byte> destination)
-    {
-        var size = GetSerializedSize();
-        if (destination.Length < size)
-        {
-            throw new ArgumentException($"Destination holds {destination.Length} bytes; {size} are needed.", nameof(destination));
-        }
-
-        destination[0] = FormatVersion;
-        destination[1] = _mergeRightToLeft ? FlagMergeRightToLeft : (byte)0;
-        BinaryPrimitives.WriteDoubleLittleEndian(destination[2..], Compression);
-        var pos = 10;
-        pos += WriteVarint(destination[pos..], (ulong)Count);
-        if (Count == 0)
-        {
-            return pos;
-        }
-
-        BinaryPrimitives.WriteDoubleLittleEndian(destination[pos..], _min);
-        BinaryPrimitives.WriteDoubleLittleEndian(destination[(pos + 8)..], _max);
-        BinaryPrimitives.WriteDoubleLittleEndian(destination[(pos + 16)..], _sum);
-        pos += 24;
-        pos += WriteVarint(destination[pos..], (ulong)_centroidCount);
-        var previous = OrderKey(_min);
-        long previousWeight = 0;
-        for (var i = 0; i < _centroidCount; i++)
-        {
-            var key = OrderKey(_means[i]);
-            var weight = (long)Weight(i);
-            pos += WriteVarint(destination[pos..], unchecked((ulong)(key - previous)));
-            pos += WriteVarint(destination[pos..], ZigZag(weight - previousWeight));
-            previous = key;
-            previousWeight = weight;
-        }
-
-        return pos;
-    }
+    /// <summary>Writes the digest (taking the buffer in first) and returns the bytes written.</summary>
+    public int WriteTo(Span<byte> destination) => Write(destination, DecimalForm());
 
     public byte[] ToBytes()
     {
-        var bytes = new byte[GetSerializedSize()];
-        WriteTo(bytes);
+        var decimalForm = DecimalForm();
+        var bytes = new byte[SerializedSize(decimalForm)];
+        Write(bytes, decimalForm);
         return bytes;
     }
 
@@ -655,7 +680,8 @@ public sealed class TDigest
         }
 
         var flags = reader.Byte();
-        if ((flags & ~FlagMergeRightToLeft) != 0)
+        if ((flags & ~(FlagMergeRightToLeft | FlagDecimal | FlagUncompressed)) != 0
+            || ((flags & FlagUncompressed) != 0 && (flags & FlagDecimal) == 0))
         {
             throw new FormatException($"Unknown t-digest flags 0x{flags:x2}.");
         }
@@ -668,8 +694,14 @@ public sealed class TDigest
 
         var digest = new TDigest(compression) { _mergeRightToLeft = (flags & FlagMergeRightToLeft) != 0 };
         var count = reader.Varint();
+        var decimalForm = (flags & FlagDecimal) != 0;
         if (count == 0)
         {
+            if (decimalForm)
+            {
+                throw new FormatException("An empty t-digest has no decimal form.");
+            }
+
             reader.End();
             return digest;
         }
@@ -678,6 +710,18 @@ public sealed class TDigest
         if (count > 1UL << 53)
         {
             throw new FormatException("Count is out of range.");
+        }
+
+        if (decimalForm)
+        {
+            digest._sum = reader.Double();
+            var packed = reader.Rest();
+            CheckDecimalForm(packed, count, out digest._min, out digest._max);
+            digest._packed = packed.ToArray();
+            digest._centroidCount = (int)count;
+            digest._centroidWeight = (long)count;
+            digest._compressed = (flags & FlagUncompressed) == 0;
+            return digest;
         }
 
         var min = reader.Double();
@@ -755,6 +799,310 @@ public sealed class TDigest
         return digest;
     }
 
+    /// <summary>
+    /// The values in decimal form when they are written so (the buffer moved into it); else
+    /// null, after merging the buffer in. Either way the buffer is empty afterwards, so the
+    /// digest and one read back from what is written fill and merge their buffers in step.
+    /// </summary>
+    private byte[]? DecimalForm()
+    {
+        if (TryPack())
+        {
+            return _packed;
+        }
+
+        Compress();
+        return null;
+    }
+
+    /// <summary>
+    /// Moves all values (centroids and buffer) into decimal form if every one weighs 1, there
+    /// are at most <c>RawPointsFactor·δ</c> of them and they fit; whether the digest is now in
+    /// decimal form. Keeps the buffer's array for further values.
+    /// </summary>
+    private bool TryPack()
+    {
+        if (_packed is not null && _bufferCount == 0)
+        {
+            return true;
+        }
+
+        var count = Count;
+        if (count == 0 || count > RawPointsFactor * Compression || _centroidWeight != _centroidCount || _bufferWeight != _bufferCount)
+        {
+            return false;
+        }
+
+        var rented = ArrayPool<double>.Shared.Rent((int)count);
+        byte[]? packed;
+        try
+        {
+            var points = rented.AsSpan(0, (int)count);
+            if (_packed is not null)
+            {
+                Unpack(_packed, points[.._centroidCount]);
+            }
+            else
+            {
+                _means.AsSpan(0, _centroidCount).CopyTo(points);
+            }
+
+            _bufferValues.AsSpan(0, _bufferCount).CopyTo(points[_centroidCount..]);
+            points.Sort();
+            packed = Pack(points);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+
+        if (packed is null)
+        {
+            return false;
+        }
+
+        _compressed &= _bufferCount == 0;
+        _packed = packed;
+        _means = [];
+        _weights = null;
+        _centroidCount = (int)count;
+        _centroidWeight = count;
+        _bufferCount = 0;
+        _bufferWeight = 0;
+        return true;
+    }
+
+    private int SerializedSize(byte[]? decimalForm)
+    {
+        var size = 1 + 1 + 8 + VarintSize((ulong)Count);
+        if (Count == 0)
+        {
+            return size;
+        }
+
+        if (decimalForm is not null)
+        {
+            return size + 8 + decimalForm.Length;
+        }
+
+        size += 24 + VarintSize((ulong)_centroidCount);
+        var previous = OrderKey(_min);
+        long previousWeight = 0;
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            var key = OrderKey(_means[i]);
+            var weight = (long)Weight(i);
+            size += VarintSize(unchecked((ulong)(key - previous))) + VarintSize(ZigZag(weight - previousWeight));
+            previous = key;
+            previousWeight = weight;
+        }
+
+        return size;
+    }
+
+    private int Write(Span<byte> destination, byte[]? decimalForm)
+    {
+        var size = SerializedSize(decimalForm);
+        if (destination.Length < size)
+        {
+            throw new ArgumentException($"Destination holds {destination.Length} bytes; {size} are needed.", nameof(destination));
+        }
+
+        destination[0] = FormatVersion;
+        var flags = _mergeRightToLeft ? FlagMergeRightToLeft : 0;
+        if (decimalForm is not null)
+        {
+            flags |= _compressed ? FlagDecimal : FlagDecimal | FlagUncompressed;
+        }
+
+        destination[1] = (byte)flags;
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[2..], Compression);
+        var pos = 10;
+        pos += WriteVarint(destination[pos..], (ulong)Count);
+        if (Count == 0)
+        {
+            return pos;
+        }
+
+        if (decimalForm is not null)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(destination[pos..], _sum);
+            decimalForm.CopyTo(destination[(pos + 8)..]);
+            return pos + 8 + decimalForm.Length;
+        }
+
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[pos..], _min);
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[(pos + 8)..], _max);
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[(pos + 16)..], _sum);
+        pos += 24;
+        pos += WriteVarint(destination[pos..], (ulong)_centroidCount);
+        var previous = OrderKey(_min);
+        long previousWeight = 0;
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            var key = OrderKey(_means[i]);
+            var weight = (long)Weight(i);
+            pos += WriteVarint(destination[pos..], unchecked((ulong)(key - previous)));
+            pos += WriteVarint(destination[pos..], ZigZag(weight - previousWeight));
+            previous = key;
+            previousWeight = weight;
+        }
+
+        return pos;
+    }
+
+    /// <summary>
+    /// The decimal form of ascending values: the fewest decimals d (at most MaxDecimals) that
+    /// hold every value exactly, then the values in units of 10^−d, the first zigzag-encoded and
+    /// the rest as steps from their predecessor; null for no values or when one does not fit.
+    /// </summary>
+    private static byte[]? Pack(ReadOnlySpan<double> sorted)
+    {
+        if (sorted.IsEmpty)
+        {
+            return null;
+        }
+
+        // A value exact at d decimals is exact at every larger d (10·n / 10^(d+1) rounds the
+        // same real number), so d only ever has to grow.
+        var decimals = 0;
+        foreach (var x in sorted)
+        {
+            while (!IsExactAt(x, decimals))
+            {
+                if (++decimals > MaxDecimals)
+                {
+                    return null;
+                }
+            }
+        }
+
+        // Rounding and scaling are monotonic, so ascending values give non-negative steps.
+        var scale = PowersOfTen[decimals];
+        var first = (long)Math.Round(sorted[0] * scale);
+        var size = 1 + VarintSize(ZigZag(first));
+        var previous = first;
+        for (var i = 1; i < sorted.Length; i++)
+        {
+            var n = (long)Math.Round(sorted[i] * scale);
+            size += VarintSize((ulong)(n - previous));
+            previous = n;
+        }
+
+        var packed = new byte[size];
+        packed[0] = (byte)decimals;
+        var pos = 1 + WriteVarint(packed.AsSpan(1), ZigZag(first));
+        previous = first;
+        for (var i = 1; i < sorted.Length; i++)
+        {
+            var n = (long)Math.Round(sorted[i] * scale);
+            pos += WriteVarint(packed.AsSpan(pos), (ulong)(n - previous));
+            previous = n;
+        }
+
+        return packed;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="x"/> is n / 10^d for an integer n a double holds exactly: the
+    /// division is correctly rounded, so it then gives back x bit for bit.
+    /// </summary>
+    private static bool IsExactAt(double x, int decimals)
+    {
+        var scale = PowersOfTen[decimals];
+        var n = Math.Round(x * scale);
+        return Math.Abs(n) <= MaxExactInteger && n / scale == x;
+    }
+
+    /// <summary>Writes the first <c>destination.Length</c> values of a decimal form written by <see cref="Pack"/>.</summary>
+    private static void Unpack(ReadOnlySpan<byte> packed, Span<double> destination)
+    {
+        var scale = PowersOfTen[packed[0]];
+        var pos = 1;
+        var n = UnZigZag(ReadVarint(packed, ref pos));
+        destination[0] = n / scale;
+        for (var i = 1; i < destination.Length; i++)
+        {
+            n += (long)ReadVarint(packed, ref pos);
+            destination[i] = n / scale;
+        }
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="packed"/> is a decimal form of exactly <paramref name="count"/>
+    /// values that doubles hold exactly, and returns the first and last: the digest's min and max.
+    /// </summary>
+    private static void CheckDecimalForm(ReadOnlySpan<byte> packed, ulong count, out double min, out double max)
+    {
+        // Each value takes at least one byte: checking this first keeps a corrupt count from
+        // allocating gigabytes.
+        if (packed.Length < 2 || count > (ulong)(packed.Length - 1))
+        {
+            throw new FormatException("The decimal form is truncated.");
+        }
+
+        var reader = new Reader(packed);
+        var decimals = reader.Byte();
+        if (decimals > MaxDecimals)
+        {
+            throw new FormatException($"A decimal form has at most {MaxDecimals} decimals, not {decimals}.");
+        }
+
+        const long limit = (long)MaxExactInteger;
+        var n = UnZigZag(reader.Varint());
+        if (n < -limit || n > limit)
+        {
+            throw new FormatException("A value of the decimal form is out of range.");
+        }
+
+        var scale = PowersOfTen[decimals];
+        min = n / scale;
+        for (ulong i = 1; i < count; i++)
+        {
+            var step = reader.Varint();
+            if (step > (ulong)(limit - n))
+            {
+                throw new FormatException("A value of the decimal form is out of range.");
+            }
+
+            n += (long)step;
+        }
+
+        reader.End();
+        max = n / scale;
+    }
+
+    /// <summary>Turns the decimal form back into the array of means that queries and merges work on.</summary>
+    private void Unpack()
+    {
+        if (_packed is null)
+        {
+            return;
+        }
+
+        var means = new double[_centroidCount];
+        Unpack(_packed, means);
+        _means = means;
+        _packed = null;
+    }
+
+    // A varint of a decimal form this digest wrote or FromBytes checked: no bounds to check.
+    private static ulong ReadVarint(ReadOnlySpan<byte> source, ref int pos)
+    {
+        ulong value = 0;
+        var shift = 0;
+        byte b;
+        do
+        {
+            b = source[pos++];
+            value |= (ulong)(b & 0x7F) << shift;
+            shift += 7;
+        }
+        while (b >= 0x80);
+
+        return value;
+    }
+
     // IEEE-754 bit patterns order like the numbers for non-negative doubles and in reverse for
     // negative ones; flipping the magnitude bits of negatives makes one signed order for all.
     private static long OrderKey(double value)
@@ -828,6 +1176,7 @@ public sealed class TDigest
     /// <summary>Brings the digest to its public form: buffer merged in, centroids bounded at δ.</summary>
     private void Compress()
     {
+        Unpack();
         if (_bufferCount > 0 || !_compressed)
         {
             MergeIntoCentroids(KStep);
@@ -838,6 +1187,7 @@ public sealed class TDigest
     /// <summary>Empties a full buffer into the finer internal centroids.</summary>
     private void Flush()
     {
+        Unpack();
         MergeIntoCentroids(KStep / InternalFactor);
         _compressed = false;
     }
@@ -1466,6 +1816,13 @@ public sealed class TDigest
             }
 
             throw new FormatException("Varint is longer than 10 bytes.");
+        }
+
+        public ReadOnlySpan<byte> Rest()
+        {
+            var rest = _source[_pos..];
+            _pos = _source.Length;
+            return rest;
         }
 
         public readonly void End()

@@ -102,6 +102,11 @@ public sealed partial class DeviceWindows
         Watermark = watermark;
         Close();
         DropPanes();
+        // Once per slide, when a window fires: compacts the pane the device has moved on from
+        // and repacks those that took out-of-order or late events since. Not at the moment the
+        // device moves on, when stragglers of the last seconds are still to come and would each
+        // reopen the pane.
+        _panes.CompactAllButNewest();
         _wake = ComputeWakeUp();
     }
 

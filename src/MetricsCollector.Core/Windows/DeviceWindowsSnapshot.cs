@@ -9,7 +9,9 @@ namespace MetricsCollector.Core.Windows;
 /// </summary>
 public sealed partial class DeviceWindows
 {
-    private const byte SnapshotVersion = 1;
+    // Version 2: pane indexes as steps from the previous pane (one byte instead of eight for
+    // consecutive panes) and digests in t-digest format 2. Version 1 is not read.
+    private const byte SnapshotVersion = 2;
 
     /// <summary>Writes the state; call <see cref="TakeResults"/> first, since rows not yet taken are not part of it.</summary>
     public byte[] ToSnapshot()
@@ -22,10 +24,13 @@ public sealed partial class DeviceWindows
             writer.Write(SnapshotVersion);
             writer.Write(Watermark);
             writer.Write7BitEncodedInt(_panes.Count);
+            var previous = 0L;
             for (var i = 0; i < _panes.Count; i++)
             {
                 var bytes = _panes.Digests[i].ToBytes();
-                writer.Write(_panes.Indexes[i]);
+                var index = _panes.Indexes[i];
+                writer.Write7BitEncodedInt64(i == 0 ? index : index - previous);
+                previous = index;
                 writer.Write7BitEncodedInt(bytes.Length);
                 writer.Write(bytes);
             }
@@ -50,9 +55,12 @@ public sealed partial class DeviceWindows
             if (version != SnapshotVersion) throw new FormatException($"unknown device snapshot version {version}");
             var windows = new DeviceWindows(deviceId, settings) { Watermark = reader.ReadInt64() };
             var panes = reader.Read7BitEncodedInt();
+            var index = 0L;
             for (var i = 0; i < panes; i++)
             {
-                var index = reader.ReadInt64();
+                var step = reader.Read7BitEncodedInt64();
+                if (i > 0 && (step <= 0 || step > long.MaxValue - index)) throw new FormatException("pane indexes must ascend");
+                index = i == 0 ? step : index + step;
                 var length = reader.Read7BitEncodedInt();
                 windows._panes.Put(index, TDigest.FromBytes(reader.ReadBytes(length)));
             }

@@ -64,6 +64,19 @@ public sealed class PaneSet
         return i < _panes.Count && _panes.Keys[i] <= lastPane;
     }
 
+    /// <summary>
+    /// Compacts every pane but the newest. The newest takes the device's in-order events and keeps
+    /// its buffer; the others take only out-of-order and late ones, and compacted (in decimal form
+    /// for readings of a few decimals, see <see cref="TDigest.Compact"/>) a pane of a minute's
+    /// readings takes about a third of the memory. A pane compacted earlier and not changed since
+    /// costs a few comparisons.
+    /// </summary>
+    public void CompactAllButNewest()
+    {
+        var digests = _panes.Values;
+        for (var i = 0; i < digests.Count - 1; i++) digests[i].Compact();
+    }
+
     /// <summary>Drops every pane below <paramref name="pane"/>.</summary>
     public void DropBelow(long pane)
     {

@@ -419,7 +419,7 @@ public sealed class TDigestTests
             digest.Add(i * 0.37);
         }
 
-        foreach (var bytes in new[] { digest.ToBytes(), new TDigest().ToBytes() })
+        foreach (var bytes in new[] { digest.ToBytes(), new TDigest().ToBytes(), DecimalDigestBytes() })
         {
             for (var length = 0; length < bytes.Length; length++)
             {
@@ -433,9 +433,10 @@ public sealed class TDigestTests
 
     [Theory]
     [InlineData(0, 0)]      // version 0
-    [InlineData(0, 2)]      // a future version
+    [InlineData(0, 1)]      // version 1, not read any more
+    [InlineData(0, 3)]      // a future version
     [InlineData(0, 255)]
-    [InlineData(1, 0x02)]   // unknown flag
+    [InlineData(1, 0x08)]   // unknown flag
     public void Unknown_versions_and_flags_are_a_FormatException(int offset, byte value)
     {
         var bytes = SmallDigestBytes();
@@ -536,15 +537,124 @@ public sealed class TDigestTests
 
         var reference = digest.Clone();
         digest.Compact();
-        AssertSameAnswers(reference, digest);
 
-        // A clone of a compacted digest allocates exactly what the digest retains. 60 values
-        // are 60 single-value centroids: one array of 60 means (504 bytes) plus the object.
+        // A clone of a compacted digest allocates exactly what the digest retains. 60 values of
+        // two decimals spread over [0, 100) are kept in decimal form, in steps of about 170
+        // hundredths: two bytes a value, where an array of 60 doubles took 504 bytes.
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         var copy = digest.Clone();
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
-        Assert.InRange(allocated, 504, 700);
+        Assert.InRange(allocated, 150, 330);
         Assert.Equal(60, copy.Count);
+
+        // Answering unpacks the values again, so this comes last.
+        AssertSameAnswers(reference, digest);
+    }
+
+    [Theory]
+    [InlineData(60, 3)]
+    [InlineData(150, 2)]    // more values than merging to δ leaves single: kept as they are
+    [InlineData(190, 0)]
+    public void A_compacted_pane_of_decimal_readings_keeps_its_values_exactly_in_a_few_bytes_each(int n, int decimals)
+    {
+        var random = new Random(n);
+        var digest = new TDigest();
+        var values = new double[n];
+        for (var i = 0; i < n; i++)
+        {
+            values[i] = Math.Round((random.NextDouble() * 200) - 100, decimals);
+            digest.Add(values[i]);
+        }
+
+        var reference = digest.Clone();
+        digest.Compact();
+        var bytes = digest.ToBytes();
+
+        // version, flags, compression, count, sum, decimals, then about two bytes a value.
+        Assert.InRange(bytes.Length, 20 + n, 20 + (3 * n));
+        var restored = TDigest.FromBytes(bytes);
+        Assert.Equal(bytes, restored.ToBytes());
+        Assert.Equal(bytes, reference.ToBytes());
+
+        // Merged with others, the values are exactly the ones added.
+        var merged = TDigest.MergeAll([digest, restored], compression: 10_000);
+        Array.Sort(values);
+        Assert.Equal(values[0], merged.Min);
+        Assert.Equal(values[^1], merged.Max);
+        Assert.Equal(values[n / 2], merged.Quantile((n + 0.5) / (2.0 * n)));
+
+        AssertSameAnswers(reference, digest);
+        AssertSameAnswers(reference, restored);
+    }
+
+    [Fact]
+    public void A_pane_serialized_with_unmerged_values_evolves_like_the_original()
+    {
+        var random = new Random(3);
+        var original = new TDigest();
+        for (var i = 0; i < 70; i++)
+        {
+            original.Add(Math.Round(random.NextDouble() * 100, 3));
+        }
+
+        original.Compact();
+        original.Add(12.5);                 // a straggler after compaction: values and buffer
+        var bytes = original.ToBytes();
+        Assert.Equal(6, bytes[1] & 6);      // decimal form, not yet merged to δ
+        var restored = TDigest.FromBytes(bytes);
+
+        for (var i = 0; i < 5_000; i++)
+        {
+            var value = Math.Round(random.NextDouble() * 100, 3);
+            original.Add(value);
+            restored.Add(value);
+            if (i % 97 == 0)
+            {
+                original.Compact();
+                restored.Compact();
+            }
+        }
+
+        AssertSameAnswers(original, restored);
+        Assert.Equal(original.ToBytes(), restored.ToBytes());
+    }
+
+    [Theory]
+    [InlineData(0.1234567)]             // seven decimals
+    [InlineData(1e-300)]
+    [InlineData(1e17)]                  // an integer beyond 2^53
+    public void Values_the_decimal_form_cannot_hold_exactly_keep_the_general_form(double odd)
+    {
+        var digest = new TDigest();
+        digest.Add(1.5);
+        digest.Add(odd);
+        digest.Add(2.25);
+        digest.Compact();
+        var bytes = digest.ToBytes();
+        Assert.Equal(0, bytes[1] & 2);
+        var restored = TDigest.FromBytes(bytes);
+        AssertSameAnswers(digest, restored);
+        Assert.Equal(odd, restored.Quantile(odd > 2 ? 1 : 0));
+    }
+
+    [Fact]
+    public void A_decimal_form_no_digest_can_have_is_a_FormatException()
+    {
+        // DecimalDigestBytes: version, flags, compression (8), count = 3 (1), sum (8),
+        // decimals (1), first value 1 zigzagged (1), steps 1 and 1.
+        var valid = DecimalDigestBytes();
+        Assert.Equal(23, valid.Length);
+        Assert.Equal(6, valid[1]);           // decimal form, not merged to δ yet
+        Assert.Equal(0, valid[19]);
+        Assert.Equal(3.0, TDigest.FromBytes(valid).Max);
+
+        Assert.Throws<FormatException>(() => TDigest.FromBytes(With(valid, 1, 4)));     // "not merged" without the decimal form
+        Assert.Throws<FormatException>(() => TDigest.FromBytes(With(valid, 19, 7)));    // more decimals than the form allows
+        Assert.Throws<FormatException>(() => TDigest.FromBytes(With(valid, 10, 4)));    // count says 4, the bytes hold 3
+        Assert.Throws<FormatException>(() => TDigest.FromBytes(With(valid, 10, 2)));    // count says 2, a value is left over
+        Assert.Throws<FormatException>(() => TDigest.FromBytes(With(valid, 10, 0)));    // empty, yet in decimal form
+        Assert.Throws<FormatException>(() => TDigest.FromBytes([.. valid[..20], 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 1, 1])); // first beyond 2^53
+        Assert.Throws<FormatException>(() => TDigest.FromBytes([.. valid[..21], 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 1]));          // a step beyond 2^53
     }
 
     [Fact]
@@ -561,7 +671,17 @@ public sealed class TDigestTests
         Assert.InRange(allocated, 1, 400);
     }
 
+    /// <summary>Three values, one of seven decimals, so that the general form is written.</summary>
     private static byte[] SmallDigestBytes()
+    {
+        var digest = new TDigest();
+        digest.Add(1.0000001);
+        digest.Add(2);
+        digest.Add(3);
+        return digest.ToBytes();
+    }
+
+    private static byte[] DecimalDigestBytes()
     {
         var digest = new TDigest();
         digest.Add(1);

@@ -203,5 +203,29 @@ public sealed class DeviceWindowsTests
         Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, [9, 1, 2]));
         var good = NewDevice().ToSnapshot();
         Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, good[..^1]));
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, [1, .. good[1..]])); // version 1
+    }
+
+    [Fact]
+    public void A_snapshot_takes_a_few_bytes_a_reading_and_refuses_panes_out_of_order()
+    {
+        // A reading a second for a minute: six panes of ten readings of three decimals.
+        var device = NewDevice();
+        var random = new Random(4);
+        for (var t = 0; t < 60_000; t += 1_000) device.Add(t, Math.Round(random.NextDouble() * 100, 3), long.MinValue);
+        var snapshot = device.ToSnapshot();
+
+        // Per pane a step, a length, the digest's 20-byte head and the readings at two or three
+        // bytes each (version 1 wrote about 120 bytes a pane: an 8-byte index, doubles' bits).
+        Assert.InRange(snapshot.Length, 6 * 32, 6 * 52);
+        var restored = DeviceWindows.FromSnapshot("device-1", Settings, snapshot);
+        Assert.Equal(snapshot, restored.ToSnapshot());
+
+        // Version, watermark, pane count, the first pane's index (0) and length, its digest, then
+        // the second pane's step (1): a step of 0 would give two panes one index.
+        var second = 12 + snapshot[11];
+        Assert.Equal(1, snapshot[second]);
+        snapshot[second] = 0;
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, snapshot));
     }
 }
