@@ -282,6 +282,9 @@ public abstract class SqlResultStore : IResultStore
     internal Task<string> ExplainHistoryAsync(string deviceId, HistoryCursor? cursor, CancellationToken ct = default) =>
         ExplainAsync(connection => HistoryCommand(connection, deviceId, null, null, 101, cursor), ct);
 
+    internal Task<string> ExplainSharedPartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> keys, CancellationToken ct = default) =>
+        ExplainAsync(connection => SharedPartsCommand(connection, null, keys), ct);
+
     internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
 
@@ -445,33 +448,33 @@ public abstract class SqlResultStore : IResultStore
         return rows;
     }
 
-    /// <summary>Puts each merged row (a sorted subset of the windows) in place of its window's row.</summary>
+    /// <summary>Puts each merged row in place of its window's row.</summary>
     private static void Replace(List<WindowResult> rows, List<WindowResult> merged)
     {
-        var next = 0;
-        for (var i = 0; i < rows.Count && next < merged.Count; i++)
+        var byWindow = merged.ToDictionary(r => (r.DeviceId, r.WindowEnd));
+        for (var i = 0; i < rows.Count; i++)
         {
-            if (CompareKeys(rows[i], merged[next]) == 0)
+            if (byWindow.TryGetValue((rows[i].DeviceId, rows[i].WindowEnd), out var row))
             {
-                rows[i] = merged[next++];
+                rows[i] = row;
             }
         }
     }
 
     /// <summary>
-    /// The merged rows of the batch's windows that have more than one part, in key order: one query for
-    /// their parts, as committed now plus this transaction's own.
+    /// The merged rows of the batch's windows that have more than one part: one query for their parts, as
+    /// committed now plus this transaction's own, each window's together and in partition order.
     /// </summary>
     private async Task<List<WindowResult>> MergeSharedAsync(
         DbConnection connection, DbTransaction transaction, List<WindowResult> windows, CancellationToken ct)
     {
-        await using var command = Command(connection, transaction, SharedPartsSql);
-        BindKeys(command, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+        await using var command = SharedPartsCommand(connection, transaction, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
         var merged = new List<WindowResult>();
         var window = new List<WindowPart>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
+            // PartColumns: the row's columns, then the partition and the digest.
             var part = new WindowPart(
                 reader.GetInt32(14), ReadRow(reader), TDigest.FromBytes(reader.GetFieldValue<byte[]>(15)));
             if (window.Count > 0 && CompareKeys(window[0].Row, part.Row) != 0)
@@ -525,6 +528,14 @@ public abstract class SqlResultStore : IResultStore
         Bind(command, "@from", from ?? long.MinValue);
         Bind(command, "@to", upper);
         Bind(command, "@limit", limit);
+        return command;
+    }
+
+    private DbCommand SharedPartsCommand(
+        DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
+    {
+        var command = Command(connection, transaction, SharedPartsSql);
+        BindKeys(command, keys);
         return command;
     }
 

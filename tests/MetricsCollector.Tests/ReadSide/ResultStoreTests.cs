@@ -359,6 +359,11 @@ public abstract class ResultStoreTests : IAsyncLifetime
             AssertIndexUse(plan);
             Assert.DoesNotContain(_fixture.IsPostgres ? "Sort" : "TEMP B-TREE", plan, StringComparison.Ordinal);
         }
+
+        // Every batch asks which of its windows have more than one part: a probe of the parts' key per window.
+        var shared = await Store.ExplainSharedPartsAsync([("device-7", T0), ("device-8", T0 + Minute)]);
+        Assert.Contains(_fixture.IsPostgres ? "window_parts_pkey" : "sqlite_autoindex_window_parts_1", shared, StringComparison.Ordinal);
+        AssertIndexUse(shared);
     }
 
     private void AssertIndexUse(string plan)
