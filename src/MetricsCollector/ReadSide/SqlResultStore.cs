@@ -333,8 +333,8 @@ public abstract class SqlResultStore : IResultStore
     /// </remarks>
     private IEnumerable<string> SchemaStatements()
     {
-        yield return $"""
-            CREATE TABLE IF NOT EXISTS window_results (
+        // The columns of Columns, in its order: a part is a row plus its partition and digest.
+        var rowColumns = $"""
                 device_id {TextKeyType} NOT NULL,
                 window_end BIGINT NOT NULL,
                 window_start BIGINT NOT NULL,
@@ -349,6 +349,10 @@ public abstract class SqlResultStore : IResultStore
                 revision INTEGER NOT NULL,
                 final BOOLEAN NOT NULL,
                 last_updated BIGINT NOT NULL,
+            """;
+        yield return $"""
+            CREATE TABLE IF NOT EXISTS window_results (
+            {rowColumns}
                 PRIMARY KEY (device_id, window_end)
             )
             """;
@@ -361,20 +365,7 @@ public abstract class SqlResultStore : IResultStore
         // key leads with the row's key, so a window's parts are one range of the index.
         yield return $"""
             CREATE TABLE IF NOT EXISTS window_parts (
-                device_id {TextKeyType} NOT NULL,
-                window_end BIGINT NOT NULL,
-                window_start BIGINT NOT NULL,
-                p50 DOUBLE PRECISION NOT NULL,
-                p90 DOUBLE PRECISION NOT NULL,
-                p95 DOUBLE PRECISION NOT NULL,
-                p99 DOUBLE PRECISION NOT NULL,
-                min DOUBLE PRECISION NOT NULL,
-                max DOUBLE PRECISION NOT NULL,
-                mean DOUBLE PRECISION NOT NULL,
-                count BIGINT NOT NULL,
-                revision INTEGER NOT NULL,
-                final BOOLEAN NOT NULL,
-                last_updated BIGINT NOT NULL,
+            {rowColumns}
                 kafka_partition INTEGER NOT NULL,
                 digest {BinaryType} NOT NULL,
                 PRIMARY KEY (device_id, window_end, kafka_partition)
