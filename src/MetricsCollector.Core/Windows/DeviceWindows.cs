@@ -127,8 +127,9 @@ public sealed partial class DeviceWindows
         {
             var window = windows[i];
             if (!window.Dirty) continue;
+            window.Last = Materialize(ends[i], window.Revision, final: false, nowMs);
             window.Dirty = false;
-            rows.Add(Materialize(ends[i], window.Revision, final: false, nowMs));
+            rows.Add(window.Last);
         }
         _dirty = 0;
         return rows;
@@ -200,9 +201,9 @@ public sealed partial class DeviceWindows
         {
             var end = _fired.Keys[0];
             var window = _fired.Values[0];
-            // Materialised again even when unchanged since its last row: keeping every fired window's
-            // digest until it closes would cost far more memory than one more merge of its panes.
-            _closedRows.Add(Materialize(end, window.Revision, final: true, 0));
+            _closedRows.Add(window.Dirty || window.Last is null
+                ? Materialize(end, window.Revision, final: true, 0)
+                : window.Last with { Row = window.Last.Row with { Final = true } });
             if (window.Dirty) _dirty--;
             _fired.RemoveAt(0);
         }
@@ -224,7 +225,7 @@ public sealed partial class DeviceWindows
         var spec = _settings.Spec;
         var digest = _panes.Merge(spec.FirstPaneOf(end), spec.LastPaneOf(end))
             ?? throw new InvalidOperationException($"window ending {end} of {DeviceId} fired without events");
-        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, revision, final, nowMs), digest);
+        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, revision, final, nowMs), digest.ToBytes());
     }
 
     /// <summary>A window that has fired and still takes late events.</summary>
@@ -234,5 +235,8 @@ public sealed partial class DeviceWindows
 
         /// <summary>Changed since its row was last taken.</summary>
         public bool Dirty;
+
+        /// <summary>The last part taken, reused when the window closes unchanged.</summary>
+        public WindowPart? Last;
     }
 }

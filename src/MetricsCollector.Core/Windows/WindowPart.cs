@@ -8,9 +8,11 @@ namespace MetricsCollector.Core.Windows;
 /// device over several partitions; each partition judges and fires its records by its own
 /// watermark, so each holds a part, and the row is the <see cref="Merge"/> of them all. A part
 /// therefore carries, beside its row, the window's digest: the mergeable state, which also holds
-/// the exact count, min, max and sum.
+/// the exact count, min, max and sum. It is kept in its binary form (<see cref="TDigest.ToBytes"/>,
+/// exact and versioned): that is what the store keeps, and it is a fraction of the digest's size in
+/// memory, where a device holds the last part of each fired window until the window closes.
 /// </summary>
-public sealed record WindowPart(int Partition, WindowResult Row, TDigest Digest)
+public sealed record WindowPart(int Partition, WindowResult Row, byte[] Digest)
 {
     /// <summary>
     /// The row of a window held in several parts (one per partition, in any order): count summed,
@@ -35,7 +37,7 @@ public sealed record WindowPart(int Partition, WindowResult Row, TDigest Digest)
             var row = parts[i].Row;
             if (row.DeviceId != first.DeviceId || row.WindowEnd != first.WindowEnd)
                 throw new ArgumentException($"parts of different windows: ({first.DeviceId}, {first.WindowEnd}) and ({row.DeviceId}, {row.WindowEnd})", nameof(parts));
-            digests[i] = parts[i].Digest;
+            digests[i] = TDigest.FromBytes(parts[i].Digest);
             revision += row.Revision;
             final &= row.Final;
             lastUpdated = Math.Max(lastUpdated, row.LastUpdated);

@@ -71,7 +71,7 @@ public sealed class PostgresResultStore : SqlResultStore
             $"INSERT INTO window_parts ({PartColumns}) SELECT * FROM unnest({RowArrays}, @kafka_partition, @digest) {OnPartConflictUpdate}");
         BindRowArrays(command, parts.Select(p => p.Row).ToList());
         Bind(command, "@kafka_partition", parts.Select(p => p.Partition).ToArray());
-        Bind(command, "@digest", parts.Select(p => p.Digest.ToBytes()).ToArray());
+        Bind(command, "@digest", parts.Select(p => p.Digest).ToArray());
         await command.ExecuteNonQueryAsync(ct);
     }
 

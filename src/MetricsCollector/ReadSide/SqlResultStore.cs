@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
-using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 
 namespace MetricsCollector.ReadSide;
@@ -467,7 +466,7 @@ public abstract class SqlResultStore : IResultStore
         {
             // PartColumns: the row's columns, then the partition and the digest.
             var part = new WindowPart(
-                reader.GetInt32(14), ReadRow(reader), TDigest.FromBytes(reader.GetFieldValue<byte[]>(15)));
+                reader.GetInt32(14), ReadRow(reader), reader.GetFieldValue<byte[]>(15));
             if (window.Count > 0 && CompareKeys(window[0].Row, part.Row) != 0)
             {
                 merged.Add(WindowPart.Merge(window));

@@ -151,7 +151,7 @@ public sealed class SqliteResultStore : SqlResultStore
         {
             parameters.Set(part.Row);
             partition.Value = part.Partition;
-            digest.Value = part.Digest.ToBytes();
+            digest.Value = part.Digest;
             await command.ExecuteNonQueryAsync(ct);
         }
     }

@@ -1,3 +1,4 @@
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 
 namespace MetricsCollector.Core.Tests.Windows;
@@ -58,8 +59,9 @@ public sealed class DeviceWindowsTests
         Assert.All(parts, p =>
         {
             Assert.Equal(7, p.Partition);
-            Assert.Equal((p.Row.Count, p.Row.Min, p.Row.Max, p.Row.Mean), (p.Digest.Count, p.Digest.Min, p.Digest.Max, p.Digest.Mean));
-            Assert.Equal(p.Row.P95, p.Digest.Quantile(0.95));
+            var digest = TDigest.FromBytes(p.Digest);
+            Assert.Equal((p.Row.Count, p.Row.Min, p.Row.Max, p.Row.Mean), (digest.Count, digest.Min, digest.Max, digest.Mean));
+            Assert.Equal(p.Row.P95, digest.Quantile(0.95));
         });
     }
 

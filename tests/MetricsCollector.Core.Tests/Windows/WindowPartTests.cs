@@ -13,7 +13,7 @@ public sealed class WindowPartTests
         var digest = new TDigest();
         foreach (var value in values) digest.Add(value);
         var merged = TDigest.MergeAll([digest]);
-        return new WindowPart(partition, WindowResult.Of("d", 0, 60_000, merged, revision, final, lastUpdated), merged);
+        return new WindowPart(partition, WindowResult.Of("d", 0, 60_000, merged, revision, final, lastUpdated), merged.ToBytes());
     }
 
     [Fact]

@@ -218,7 +218,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
         var digest = new TDigest();
         for (var i = 0; i < values; i++) digest.Add(random.Next(0, 10_001) / 100.0);
         var merged = TDigest.MergeAll([digest]);
-        return new WindowPart(partition, WindowResult.Of(device, windowEnd - 30 * Minute, windowEnd, merged, revision, final, windowEnd + seed), merged);
+        return new WindowPart(partition, WindowResult.Of(device, windowEnd - 30 * Minute, windowEnd, merged, revision, final, windowEnd + seed), merged.ToBytes());
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public static class SinglePart
             digest.Add(row.Max);
             if (row.Count > 2) digest.Add((row.Mean * row.Count - row.Min - row.Max) / (row.Count - 2), row.Count - 2);
         }
-        return new WindowPart(partition, row, digest);
+        return new WindowPart(partition, row, digest.ToBytes());
     }
 
     public static WindowPart[] Of(IEnumerable<WindowResult> rows) => rows.Select(r => Of(r)).ToArray();
