@@ -50,11 +50,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         Assert.False(producing.IsCompleted, "the stream ended before the second node took part");
         await producing;
 
-        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input,
-            PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
-        await PipelineEndToEndTests.WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(120));
-        await PipelineEndToEndTests.AssertRowsMatchAsync(first.Http, oracle.Windows);
-        await PipelineEndToEndTests.AssertRowsMatchAsync(second.Http, oracle.Windows);
+        await AssertEveryNodeServesTheOracleAsync(first, second);
     }
 
     [Fact]
@@ -74,10 +70,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         Assert.False(producing.IsCompleted, "the stream ended before the node left");
         await producing;
 
-        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input,
-            PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
-        await PipelineEndToEndTests.WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(120));
-        await PipelineEndToEndTests.AssertRowsMatchAsync(first.Http, oracle.Windows);
+        await AssertEveryNodeServesTheOracleAsync(first);
     }
 
     [Fact]
@@ -103,11 +96,16 @@ public sealed class ScaleOutTests : IAsyncLifetime
         Assert.False(producing.IsCompleted, "the stream ended before both nodes took part");
         await producing;
 
+        await AssertEveryNodeServesTheOracleAsync(first, second);
+    }
+
+    /// <summary>Once every window is final, each node serves exactly the oracle's rows for the whole input topic.</summary>
+    private async Task AssertEveryNodeServesTheOracleAsync(params TestNode[] nodes)
+    {
         var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input,
             PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
-        await PipelineEndToEndTests.WaitForAllFinalAsync(first, oracle.Windows, TimeSpan.FromSeconds(120));
-        await PipelineEndToEndTests.AssertRowsMatchAsync(first.Http, oracle.Windows);
-        await PipelineEndToEndTests.AssertRowsMatchAsync(second.Http, oracle.Windows);
+        await PipelineEndToEndTests.WaitForAllFinalAsync(nodes[0], oracle.Windows, TimeSpan.FromSeconds(120));
+        foreach (var node in nodes) await PipelineEndToEndTests.AssertRowsMatchAsync(node.Http, oracle.Windows);
     }
 
     private Task<TestNode> StartAsync(int port, int seedPort) =>
