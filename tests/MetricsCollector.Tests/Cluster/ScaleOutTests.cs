@@ -82,8 +82,9 @@ public sealed class ScaleOutTests : IAsyncLifetime
         await using var first = await StartAsync(seedPort, seedPort);
         await using var second = await StartAsync(FreePort(), seedPort);
         // The partitions are split before records flow: while a shard is handed off, the shard region drops
-        // what it buffered for it, and that is a matter of the hand-over (tested by the tests above with
-        // keyed records), not of how parts of one window from two nodes are merged, which is what this tests.
+        // what it buffered for it ("Dropping [n] buffered messages to shard ... during hand off"), which now and
+        // then loses records in the join test above as well. That is the hand-over's matter, not how parts of
+        // one window from two nodes are merged, which is what this tests.
         await PipelineEndToEndTests.WaitUntilAsync(
             async () => (await second.Http.GetAsync(new Uri("/health/ready", UriKind.Relative))).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(10));
