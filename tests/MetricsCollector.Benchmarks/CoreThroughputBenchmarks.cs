@@ -96,7 +96,7 @@ public class CoreThroughputBenchmarks
         public int Add(CpuEvent evt, long judgedBy)
         {
             if (!_devices.TryGetValue(evt.DeviceId, out var device))
-                _devices[evt.DeviceId] = device = new DeviceWindows(evt.DeviceId, Settings);
+                _devices[evt.DeviceId] = device = new DeviceWindows(evt.DeviceId, 0, Settings);
             device.Add(evt.Timestamp, evt.CpuUsage, judgedBy);
             _timers.Set(evt.DeviceId, device.NextWakeUp());
             return device.TakeResults(0).Count;

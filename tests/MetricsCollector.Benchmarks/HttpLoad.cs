@@ -5,6 +5,7 @@ using HdrHistogram;
 using MetricsCollector.Api;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
+using MetricsCollector.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -105,7 +106,7 @@ internal static class HttpLoad
                     Count: 1800, Revision: 1, Final: true, LastUpdated: windowEnd + 5 * Minute);
             }
 
-            await store.UpsertAsync(rows);
+            await store.UpsertAsync(SinglePart.Of(rows));
         }
 
         var total = (long)options.Devices * options.Windows;

@@ -65,7 +65,7 @@ internal static class MemoryBenchmark
             events++;
             var judgedBy = watermark.Observe(evt.Timestamp);
             if (!devices.TryGetValue(evt.DeviceId, out var device))
-                devices[evt.DeviceId] = device = new DeviceWindows(evt.DeviceId, Settings);
+                devices[evt.DeviceId] = device = new DeviceWindows(evt.DeviceId, 0, Settings);
             device.Add(evt.Timestamp, evt.CpuUsage, judgedBy);
             device.TakeResults(0);
             timers.Set(evt.DeviceId, device.NextWakeUp());

@@ -1,10 +1,11 @@
-using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Time;
 
 namespace MetricsCollector.Core.Windows;
 
 /// <summary>
-/// The sliding windows of one device: the window operator that the device actor drives.
+/// The sliding windows of one device's records from one partition: the window operator that the
+/// device actor drives. Its rows are <see cref="WindowPart"/>s: all of a row when the device's
+/// records come from one partition, as keyed producers send them.
 /// Events go into their pane once; a window's figures are the merge of its panes, computed when
 /// a row has to be written. Windows fire when the watermark reaches their end and close when it
 /// reaches end + allowed lateness; an event for a fired window revises its row.
@@ -20,7 +21,7 @@ public sealed partial class DeviceWindows
     private readonly WindowSettings _settings;
     private readonly PaneSet _panes;
     private readonly SortedList<long, FiredWindow> _fired = new();
-    private readonly List<WindowResult> _closedRows = new();
+    private readonly List<WindowPart> _closedRows = new();
 
     /// <summary>Fired windows changed since their row was last taken; saves a scan per event.</summary>
     private int _dirty;
@@ -28,14 +29,18 @@ public sealed partial class DeviceWindows
     /// <summary><see cref="NextWakeUp"/>, kept up to date as panes and fired windows come and go.</summary>
     private long _wake = long.MaxValue;
 
-    public DeviceWindows(string deviceId, WindowSettings settings)
+    public DeviceWindows(string deviceId, int partition, WindowSettings settings)
     {
         DeviceId = deviceId;
+        Partition = partition;
         _settings = settings;
         _panes = new PaneSet(settings.Compression);
     }
 
     public string DeviceId { get; }
+
+    /// <summary>The Kafka partition whose records and watermark these windows follow.</summary>
+    public int Partition { get; }
 
     /// <summary>The highest watermark this device has been advanced to.</summary>
     public long Watermark { get; private set; } = Time.Watermark.Start;
@@ -115,11 +120,11 @@ public sealed partial class DeviceWindows
     /// current figures) and every window that closed (final). Revisions count every late event,
     /// so the rows are the same whenever this is called.
     /// </summary>
-    public IReadOnlyList<WindowResult> TakeResults(long nowMs)
+    public IReadOnlyList<WindowPart> TakeResults(long nowMs)
     {
         if (!HasResults) return [];
-        var rows = new List<WindowResult>(_closedRows.Count + _dirty);
-        foreach (var row in _closedRows) rows.Add(row with { LastUpdated = nowMs });
+        var rows = new List<WindowPart>(_closedRows.Count + _dirty);
+        foreach (var part in _closedRows) rows.Add(part with { Row = part.Row with { LastUpdated = nowMs } });
         _closedRows.Clear();
         var ends = _fired.Keys;
         var windows = _fired.Values;
@@ -203,7 +208,7 @@ public sealed partial class DeviceWindows
             var window = _fired.Values[0];
             _closedRows.Add(window.Dirty || window.Last is null
                 ? Materialize(end, window.Revision, final: true, 0)
-                : window.Last with { Final = true });
+                : window.Last with { Row = window.Last.Row with { Final = true } });
             if (window.Dirty) _dirty--;
             _fired.RemoveAt(0);
         }
@@ -220,16 +225,12 @@ public sealed partial class DeviceWindows
     private long NextEndAfterWatermark() =>
         Watermark == Time.Watermark.Start ? long.MinValue : _settings.Spec.NextEndAfter(Watermark);
 
-    private WindowResult Materialize(long end, int revision, bool final, long nowMs)
+    private WindowPart Materialize(long end, int revision, bool final, long nowMs)
     {
         var spec = _settings.Spec;
         var digest = _panes.Merge(spec.FirstPaneOf(end), spec.LastPaneOf(end))
             ?? throw new InvalidOperationException($"window ending {end} of {DeviceId} fired without events");
-        return new WindowResult(
-            DeviceId, spec.StartOf(end), end,
-            digest.Quantile(0.50), digest.Quantile(0.90), digest.Quantile(0.95), digest.Quantile(0.99),
-            digest.Min, digest.Max, digest.Mean, digest.Count,
-            revision, final, nowMs);
+        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, revision, final, nowMs), digest.ToBytes());
     }
 
     /// <summary>A window that has fired and still takes late events.</summary>
@@ -240,7 +241,7 @@ public sealed partial class DeviceWindows
         /// <summary>Changed since its row was last taken.</summary>
         public bool Dirty;
 
-        /// <summary>The last row taken, reused when the window closes unchanged.</summary>
-        public WindowResult? Last;
+        /// <summary>The last part taken, reused when the window closes unchanged.</summary>
+        public WindowPart? Last;
     }
 }

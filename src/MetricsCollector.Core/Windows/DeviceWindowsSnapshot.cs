@@ -4,7 +4,8 @@ namespace MetricsCollector.Core.Windows;
 
 /// <summary>
 /// The binary snapshot of a device's windows: what a restarted device needs to carry on as if it
-/// had never stopped. Rows already taken are not kept: a fired window remembers only its
+/// had never stopped. The partition is not kept: it is the identity of the device actor that
+/// restores it. Rows already taken are not kept: a fired window remembers only its
 /// revision and whether it changed since, and recomputes its figures from its panes when needed.
 /// </summary>
 public sealed partial class DeviceWindows
@@ -46,14 +47,14 @@ public sealed partial class DeviceWindows
     }
 
     /// <summary>Restores a device from <see cref="ToSnapshot"/>'s bytes; FormatException when they are not such bytes.</summary>
-    public static DeviceWindows FromSnapshot(string deviceId, WindowSettings settings, byte[] snapshot)
+    public static DeviceWindows FromSnapshot(string deviceId, int partition, WindowSettings settings, byte[] snapshot)
     {
         try
         {
             using var reader = new BinaryReader(new MemoryStream(snapshot, writable: false));
             var version = reader.ReadByte();
             if (version != SnapshotVersion) throw new FormatException($"unknown device snapshot version {version}");
-            var windows = new DeviceWindows(deviceId, settings) { Watermark = reader.ReadInt64() };
+            var windows = new DeviceWindows(deviceId, partition, settings) { Watermark = reader.ReadInt64() };
             var panes = reader.Read7BitEncodedInt();
             var index = 0L;
             for (var i = 0; i < panes; i++)

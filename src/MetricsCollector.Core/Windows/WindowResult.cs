@@ -1,3 +1,5 @@
+using MetricsCollector.Core.Digests;
+
 namespace MetricsCollector.Core.Windows;
 
 /// <summary>
@@ -22,4 +24,16 @@ public sealed record WindowResult(
     long Count,
     int Revision,
     bool Final,
-    long LastUpdated);
+    long LastUpdated)
+{
+    /// <summary>The row whose figures are those of <paramref name="digest"/>, a window's merged digest.</summary>
+    public static WindowResult Of(string deviceId, long windowStart, long windowEnd, TDigest digest, int revision, bool final, long lastUpdated)
+    {
+        ArgumentNullException.ThrowIfNull(digest);
+        return new WindowResult(
+            deviceId, windowStart, windowEnd,
+            digest.Quantile(0.50), digest.Quantile(0.90), digest.Quantile(0.95), digest.Quantile(0.99),
+            digest.Min, digest.Max, digest.Mean, digest.Count,
+            revision, final, lastUpdated);
+    }
+}

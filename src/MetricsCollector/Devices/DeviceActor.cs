@@ -8,11 +8,13 @@ using MetricsCollector.Observability;
 namespace MetricsCollector.Devices;
 
 /// <summary>
-/// One device: drives its <see cref="DeviceWindows"/> with the records and watermarks its
-/// partition sends, hands the rows to the result writer, and snapshots. Kafka is the event log:
-/// no event is journaled; a snapshot records the last offset applied per partition, a replay
-/// skips what the snapshot holds, and the partition commits only offsets every device has
-/// covered (<see cref="Covered"/>). A snapshot is saved only after the rows it implies are
+/// One device on one partition: drives its <see cref="DeviceWindows"/> with the records and
+/// watermarks its partition sends, hands the rows (its parts of them) to the result writer, and
+/// snapshots. A device whose records arrive on several partitions has one such actor per
+/// partition, each with its own persistence id, and the store merges their parts. Kafka is the
+/// event log: no event is journaled; a snapshot records the last offset applied, a replay skips
+/// what the snapshot holds, and the partition commits only offsets every device has covered
+/// (<see cref="Covered"/>). A snapshot is saved only after the rows it implies are
 /// stored, so that nothing the snapshot skips on replay can be missing from the store.
 /// </summary>
 public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
@@ -24,11 +26,12 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private readonly CollectorMetrics _metrics;
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<int, AppliedOffset> _applied = new();
-    private readonly Dictionary<int, IActorRef> _partitions = new();
     private readonly DeliveryGate _gate = new();
 
     private DeviceWindows _windows;
+    private AppliedOffset? _applied;
+    // Known from the partition's first message (after a hand-over, a new one's).
+    private IActorRef? _partitionActor;
     private long _reportedFired;
     private long _rowSequence;
     private long _rowsStoredThrough;
@@ -39,28 +42,29 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private bool _snapshotAgain;
     private bool _stopping;
 
-    public DeviceActor(string deviceId, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock)
+    public DeviceActor(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock)
     {
         DeviceId = deviceId;
+        Partition = partition;
         _settings = settings;
         _writer = writer;
         _metrics = metrics;
         _clock = clock;
-        _windows = new DeviceWindows(deviceId, settings.Windows);
+        _windows = new DeviceWindows(deviceId, partition, settings.Windows);
 
         Recover<SnapshotOffer>(offer => Restore((byte[])offer.Snapshot));
 
         Command<DeviceEvents>(events => FromPartition(events, Apply));
         Command<AdvanceWatermark>(advance => FromPartition(advance, a =>
         {
-            _partitions[a.Partition] = a.PartitionActor;
+            _partitionActor = a.PartitionActor;
             _windows.Advance(a.Watermark);
             AfterChange(1);
         }));
         Command<FlushDevice>(flush => FromPartition(flush, f =>
         {
-            _partitions[f.Partition] = f.PartitionActor;
-            if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(f.Partition);
+            _partitionActor = f.PartitionActor;
+            if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(_applied);
             else RequestSnapshot();
         }));
         Command<RowsStored>(stored =>
@@ -89,12 +93,15 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
 
     public string DeviceId { get; }
 
-    public override string PersistenceId => "device-" + DeviceId;
+    public int Partition { get; }
+
+    // Per partition: two partitions' actors of one device must never load each other's snapshots.
+    public override string PersistenceId => "device-" + DeviceShardMessageExtractor.EntityIdOf(DeviceId, Partition);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string deviceId, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new DeviceActor(deviceId, settings, writer, metrics, clock));
+    public static Props Props(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new DeviceActor(deviceId, partition, settings, writer, metrics, clock));
 
     protected override void PreStart()
     {
@@ -121,15 +128,15 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private void Restore(byte[] bytes)
     {
         var snapshot = DeviceSnapshot.FromBytes(bytes);
-        _windows = snapshot.RestoreWindows(DeviceId, _settings.Windows);
-        foreach (var (partition, applied) in snapshot.AppliedThrough) _applied[partition] = applied;
+        _windows = snapshot.RestoreWindows(DeviceId, Partition, _settings.Windows);
+        _applied = snapshot.Applied;
     }
 
     private void Apply(DeviceEvents events)
     {
-        _partitions[events.Partition] = events.PartitionActor;
+        _partitionActor = events.PartitionActor;
         // Offsets of another broker (a fresh one starts again at 0) say nothing about what this device holds.
-        var applied = _applied.TryGetValue(events.Partition, out var through) && through.Epoch == events.Epoch ? through.Offset : -1;
+        var applied = _applied is { } through && through.Epoch == events.Epoch ? through.Offset : -1;
         var changes = 0;
         long late = 0;
         foreach (var e in events.Events)
@@ -142,15 +149,15 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
                     late++;
                     break;
                 case EventTiming.TooLate:
-                    // The partition filters too-late events by the same rule; reaching here means the
-                    // device had seen a higher watermark (its records came from two partitions).
-                    _log.Warning("Device {0}: event at {1} (offset {2}) too late for this device's watermark; not counted", DeviceId, e.Timestamp, e.Offset);
+                    // The partition filters too-late events by the same rule and the same watermark, so
+                    // this is a bug (a watermark this device saw that its partition's records did not).
+                    _log.Error("Device {0}: event at {1} (offset {2}) too late for this device's watermark; not counted", DeviceId, e.Timestamp, e.Offset);
                     break;
             }
             applied = e.Offset;
             changes++;
         }
-        _applied[events.Partition] = new AppliedOffset(applied, events.Epoch);
+        _applied = new AppliedOffset(applied, events.Epoch);
         if (late > 0) _metrics.AddLateEvents(late);
         _metrics.AddEventsApplied(changes);
         if (changes > 0) AfterChange(changes);
@@ -167,7 +174,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         if (wake != _lastWake)
         {
             _lastWake = wake;
-            foreach (var partition in _partitions.Values) partition.Tell(new WakeMeAt(DeviceId, wake));
+            _partitionActor?.Tell(new WakeMeAt(DeviceId, wake));
         }
 
         _changesSinceSnapshot += changes;
@@ -184,9 +191,8 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
             return;
         }
         Timers.Cancel(SnapshotTimer);
-        var applied = new Dictionary<int, AppliedOffset>(_applied);
-        var bytes = new DeviceSnapshot(_windows.ToSnapshot(), applied).ToBytes();
-        _pending = new PendingSnapshot(bytes, applied, _rowSequence);
+        var bytes = new DeviceSnapshot(_windows.ToSnapshot(), _applied).ToBytes();
+        _pending = new PendingSnapshot(bytes, _applied, _rowSequence);
         _changesSinceSnapshot = 0;
         TrySave();
     }
@@ -204,23 +210,19 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         _saving = false;
         _pending = null;
         _metrics.AddSnapshot(saved.Bytes.Length);
-        foreach (var (partition, applied) in saved.Offsets)
-            if (_partitions.TryGetValue(partition, out var actor)) actor.Tell(new Covered(DeviceId, applied.Offset));
+        if (saved.Applied is not null) ReportCovered(saved.Applied);
 
         if (_snapshotAgain)
         {
             _snapshotAgain = false;
             if (_changesSinceSnapshot > 0) RequestSnapshot();
-            else foreach (var partition in _partitions.Keys) ReportCovered(partition);
+            else ReportCovered(_applied);
         }
         if (_pending is null && _stopping) Context.Stop(Self);
     }
 
-    private void ReportCovered(int partition)
-    {
-        if (_partitions.TryGetValue(partition, out var actor))
-            actor.Tell(new Covered(DeviceId, _applied.TryGetValue(partition, out var applied) ? applied.Offset : -1));
-    }
+    private void ReportCovered(AppliedOffset? applied) =>
+        _partitionActor?.Tell(new Covered(DeviceId, applied?.Offset ?? -1));
 
     private void Passivate()
     {
@@ -229,7 +231,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         Context.Parent.Tell(new Passivate(StopDevice.Instance));
     }
 
-    private sealed record PendingSnapshot(byte[] Bytes, Dictionary<int, AppliedOffset> Offsets, long RowsNeeded);
+    private sealed record PendingSnapshot(byte[] Bytes, AppliedOffset? Applied, long RowsNeeded);
 
     private sealed class SnapshotDue
     {

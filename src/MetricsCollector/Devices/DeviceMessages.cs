@@ -54,8 +54,8 @@ public sealed record WakeMeAt(string DeviceId, long Watermark);
 /// <summary>Device → partition: a snapshot now holds every record of mine up to this offset.</summary>
 public sealed record Covered(string DeviceId, long ThroughOffset);
 
-/// <summary>Device → result writer: rows to store; the writer answers <see cref="RowsStored"/> with the same sequence.</summary>
-public sealed record StoreRows(IReadOnlyList<WindowResult> Rows, long Sequence);
+/// <summary>Device → result writer: rows (the parts of its partition) to store; the writer answers <see cref="RowsStored"/> with the same sequence.</summary>
+public sealed record StoreRows(IReadOnlyList<WindowPart> Rows, long Sequence);
 
 /// <summary>Result writer → device: every row sent with this sequence number or below is stored.</summary>
 public sealed record RowsStored(long Sequence);

@@ -9,24 +9,25 @@ namespace MetricsCollector.Devices;
 public readonly record struct AppliedOffset(long Offset, string Epoch);
 
 /// <summary>
-/// What a device actor saves: its windows plus, per partition, the offset of the last record it
-/// applied, so that a replay from an older committed offset skips what the windows already hold.
-/// Stored as plain bytes so that Akka's byte-array serializer carries it with no schema of its own.
+/// What a device actor saves: its windows plus the offset of the last record it applied from its
+/// partition (none before the first), so that a replay from an older committed offset skips what
+/// the windows already hold. Stored as plain bytes so that Akka's byte-array serializer carries it
+/// with no schema of its own.
 /// </summary>
-public sealed record DeviceSnapshot(byte[] Windows, IReadOnlyDictionary<int, AppliedOffset> AppliedThrough)
+public sealed record DeviceSnapshot(byte[] Windows, AppliedOffset? Applied)
 {
-    private const byte Version = 2;
+    // Version 2 held offsets of several partitions, when one actor took a device's records from all of them.
+    private const byte Version = 3;
 
     public byte[] ToBytes()
     {
-        using var stream = new MemoryStream(Windows.Length + 16 + AppliedThrough.Count * 12);
+        using var stream = new MemoryStream(Windows.Length + 32);
         using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8))
         {
             writer.Write(Version);
-            writer.Write7BitEncodedInt(AppliedThrough.Count);
-            foreach (var (partition, applied) in AppliedThrough)
+            writer.Write(Applied is not null);
+            if (Applied is { } applied)
             {
-                writer.Write7BitEncodedInt(partition);
                 writer.Write7BitEncodedInt64(applied.Offset);
                 writer.Write(applied.Epoch);
             }
@@ -43,13 +44,7 @@ public sealed record DeviceSnapshot(byte[] Windows, IReadOnlyDictionary<int, App
             using var reader = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
             var version = reader.ReadByte();
             if (version != Version) throw new FormatException($"unknown device snapshot version {version}");
-            var count = reader.Read7BitEncodedInt();
-            var applied = new Dictionary<int, AppliedOffset>(count);
-            for (var i = 0; i < count; i++)
-            {
-                var partition = reader.Read7BitEncodedInt();
-                applied[partition] = new AppliedOffset(reader.Read7BitEncodedInt64(), reader.ReadString());
-            }
+            AppliedOffset? applied = reader.ReadBoolean() ? new AppliedOffset(reader.Read7BitEncodedInt64(), reader.ReadString()) : null;
             var windows = reader.ReadBytes(reader.Read7BitEncodedInt());
             return new DeviceSnapshot(windows, applied);
         }
@@ -59,6 +54,6 @@ public sealed record DeviceSnapshot(byte[] Windows, IReadOnlyDictionary<int, App
         }
     }
 
-    public DeviceWindows RestoreWindows(string deviceId, WindowSettings settings) =>
-        DeviceWindows.FromSnapshot(deviceId, settings, Windows);
+    public DeviceWindows RestoreWindows(string deviceId, int partition, WindowSettings settings) =>
+        DeviceWindows.FromSnapshot(deviceId, partition, settings, Windows);
 }

@@ -74,7 +74,11 @@ public static class NodeHost
                     // allocation client on assignment), so a device's records never cross the network.
                     var region = sharding.Start(
                         DeviceShardMessageExtractor.TypeName,
-                        deviceId => DeviceActor.Props(deviceId, deviceSettings, writer, metrics, clock),
+                        entityId =>
+                        {
+                            var (deviceId, partition) = DeviceShardMessageExtractor.ParseEntityId(entityId);
+                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock);
+                        },
                         shardingSettings,
                         new DeviceShardMessageExtractor(),
                         new ExternalShardAllocationStrategy(system, DeviceShardMessageExtractor.TypeName),

@@ -3,9 +3,9 @@ using MetricsCollector.Core.Windows;
 namespace MetricsCollector.ReadSide;
 
 /// <summary>
-/// The read side: result rows keyed by (device, window end), queried by the REST API and written by the
-/// projection. Every write is idempotent and never lets an older revision of a row replace a newer one,
-/// so replays and reordered deliveries are harmless. Failures to reach the database surface as
+/// The read side: result rows keyed by (device, window end), queried by the REST API and written, as parts
+/// of rows, by the result writers. Every write is idempotent and never lets an older revision of a row
+/// replace a newer one, so replays and reordered deliveries are harmless. Failures to reach the database surface as
 /// <see cref="StoreUnavailableException"/>.
 /// </summary>
 public interface IResultStore : IAsyncDisposable
@@ -14,12 +14,16 @@ public interface IResultStore : IAsyncDisposable
     Task EnsureSchemaAsync(CancellationToken ct = default);
 
     /// <summary>
-    /// Writes <paramref name="rows"/> and, if given, <paramref name="progress"/> entries in one transaction,
-    /// so a projection can store how far it got together with what it wrote.
-    /// A row replaces the stored one only with a higher revision, or at the same revision as its final form.
+    /// Writes <paramref name="parts"/> and, if given, <paramref name="progress"/> entries in one transaction,
+    /// so a projection can store how far it got together with what it wrote. A part is one partition's share
+    /// of a (device, window) row (<see cref="WindowPart"/>): a window with one part has that part's row, a
+    /// window with several the merge of all of them, whichever node wrote which and in whatever order.
+    /// A row or part replaces the stored one only with a higher revision, or at the same revision as its
+    /// final form. Returns one row per window of the batch: the merge of its parts where it has several,
+    /// else its part's row (what the top-N holder is told).
     /// </summary>
-    Task UpsertAsync(
-        IReadOnlyList<WindowResult> rows,
+    Task<IReadOnlyList<WindowResult>> UpsertAsync(
+        IReadOnlyList<WindowPart> parts,
         IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
         CancellationToken ct = default);
 

@@ -18,6 +18,10 @@ public sealed class PostgresResultStore : SqlResultStore
         _dataSource = NpgsqlDataSource.Create(connectionString);
     }
 
+    // The array parameters of a row's columns, in the order of Columns.
+    private const string RowArrays =
+        "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated";
+
     protected override string TextKeyType => "TEXT COLLATE \"C\"";
 
     // Nodes start together; CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE of the same
@@ -33,6 +37,16 @@ public sealed class PostgresResultStore : SqlResultStore
     // server's own "shutting down" and "starting up" errors.
     protected override bool IsUnavailable(Exception exception) => exception is NpgsqlException { IsTransient: true };
 
+    protected override string BinaryType => "BYTEA";
+
+    protected override string KeysSource => "unnest(@key_device_id, @key_window_end) AS k(device_id, window_end)";
+
+    protected override void BindKeys(DbCommand command, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
+    {
+        Bind(command, "@key_device_id", keys.Select(k => k.DeviceId).ToArray());
+        Bind(command, "@key_window_end", keys.Select(k => k.WindowEnd).ToArray());
+    }
+
     /// <summary>
     /// The whole batch in one statement: one array per column, turned back into rows by unnest. One round
     /// trip and one fixed statement text whatever the batch size, where a multi-row VALUES list changes
@@ -42,14 +56,29 @@ public sealed class PostgresResultStore : SqlResultStore
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
     {
         await using var command = Command(
+            connection, transaction, $"INSERT INTO window_results ({Columns}) SELECT * FROM unnest({RowArrays}) {OnConflictUpdate}");
+        BindRowArrays(command, rows);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Like the rows: one statement of arrays.</summary>
+    protected override async Task WritePartsAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowPart> parts, CancellationToken ct)
+    {
+        await using var command = Command(
             connection,
             transaction,
-            $"""
-            INSERT INTO window_results ({Columns})
-            SELECT * FROM unnest(@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean,
-                                 @count, @revision, @final, @last_updated)
-            {OnConflictUpdate}
-            """);
+            $"INSERT INTO window_parts ({PartColumns}) SELECT * FROM unnest({RowArrays}, @kafka_partition, @digest) {OnPartConflictUpdate}");
+        BindRowArrays(command, parts.Select(p => p.Row).ToList());
+        Bind(command, "@kafka_partition", parts.Select(p => p.Partition).ToArray());
+        Bind(command, "@digest", parts.Select(p => p.Digest).ToArray());
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    protected override ValueTask DisposeCoreAsync() => _dataSource.DisposeAsync();
+
+    private static void BindRowArrays(DbCommand command, IReadOnlyList<WindowResult> rows)
+    {
         Bind(command, "@device_id", rows.Select(r => r.DeviceId).ToArray());
         Bind(command, "@window_end", rows.Select(r => r.WindowEnd).ToArray());
         Bind(command, "@window_start", rows.Select(r => r.WindowStart).ToArray());
@@ -64,8 +93,5 @@ public sealed class PostgresResultStore : SqlResultStore
         Bind(command, "@revision", rows.Select(r => r.Revision).ToArray());
         Bind(command, "@final", rows.Select(r => r.Final).ToArray());
         Bind(command, "@last_updated", rows.Select(r => r.LastUpdated).ToArray());
-        await command.ExecuteNonQueryAsync(ct);
     }
-
-    protected override ValueTask DisposeCoreAsync() => _dataSource.DisposeAsync();
 }

@@ -7,9 +7,10 @@ using MetricsCollector.Observability;
 namespace MetricsCollector.ReadSide;
 
 /// <summary>
-/// Batches the rows of all device actors of a node into one transaction at a time, acknowledges
-/// each device once its rows are stored (a device snapshots only after that), and passes what
-/// was stored on to the top-N singleton. A failed write is retried, never dropped: an outage of
+/// Batches the rows (parts of rows, see <see cref="WindowPart"/>) of all device actors of a node
+/// into one transaction at a time, acknowledges each device once its rows are stored (a device
+/// snapshots only after that), and passes the rows as stored, merged where a window has several
+/// parts, on to the top-N singleton. A failed write is retried, never dropped: an outage of
 /// the store stalls snapshots and commits, and nothing is lost.
 /// </summary>
 public sealed class ResultWriter : ReceiveActor, IWithTimers
@@ -45,11 +46,16 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             _writing = false;
             if (_failures > 0) _log.Info("Result store reachable again after {0} failed writes", _failures);
             _failures = 0;
-            foreach (var (request, device) in written.Batch) device.Tell(new RowsStored(request.Sequence));
-            _metrics.AddRowsWritten(written.Rows.Count);
+            var parts = 0;
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            foreach (var row in written.Rows)
-                if (row.Revision == 1 && !row.Final) _metrics.RecordFireToStore(now - row.LastUpdated);
+            foreach (var (request, device) in written.Batch)
+            {
+                device.Tell(new RowsStored(request.Sequence));
+                parts += request.Rows.Count;
+                foreach (var part in request.Rows)
+                    if (part.Row.Revision == 1 && !part.Row.Final) _metrics.RecordFireToStore(now - part.Row.LastUpdated);
+            }
+            _metrics.AddRowsWritten(parts);
             // The singleton may live on another node, and remoting drops a message over its frame
             // size (128 KB); a slice of rows stays well under it.
             foreach (var slice in written.Rows.Chunk(PublishSlice)) _topN.Tell(new RowsPublished(slice));
@@ -61,9 +67,10 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             _failures++;
             _metrics.AddStoreFailure();
             var delay = TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * (1 << Math.Min(_failures, 6))));
-            _log.Warning(failed.Cause, "Writing {0} result rows failed ({1} in a row); retrying in {2}", failed.Rows.Count, _failures, delay);
+            var parts = failed.Batch.Sum(b => b.Request.Rows.Count);
+            _log.Warning(failed.Cause, "Writing {0} result rows failed ({1} in a row); retrying in {2}", parts, _failures, delay);
             _buffer.InsertRange(0, failed.Batch);
-            _bufferedRows += failed.Rows.Count;
+            _bufferedRows += parts;
             Timers.StartSingleTimer("flush", Flush.Instance, delay);
         });
     }
@@ -79,35 +86,20 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
         var batch = _buffer;
         _buffer = new List<(StoreRows, IActorRef)>();
         _bufferedRows = 0;
-        var rows = Latest(batch);
         _writing = true;
-        _store.UpsertAsync(rows).PipeTo(Self, success: () => new Written(batch, rows), failure: e => new WriteFailed(batch, rows, e));
+        // The store keeps the latest form of each part: a device's later rows of a window supersede its earlier ones.
+        _store.UpsertAsync(batch.SelectMany(b => b.Request.Rows).ToList())
+            .PipeTo(Self, success: rows => new Written(batch, rows), failure: e => new WriteFailed(batch, e));
     }
-
-    /// <summary>One row per window, its latest form: a statement must not touch the same key twice.</summary>
-    private static List<WindowResult> Latest(List<(StoreRows Request, IActorRef Device)> batch)
-    {
-        var latest = new Dictionary<(string, long), WindowResult>();
-        foreach (var (request, _) in batch)
-            foreach (var row in request.Rows)
-            {
-                var key = (row.DeviceId, row.WindowEnd);
-                if (!latest.TryGetValue(key, out var seen) || Newer(row, seen)) latest[key] = row;
-            }
-        return latest.Values.ToList();
-    }
-
-    private static bool Newer(WindowResult row, WindowResult than) =>
-        row.Revision > than.Revision || (row.Revision == than.Revision && row.Final && !than.Final);
 
     private sealed class Flush
     {
         public static readonly Flush Instance = new();
     }
 
-    private sealed record Written(List<(StoreRows Request, IActorRef Device)> Batch, List<WindowResult> Rows);
+    private sealed record Written(List<(StoreRows Request, IActorRef Device)> Batch, IReadOnlyList<WindowResult> Rows);
 
-    private sealed record WriteFailed(List<(StoreRows Request, IActorRef Device)> Batch, List<WindowResult> Rows, Exception Cause);
+    private sealed record WriteFailed(List<(StoreRows Request, IActorRef Device)> Batch, Exception Cause);
 }
 
 /// <summary>Rows now in the store, for the top-N singleton.</summary>

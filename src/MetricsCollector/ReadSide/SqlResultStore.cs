@@ -16,20 +16,18 @@ public abstract class SqlResultStore : IResultStore
     protected const string Columns =
         "device_id, window_end, window_start, p50, p90, p95, p99, min, max, mean, count, revision, final, last_updated";
 
+    /// <summary>Column order of the parts table: a row's columns, then what makes a part a part.</summary>
+    protected const string PartColumns = Columns + ", kafka_partition, digest";
+
     /// <summary>
     /// The rule that makes writes idempotent and order-insensitive: a stored row changes only for a higher
     /// revision, or for its final form at the same revision. Replays of the same row are no-ops.
     /// <see cref="Supersedes"/> is the same rule for rows of one batch.
     /// </summary>
-    protected const string OnConflictUpdate = """
-        ON CONFLICT (device_id, window_end) DO UPDATE SET
-            window_start = excluded.window_start, p50 = excluded.p50, p90 = excluded.p90, p95 = excluded.p95,
-            p99 = excluded.p99, min = excluded.min, max = excluded.max, mean = excluded.mean,
-            count = excluded.count, revision = excluded.revision, final = excluded.final,
-            last_updated = excluded.last_updated
-        WHERE excluded.revision > window_results.revision
-           OR (excluded.revision = window_results.revision AND excluded.final AND NOT window_results.final)
-        """;
+    protected static readonly string OnConflictUpdate = UpsertRule("window_results", "device_id, window_end", Columns);
+
+    /// <summary>The same rule for a part: its partition's actor only ever raises its revision or makes it final.</summary>
+    protected static readonly string OnPartConflictUpdate = UpsertRule("window_parts", "device_id, window_end, kafka_partition", PartColumns);
 
     private const string LatestSql =
         $"SELECT {Columns} FROM window_results WHERE device_id = @device_id ORDER BY window_end DESC LIMIT 1";
@@ -49,6 +47,18 @@ public abstract class SqlResultStore : IResultStore
     private const string LoadProgressSql = "SELECT value FROM progress WHERE name = @name";
 
     private static readonly RankBy[] Rankable = Enum.GetValues<RankBy>();
+
+    // The batch's keys drive the join, so each probes the parts' primary key: a window with one part
+    // (every window of keyed producers) costs two index probes and returns nothing.
+    private string SharedPartsSql => $"""
+        SELECT {string.Join(", ", PartColumns.Split(", ").Select(c => "p." + c))}
+        FROM {KeysSource}
+        JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
+        WHERE EXISTS (
+            SELECT 1 FROM window_parts o
+            WHERE o.device_id = p.device_id AND o.window_end = p.window_end AND o.kafka_partition <> p.kafka_partition)
+        ORDER BY p.device_id, p.window_end, p.kafka_partition
+        """;
 
     // One query per figure, built once: the column name comes from this closed list, never from a client.
     private static readonly string[] TopSql = Rankable
@@ -77,11 +87,30 @@ public abstract class SqlResultStore : IResultStore
     /// <summary>Whether a driver exception means the database is out of reach, rather than a faulty query.</summary>
     protected abstract bool IsUnavailable(Exception exception);
 
+    /// <summary>The column type of a part's digest bytes.</summary>
+    protected abstract string BinaryType { get; }
+
+    /// <summary>
+    /// A FROM-clause item, aliased <c>k</c>, of the (device_id, window_end) keys that <see cref="BindKeys"/>
+    /// binds: how the one query per batch that finds shared windows takes the batch's keys.
+    /// </summary>
+    protected abstract string KeysSource { get; }
+
+    /// <summary>Binds the distinct keys <see cref="KeysSource"/> reads.</summary>
+    protected abstract void BindKeys(DbCommand command, IReadOnlyList<(string DeviceId, long WindowEnd)> keys);
+
     /// <summary>Writes rows (unique keys, in key order) inside <paramref name="transaction"/>.</summary>
     protected abstract Task WriteRowsAsync(
         DbConnection connection,
         DbTransaction transaction,
         IReadOnlyList<WindowResult> rows,
+        CancellationToken ct);
+
+    /// <summary>Writes parts (unique keys, in key order) inside <paramref name="transaction"/>.</summary>
+    protected abstract Task WritePartsAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        IReadOnlyList<WindowPart> parts,
         CancellationToken ct);
 
     public virtual async Task EnsureSchemaAsync(CancellationToken ct = default) =>
@@ -96,23 +125,46 @@ public abstract class SqlResultStore : IResultStore
             },
             ct);
 
-    public async Task UpsertAsync(
-        IReadOnlyList<WindowResult> rows,
+    /// <remarks>
+    /// The statements run in this order, in one transaction, and the order is what makes two nodes writing
+    /// parts of one window (its device's records on partitions consumed by different nodes) end with the
+    /// merge of every part:
+    /// 1. the rows: in PostgreSQL an upsert locks each row it meets, even where the WHERE rule keeps it
+    ///    unchanged (or, for a new row, makes a concurrent insert of the same key wait), so writers of one
+    ///    window take turns from here to their commit;
+    /// 2. the parts;
+    /// 3. one query for the parts of every window of the batch that has more than one;
+    /// 4. those windows' merged rows.
+    /// Under READ COMMITTED each statement sees what was committed before it started. The second writer
+    /// got the row lock only once the first had committed, so its step 3 sees the first's part as well as
+    /// its own, and the last writer of a window always writes the merge of all its parts. SQLite has one
+    /// writer at a time anyway.
+    /// </remarks>
+    public async Task<IReadOnlyList<WindowResult>> UpsertAsync(
+        IReadOnlyList<WindowPart> parts,
         IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
         CancellationToken ct = default)
     {
-        var batch = Prepare(rows);
+        var batch = Prepare(parts);
         if (batch.Count == 0 && (progress is null || progress.Count == 0))
         {
-            return;
+            return [];
         }
 
+        var rows = OnePerWindow(batch);
         await WriteAsync(
             async (connection, transaction) =>
             {
                 if (batch.Count > 0)
                 {
-                    await WriteRowsAsync(connection, transaction, batch, ct);
+                    await WriteRowsAsync(connection, transaction, rows, ct);
+                    await WritePartsAsync(connection, transaction, batch, ct);
+                    var merged = await MergeSharedAsync(connection, transaction, rows, ct);
+                    if (merged.Count > 0)
+                    {
+                        await WriteRowsAsync(connection, transaction, merged, ct);
+                        Replace(rows, merged);
+                    }
                 }
 
                 foreach (var (key, value) in progress ?? [])
@@ -121,6 +173,7 @@ public abstract class SqlResultStore : IResultStore
                 }
             },
             ct);
+        return rows;
     }
 
     public Task<WindowResult?> LatestAsync(string deviceId, CancellationToken ct = default) =>
@@ -228,6 +281,9 @@ public abstract class SqlResultStore : IResultStore
     internal Task<string> ExplainHistoryAsync(string deviceId, HistoryCursor? cursor, CancellationToken ct = default) =>
         ExplainAsync(connection => HistoryCommand(connection, deviceId, null, null, 101, cursor), ct);
 
+    internal Task<string> ExplainSharedPartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> keys, CancellationToken ct = default) =>
+        ExplainAsync(connection => SharedPartsCommand(connection, null, keys), ct);
+
     internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
 
@@ -254,6 +310,17 @@ public abstract class SqlResultStore : IResultStore
     // The figure columns are named as clients name the figures (p50 ... mean).
     private static string ColumnOf(RankBy by) => by.Name();
 
+    private static string UpsertRule(string table, string key, string columns)
+    {
+        var keyColumns = key.Split(", ");
+        var set = string.Join(", ", columns.Split(", ").Where(c => !keyColumns.Contains(c)).Select(c => $"{c} = excluded.{c}"));
+        return $"""
+            ON CONFLICT ({key}) DO UPDATE SET {set}
+            WHERE excluded.revision > {table}.revision
+               OR (excluded.revision = {table}.revision AND excluded.final AND NOT {table}.final)
+            """;
+    }
+
     /// <remarks>
     /// The latest row of a device, and its history pages, come from the primary key (device_id, window_end)
     /// read backwards: one descent of the b-tree. A separate device_latest table would answer the same with
@@ -265,8 +332,8 @@ public abstract class SqlResultStore : IResultStore
     /// </remarks>
     private IEnumerable<string> SchemaStatements()
     {
-        yield return $"""
-            CREATE TABLE IF NOT EXISTS window_results (
+        // The columns of Columns, in its order: a part is a row plus its partition and digest.
+        var rowColumns = $"""
                 device_id {TextKeyType} NOT NULL,
                 window_end BIGINT NOT NULL,
                 window_start BIGINT NOT NULL,
@@ -281,6 +348,10 @@ public abstract class SqlResultStore : IResultStore
                 revision INTEGER NOT NULL,
                 final BOOLEAN NOT NULL,
                 last_updated BIGINT NOT NULL,
+            """;
+        yield return $"""
+            CREATE TABLE IF NOT EXISTS window_results (
+            {rowColumns}
                 PRIMARY KEY (device_id, window_end)
             )
             """;
@@ -289,41 +360,128 @@ public abstract class SqlResultStore : IResultStore
             yield return $"CREATE INDEX IF NOT EXISTS {TopIndexOf(by)} ON window_results (window_end, {ColumnOf(by)} DESC, device_id)";
         }
 
+        // A window's parts, one per partition its device's records came from (see UpsertAsync). The primary
+        // key leads with the row's key, so a window's parts are one range of the index.
+        yield return $"""
+            CREATE TABLE IF NOT EXISTS window_parts (
+            {rowColumns}
+                kafka_partition INTEGER NOT NULL,
+                digest {BinaryType} NOT NULL,
+                PRIMARY KEY (device_id, window_end, kafka_partition)
+            )
+            """;
+
         yield return $"CREATE TABLE IF NOT EXISTS progress (name {TextKeyType} NOT NULL PRIMARY KEY, value TEXT NOT NULL)";
     }
 
     /// <summary>
-    /// Checks the rows, keeps the winner per key (a statement may not touch one row twice, and the winner is
+    /// Checks the parts, keeps the winner per key (a statement may not touch one row twice, and the winner is
     /// what the database would keep anyway) and sorts by key, so concurrent writers lock rows in one order
     /// and cannot deadlock.
     /// </summary>
-    private static List<WindowResult> Prepare(IReadOnlyList<WindowResult> rows)
+    private static List<WindowPart> Prepare(IReadOnlyList<WindowPart> parts)
     {
-        var winners = new Dictionary<(string, long), WindowResult>(rows.Count);
-        foreach (var row in rows)
+        var winners = new Dictionary<(string, long, int), WindowPart>(parts.Count);
+        foreach (var part in parts)
         {
-            ArgumentException.ThrowIfNullOrEmpty(row.DeviceId, nameof(rows));
+            ArgumentNullException.ThrowIfNull(part, nameof(parts));
+            var row = part.Row;
+            ArgumentException.ThrowIfNullOrEmpty(row.DeviceId, nameof(parts));
             if (!IsFinite(row))
             {
                 throw new ArgumentException(
                     string.Create(CultureInfo.InvariantCulture, $"The row of {row.DeviceId} for the window ending at {row.WindowEnd} has a non-finite figure."),
-                    nameof(rows));
+                    nameof(parts));
             }
 
-            var key = (row.DeviceId, row.WindowEnd);
-            if (!winners.TryGetValue(key, out var held) || Supersedes(row, held))
+            var key = (row.DeviceId, row.WindowEnd, part.Partition);
+            if (!winners.TryGetValue(key, out var held) || Supersedes(row, held.Row))
             {
-                winners[key] = row;
+                winners[key] = part;
             }
         }
 
         var batch = winners.Values.ToList();
         batch.Sort(static (a, b) =>
         {
-            var byDevice = string.CompareOrdinal(a.DeviceId, b.DeviceId);
-            return byDevice != 0 ? byDevice : a.WindowEnd.CompareTo(b.WindowEnd);
+            var byWindow = CompareKeys(a.Row, b.Row);
+            return byWindow != 0 ? byWindow : a.Partition.CompareTo(b.Partition);
         });
         return batch;
+    }
+
+    private static int CompareKeys(WindowResult a, WindowResult b)
+    {
+        var byDevice = string.CompareOrdinal(a.DeviceId, b.DeviceId);
+        return byDevice != 0 ? byDevice : a.WindowEnd.CompareTo(b.WindowEnd);
+    }
+
+    /// <summary>
+    /// One row per window of the sorted parts, for the first statement (which needs the window's row
+    /// lock; the merge puts right what one part of a shared window writes there).
+    /// </summary>
+    private static List<WindowResult> OnePerWindow(List<WindowPart> batch)
+    {
+        var rows = new List<WindowResult>(batch.Count);
+        foreach (var part in batch)
+        {
+            if (rows.Count == 0 || CompareKeys(rows[^1], part.Row) != 0)
+            {
+                rows.Add(part.Row);
+            }
+            else if (Supersedes(part.Row, rows[^1]))
+            {
+                rows[^1] = part.Row;
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Puts each merged row in place of its window's row.</summary>
+    private static void Replace(List<WindowResult> rows, List<WindowResult> merged)
+    {
+        var byWindow = merged.ToDictionary(r => (r.DeviceId, r.WindowEnd));
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (byWindow.TryGetValue((rows[i].DeviceId, rows[i].WindowEnd), out var row))
+            {
+                rows[i] = row;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The merged rows of the batch's windows that have more than one part: one query for their parts, as
+    /// committed now plus this transaction's own, each window's together and in partition order.
+    /// </summary>
+    private async Task<List<WindowResult>> MergeSharedAsync(
+        DbConnection connection, DbTransaction transaction, List<WindowResult> windows, CancellationToken ct)
+    {
+        await using var command = SharedPartsCommand(connection, transaction, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+        var merged = new List<WindowResult>();
+        var window = new List<WindowPart>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            // PartColumns: the row's columns, then the partition and the digest.
+            var part = new WindowPart(
+                reader.GetInt32(14), ReadRow(reader), reader.GetFieldValue<byte[]>(15));
+            if (window.Count > 0 && CompareKeys(window[0].Row, part.Row) != 0)
+            {
+                merged.Add(WindowPart.Merge(window));
+                window.Clear();
+            }
+
+            window.Add(part);
+        }
+
+        if (window.Count > 0)
+        {
+            merged.Add(WindowPart.Merge(window));
+        }
+
+        return merged;
     }
 
     private static bool Supersedes(WindowResult candidate, WindowResult held) =>
@@ -360,6 +518,14 @@ public abstract class SqlResultStore : IResultStore
         Bind(command, "@from", from ?? long.MinValue);
         Bind(command, "@to", upper);
         Bind(command, "@limit", limit);
+        return command;
+    }
+
+    private DbCommand SharedPartsCommand(
+        DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
+    {
+        var command = Command(connection, transaction, SharedPartsSql);
+        BindKeys(command, keys);
         return command;
     }
 

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
 using MetricsCollector.Core.Windows;
 using Microsoft.Data.Sqlite;
 
@@ -90,6 +93,32 @@ public sealed class SqliteResultStore : SqlResultStore
                 or SQLitePCL.raw.SQLITE_IOERR or SQLitePCL.raw.SQLITE_FULL,
         };
 
+    protected override string BinaryType => "BLOB";
+
+    // SQLite has no arrays: the keys travel as one JSON array of [device id, window end] pairs.
+    protected override string KeysSource =>
+        "(SELECT json_extract(value, '$[0]') AS device_id, json_extract(value, '$[1]') AS window_end FROM json_each(@keys)) k";
+
+    protected override void BindKeys(DbCommand command, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
+    {
+        var json = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(json))
+        {
+            writer.WriteStartArray();
+            foreach (var (deviceId, windowEnd) in keys)
+            {
+                writer.WriteStartArray();
+                writer.WriteStringValue(deviceId);
+                writer.WriteNumberValue(windowEnd);
+                writer.WriteEndArray();
+            }
+
+            writer.WriteEndArray();
+        }
+
+        Bind(command, "@keys", Encoding.UTF8.GetString(json.WrittenSpan));
+    }
+
     /// <summary>
     /// Row by row through one prepared statement: SQLite runs in-process, so a statement per row costs
     /// microseconds and the transaction around the batch is what makes it fast (one commit, one fsync).
@@ -98,44 +127,31 @@ public sealed class SqliteResultStore : SqlResultStore
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
     {
         await using var command = Command(
-            connection,
-            transaction,
-            $"""
-            INSERT INTO window_results ({Columns})
-            VALUES (@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count,
-                    @revision, @final, @last_updated)
-            {OnConflictUpdate}
-            """);
-        var deviceId = Bind(command, "@device_id", string.Empty);
-        var windowEnd = Bind(command, "@window_end", 0L);
-        var windowStart = Bind(command, "@window_start", 0L);
-        var p50 = Bind(command, "@p50", 0d);
-        var p90 = Bind(command, "@p90", 0d);
-        var p95 = Bind(command, "@p95", 0d);
-        var p99 = Bind(command, "@p99", 0d);
-        var min = Bind(command, "@min", 0d);
-        var max = Bind(command, "@max", 0d);
-        var mean = Bind(command, "@mean", 0d);
-        var count = Bind(command, "@count", 0L);
-        var revision = Bind(command, "@revision", 0);
-        var final = Bind(command, "@final", false);
-        var lastUpdated = Bind(command, "@last_updated", 0L);
+            connection, transaction, $"INSERT INTO window_results ({Columns}) VALUES ({RowParameters.Names}) {OnConflictUpdate}");
+        var parameters = new RowParameters(command);
         foreach (var row in rows)
         {
-            deviceId.Value = row.DeviceId;
-            windowEnd.Value = row.WindowEnd;
-            windowStart.Value = row.WindowStart;
-            p50.Value = row.P50;
-            p90.Value = row.P90;
-            p95.Value = row.P95;
-            p99.Value = row.P99;
-            min.Value = row.Min;
-            max.Value = row.Max;
-            mean.Value = row.Mean;
-            count.Value = row.Count;
-            revision.Value = row.Revision;
-            final.Value = row.Final;
-            lastUpdated.Value = row.LastUpdated;
+            parameters.Set(row);
+            await command.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    /// <summary>Like the rows: one prepared statement, a part at a time.</summary>
+    protected override async Task WritePartsAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowPart> parts, CancellationToken ct)
+    {
+        await using var command = Command(
+            connection,
+            transaction,
+            $"INSERT INTO window_parts ({PartColumns}) VALUES ({RowParameters.Names}, @kafka_partition, @digest) {OnPartConflictUpdate}");
+        var parameters = new RowParameters(command);
+        var partition = Bind(command, "@kafka_partition", 0);
+        var digest = Bind(command, "@digest", Array.Empty<byte>());
+        foreach (var part in parts)
+        {
+            parameters.Set(part.Row);
+            partition.Value = part.Partition;
+            digest.Value = part.Digest;
             await command.ExecuteNonQueryAsync(ct);
         }
     }
@@ -146,5 +162,50 @@ public sealed class SqliteResultStore : SqlResultStore
         using var connection = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(connection);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The parameters of a row's columns in one prepared statement, set row after row.</summary>
+    private sealed class RowParameters
+    {
+        public const string Names =
+            "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated";
+
+        private readonly DbParameter _deviceId, _windowEnd, _windowStart, _p50, _p90, _p95, _p99, _min, _max, _mean, _count, _revision, _final, _lastUpdated;
+
+        public RowParameters(DbCommand command)
+        {
+            _deviceId = Bind(command, "@device_id", string.Empty);
+            _windowEnd = Bind(command, "@window_end", 0L);
+            _windowStart = Bind(command, "@window_start", 0L);
+            _p50 = Bind(command, "@p50", 0d);
+            _p90 = Bind(command, "@p90", 0d);
+            _p95 = Bind(command, "@p95", 0d);
+            _p99 = Bind(command, "@p99", 0d);
+            _min = Bind(command, "@min", 0d);
+            _max = Bind(command, "@max", 0d);
+            _mean = Bind(command, "@mean", 0d);
+            _count = Bind(command, "@count", 0L);
+            _revision = Bind(command, "@revision", 0);
+            _final = Bind(command, "@final", false);
+            _lastUpdated = Bind(command, "@last_updated", 0L);
+        }
+
+        public void Set(WindowResult row)
+        {
+            _deviceId.Value = row.DeviceId;
+            _windowEnd.Value = row.WindowEnd;
+            _windowStart.Value = row.WindowStart;
+            _p50.Value = row.P50;
+            _p90.Value = row.P90;
+            _p95.Value = row.P95;
+            _p99.Value = row.P99;
+            _min.Value = row.Min;
+            _max.Value = row.Max;
+            _mean.Value = row.Mean;
+            _count.Value = row.Count;
+            _revision.Value = row.Revision;
+            _final.Value = row.Final;
+            _lastUpdated.Value = row.LastUpdated;
+        }
     }
 }

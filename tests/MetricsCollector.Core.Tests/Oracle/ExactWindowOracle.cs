@@ -5,7 +5,9 @@ namespace MetricsCollector.Testing;
 /// <summary>
 /// The product's window rules written the naive way, as a reference to test the engine against:
 /// it keeps every value of every window, enumerates an event's windows one by one and keeps a
-/// watermark per partition. Nothing here shares code with the engine's panes or digests.
+/// watermark per partition. A device's records may come from several partitions (unkeyed
+/// producers): each is judged by its own partition's watermark, and the window holds them all.
+/// Nothing here shares code with the engine's panes or digests.
 /// </summary>
 public sealed class ExactWindowOracle
 {
@@ -43,8 +45,7 @@ public sealed class ExactWindowOracle
             if (w >= end + _lateness) continue;
             if (!Windows.TryGetValue((device, end), out var window))
                 Windows[(device, end)] = window = new ExactWindow(device, start, end);
-            window.Values.Add(value);
-            if (w >= end) window.LateUpdates++;
+            window.Add(partition, value, late: w >= end);
             counted = true;
         }
         if (!counted) TooLate.Add((partition, position));
@@ -55,14 +56,29 @@ public sealed class ExactWindowOracle
 
 public sealed class ExactWindow(string device, long start, long end)
 {
+    private readonly Dictionary<int, (long Values, int Late)> _byPartition = new();
+
     public string Device { get; } = device;
     public long Start { get; } = start;
     public long End { get; } = end;
     public List<double> Values { get; } = new();
-    public int LateUpdates { get; set; }
 
-    /// <summary>1 for the firing when it held on-time events, plus one per late event.</summary>
-    public int Revision => LateUpdates == Values.Count ? LateUpdates : LateUpdates + 1;
+    /// <summary>
+    /// Per partition that contributed: 1 for the firing when it held on-time events, plus one per
+    /// late event; summed over the partitions, since each partition fires and revises its own part
+    /// of the row and every change to a part is a change to the row.
+    /// </summary>
+    public int Revision => _byPartition.Values.Sum(p => p.Late == p.Values ? p.Late : p.Late + 1);
+
+    /// <summary>How many partitions hold records of this window.</summary>
+    public int Partitions => _byPartition.Count;
+
+    public void Add(int partition, double value, bool late)
+    {
+        Values.Add(value);
+        var (values, lateCount) = _byPartition.GetValueOrDefault(partition);
+        _byPartition[partition] = (values + 1, lateCount + (late ? 1 : 0));
+    }
 
     public long Count => Values.Count;
     public double Min => Values.Min();

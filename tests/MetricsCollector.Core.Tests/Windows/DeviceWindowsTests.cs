@@ -1,3 +1,4 @@
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 
 namespace MetricsCollector.Core.Tests.Windows;
@@ -7,7 +8,9 @@ public sealed class DeviceWindowsTests
 {
     private static readonly WindowSettings Settings = new(new WindowSpec(60_000, 10_000), allowedLatenessMs: 5_000);
 
-    private static DeviceWindows NewDevice() => new("device-1", Settings);
+    private static DeviceWindows NewDevice() => new("device-1", 0, Settings);
+
+    private static List<WindowResult> Rows(DeviceWindows device, long now) => device.TakeResults(now).Select(p => p.Row).ToList();
 
     [Fact]
     public void Nothing_fires_before_the_watermark_reaches_an_end()
@@ -15,7 +18,7 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         Assert.Equal(EventTiming.OnTime, device.Add(1_000, 10, long.MinValue));
         device.Advance(9_999);
-        Assert.Empty(device.TakeResults(0));
+        Assert.Empty(Rows(device, 0));
     }
 
     [Fact]
@@ -26,7 +29,7 @@ public sealed class DeviceWindowsTests
         device.Add(2_000, 30, long.MinValue);
         device.Advance(60_000);
 
-        var rows = device.TakeResults(123);
+        var rows = Rows(device, 123);
         Assert.Equal([10_000L, 20_000, 30_000, 40_000, 50_000, 60_000], rows.Select(r => r.WindowEnd));
         Assert.All(rows, r =>
         {
@@ -40,7 +43,26 @@ public sealed class DeviceWindowsTests
             Assert.Equal(123, r.LastUpdated);
             Assert.Equal(r.WindowEnd - 60_000, r.WindowStart);
         });
-        Assert.Empty(device.TakeResults(124));
+        Assert.Empty(Rows(device, 124));
+    }
+
+    [Fact]
+    public void A_row_is_the_part_of_its_partition_and_carries_the_windows_digest()
+    {
+        var device = new DeviceWindows("device-1", 7, Settings);
+        device.Add(1_000, 10, long.MinValue);
+        device.Add(12_000, 30, long.MinValue);
+        device.Advance(20_000);
+
+        var parts = device.TakeResults(0);
+        Assert.Equal([10_000L, 20_000], parts.Select(p => p.Row.WindowEnd));
+        Assert.All(parts, p =>
+        {
+            Assert.Equal(7, p.Partition);
+            var digest = TDigest.FromBytes(p.Digest);
+            Assert.Equal((p.Row.Count, p.Row.Min, p.Row.Max, p.Row.Mean), (digest.Count, digest.Min, digest.Max, digest.Mean));
+            Assert.Equal(p.Row.P95, digest.Quantile(0.95));
+        });
     }
 
     [Fact]
@@ -49,17 +71,17 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         device.Add(1_000, 10, long.MinValue);
         device.Advance(52_000);
-        device.TakeResults(0);
+        Rows(device, 0);
 
         // Judged by W = 52 000: windows ending 10 000..40 000 closed (end + 5 000 ≤ 52 000), 50 000 fired, 60 000 open.
         Assert.Equal(EventTiming.Late, device.Add(9_000, 50, 52_000));
-        var rows = device.TakeResults(1);
+        var rows = Rows(device, 1);
         Assert.Equal([50_000L], rows.Select(r => r.WindowEnd));
         Assert.Equal(2, rows[0].Revision);
         Assert.Equal(2, rows[0].Count);
 
         device.Advance(60_000);
-        var fired = device.TakeResults(2).Single(r => r.WindowEnd == 60_000);
+        var fired = Rows(device, 2).Single(r => r.WindowEnd == 60_000);
         Assert.Equal(2, fired.Count);
         Assert.Equal(1, fired.Revision);
     }
@@ -70,10 +92,10 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         device.Add(55_000, 10, long.MinValue);
         device.Advance(60_000);
-        device.TakeResults(0);
+        Rows(device, 0);
         for (var i = 0; i < 4; i++) device.Add(56_000, 20 + i, 60_000);
 
-        var row = device.TakeResults(1).Single();
+        var row = Rows(device, 1).Single();
         Assert.Equal(60_000, row.WindowEnd);
         Assert.Equal(5, row.Revision);
         Assert.Equal(5, row.Count);
@@ -85,10 +107,10 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         device.Add(1_000, 10, long.MinValue);
         device.Advance(65_000);
-        device.TakeResults(0);
+        Rows(device, 0);
 
         Assert.Equal(EventTiming.TooLate, device.Add(5_000, 99, 65_000));
-        Assert.Empty(device.TakeResults(1));
+        Assert.Empty(Rows(device, 1));
         Assert.True(device.IsEmpty);
     }
 
@@ -98,11 +120,11 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         device.Add(65_000, 10, long.MinValue);
         device.Advance(61_000);
-        Assert.Empty(device.TakeResults(0));
+        Assert.Empty(Rows(device, 0));
 
         // W = 61 000: the window ending 60 000 fired empty; a 59 000 event is late for it.
         device.Add(59_000, 40, 61_000);
-        var row = device.TakeResults(1).Single();
+        var row = Rows(device, 1).Single();
         Assert.Equal(60_000, row.WindowEnd);
         Assert.Equal(1, row.Revision);
         Assert.Equal(1, row.Count);
@@ -114,12 +136,12 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         device.Add(55_000, 10, long.MinValue);
         device.Advance(60_000);
-        device.TakeResults(0);
+        Rows(device, 0);
 
         device.Advance(64_999);
-        Assert.Empty(device.TakeResults(1));
+        Assert.Empty(Rows(device, 1));
         device.Advance(65_000);
-        var final = device.TakeResults(2).Single();
+        var final = Rows(device, 2).Single();
         Assert.True(final.Final);
         Assert.Equal(1, final.Revision);
         Assert.Equal(60_000, final.WindowEnd);
@@ -132,7 +154,7 @@ public sealed class DeviceWindowsTests
         var device = NewDevice();
         device.Add(1_000, 10, long.MinValue);
         device.Advance(1_000_000);
-        var rows = device.TakeResults(0);
+        var rows = Rows(device, 0);
         Assert.Equal(6, rows.Count);
         Assert.All(rows, r => Assert.True(r.Final && r.Revision == 1));
         Assert.True(device.IsEmpty);
@@ -181,16 +203,16 @@ public sealed class DeviceWindowsTests
         original.Add(12_000, 20, long.MinValue);
         original.Advance(40_000);
         original.Add(3_000, 30, 40_000);
-        original.TakeResults(0);
+        Rows(original, 0);
         original.Add(4_000, 35, 40_000);
 
-        var restored = DeviceWindows.FromSnapshot("device-1", Settings, original.ToSnapshot());
+        var restored = DeviceWindows.FromSnapshot("device-1", 0, Settings, original.ToSnapshot());
         foreach (var device in new[] { original, restored })
         {
             device.Add(14_000, 40, 45_000);
             device.Advance(200_000);
         }
-        Assert.Equal(original.TakeResults(9), restored.TakeResults(9));
+        Assert.Equal(Rows(original, 9), Rows(restored, 9));
     }
 
     [Fact]
@@ -200,10 +222,10 @@ public sealed class DeviceWindowsTests
         device.Add(1_000, 10, long.MinValue);
         device.Advance(1_000_000);
         Assert.Throws<InvalidOperationException>(() => device.ToSnapshot());
-        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, [9, 1, 2]));
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", 0, Settings, [9, 1, 2]));
         var good = NewDevice().ToSnapshot();
-        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, good[..^1]));
-        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, [1, .. good[1..]])); // version 1
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", 0, Settings, good[..^1]));
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", 0, Settings, [1, .. good[1..]])); // version 1
     }
 
     [Fact]
@@ -218,7 +240,7 @@ public sealed class DeviceWindowsTests
         // Per pane a step, a length, the digest's 20-byte head and the readings at two or three
         // bytes each (version 1 wrote about 120 bytes a pane: an 8-byte index, doubles' bits).
         Assert.InRange(snapshot.Length, 6 * 32, 6 * 52);
-        var restored = DeviceWindows.FromSnapshot("device-1", Settings, snapshot);
+        var restored = DeviceWindows.FromSnapshot("device-1", 0, Settings, snapshot);
         Assert.Equal(snapshot, restored.ToSnapshot());
 
         // Version, watermark, pane count, the first pane's index (0) and length, its digest, then
@@ -226,6 +248,6 @@ public sealed class DeviceWindowsTests
         var second = 12 + snapshot[11];
         Assert.Equal(1, snapshot[second]);
         snapshot[second] = 0;
-        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", Settings, snapshot));
+        Assert.Throws<FormatException>(() => DeviceWindows.FromSnapshot("d", 0, Settings, snapshot));
     }
 }

@@ -5,8 +5,9 @@ namespace MetricsCollector.Core.Tests.Windows;
 
 /// <summary>
 /// The core pieces wired the way a partition stream and its device actors use them: a watermark
-/// and an event-time timer queue per partition, one <see cref="DeviceWindows"/> per device, rows
-/// collected as they are taken (the last row per window wins, as in the store).
+/// and an event-time timer queue per partition, one <see cref="DeviceWindows"/> per device and
+/// partition, parts collected as they are taken (the last part per window and partition wins, as
+/// in the store) and each window's row merged from its parts, as the store does.
 /// </summary>
 internal sealed class WindowPipelineHarness
 {
@@ -14,7 +15,8 @@ internal sealed class WindowPipelineHarness
     private readonly long _bound;
     private readonly ManualClock _clock = new();
     private readonly Dictionary<int, (Watermark Watermark, EventTimeTimers<string> Timers)> _partitions = new();
-    private readonly Dictionary<string, DeviceWindows> _devices = new();
+    private readonly Dictionary<(string Device, int Partition), DeviceWindows> _devices = new();
+    private readonly Dictionary<(string Device, long End), SortedDictionary<int, WindowPart>> _parts = new();
 
     public WindowPipelineHarness(WindowSettings settings, long maxOutOfOrdernessMs)
     {
@@ -22,9 +24,11 @@ internal sealed class WindowPipelineHarness
         _bound = maxOutOfOrdernessMs;
     }
 
-    public Dictionary<(string Device, long End), WindowResult> Rows { get; } = new();
+    /// <summary>Each window's row: the merge of the latest part of every partition that holds it.</summary>
+    public Dictionary<(string Device, long End), WindowResult> Rows =>
+        _parts.ToDictionary(w => w.Key, w => WindowPart.Merge(w.Value.Values.ToList()));
+
     public List<(int Partition, long Position)> TooLate { get; } = new();
-    public List<WindowResult> AllRowsTaken { get; } = new();
 
     public IEnumerable<DeviceWindows> Devices => _devices.Values;
 
@@ -32,20 +36,20 @@ internal sealed class WindowPipelineHarness
     {
         var (watermark, timers) = PartitionOf(partition);
         var judgedBy = watermark.Observe(time);
-        var windows = DeviceOf(device);
+        var windows = DeviceOf(device, partition);
         if (windows.Add(time, value, judgedBy) == EventTiming.TooLate) TooLate.Add((partition, position));
         timers.Set(device, windows.NextWakeUp());
-        WakeDue(watermark, timers);
+        WakeDue(partition, watermark, timers);
     }
 
     /// <summary>Every partition goes idle long enough for its watermark to pass every window.</summary>
     public void FinishAll(long farFuture)
     {
         _clock.Now = farFuture;
-        foreach (var (watermark, timers) in _partitions.Values)
+        foreach (var (partition, (watermark, timers)) in _partitions)
         {
             watermark.AdvanceIfIdle();
-            WakeDue(watermark, timers);
+            WakeDue(partition, watermark, timers);
         }
     }
 
@@ -54,32 +58,32 @@ internal sealed class WindowPipelineHarness
         foreach (var device in _devices.Values) Take(device, now);
     }
 
-    public void Take(string device, long now) => Take(DeviceOf(device), now);
-
-    /// <summary>Replaces a device by its restored snapshot, as a restarted actor would be.</summary>
+    /// <summary>Replaces each of a device's windows by its restored snapshot, as restarted actors would be.</summary>
     public void Restart(string device, long now)
     {
-        var windows = DeviceOf(device);
-        Take(windows, now);
-        _devices[device] = DeviceWindows.FromSnapshot(device, _settings, windows.ToSnapshot());
-    }
-
-    public IEnumerable<string> DeviceIds => _devices.Keys;
-
-    private void Take(DeviceWindows device, long now)
-    {
-        foreach (var row in device.TakeResults(now))
+        foreach (var key in _devices.Keys.Where(k => k.Device == device).ToList())
         {
-            AllRowsTaken.Add(row);
-            Rows[(row.DeviceId, row.WindowEnd)] = row;
+            var windows = _devices[key];
+            Take(windows, now);
+            _devices[key] = DeviceWindows.FromSnapshot(device, key.Partition, _settings, windows.ToSnapshot());
         }
     }
 
-    private void WakeDue(Watermark watermark, EventTimeTimers<string> timers)
+    private void Take(DeviceWindows device, long now)
+    {
+        foreach (var part in device.TakeResults(now))
+        {
+            var key = (part.Row.DeviceId, part.Row.WindowEnd);
+            if (!_parts.TryGetValue(key, out var parts)) _parts[key] = parts = new SortedDictionary<int, WindowPart>();
+            parts[part.Partition] = part;
+        }
+    }
+
+    private void WakeDue(int partition, Watermark watermark, EventTimeTimers<string> timers)
     {
         foreach (var device in timers.TakeDue(watermark.Current))
         {
-            var windows = DeviceOf(device);
+            var windows = DeviceOf(device, partition);
             windows.Advance(watermark.Current);
             timers.Set(device, windows.NextWakeUp());
         }
@@ -92,9 +96,10 @@ internal sealed class WindowPipelineHarness
         return p;
     }
 
-    private DeviceWindows DeviceOf(string device)
+    private DeviceWindows DeviceOf(string device, int partition)
     {
-        if (!_devices.TryGetValue(device, out var windows)) _devices[device] = windows = new DeviceWindows(device, _settings);
+        if (!_devices.TryGetValue((device, partition), out var windows))
+            _devices[(device, partition)] = windows = new DeviceWindows(device, partition, _settings);
         return windows;
     }
 }

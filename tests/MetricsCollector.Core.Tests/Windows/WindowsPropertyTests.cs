@@ -6,9 +6,9 @@ namespace MetricsCollector.Core.Tests.Windows;
 
 /// <summary>
 /// Random partitioned streams with out-of-order, late and too-late events, run through the
-/// core (watermarks, timers, panes, digests, lazy rows, snapshot restarts) and through the naive
-/// oracle. Everything must agree exactly but the percentiles, which must sit within the digest's
-/// rank-error bound.
+/// core (watermarks, timers, panes, digests, lazy rows, snapshot restarts, parts merged into
+/// rows) and through the naive oracle. Everything must agree exactly but the percentiles, which
+/// must sit within the digest's rank-error bound.
 /// </summary>
 public sealed class WindowsPropertyTests
 {
@@ -28,6 +28,12 @@ public sealed class WindowsPropertyTests
         Gen.Select(Gen.Int[0, 3], Gen.Int[1, 3], Gen.Int[0, 700], Gen.Int)
             .Sample((shape, partitions, events, seed) => RunScenario(Shapes[shape], partitions, events, seed), iter: 120, threads: 1);
 
+    /// <summary>Unkeyed producers: every device's records on every partition, each judged by its own partition.</summary>
+    [Fact]
+    public void Parts_merged_per_window_agree_with_the_exact_oracle_when_devices_span_partitions() =>
+        Gen.Select(Gen.Int[0, 3], Gen.Int[2, 4], Gen.Int[0, 700], Gen.Int)
+            .Sample((shape, partitions, events, seed) => RunScenario(Shapes[shape], partitions, events, seed, unkeyed: true), iter: 120, threads: 1);
+
     [Theory]
     [InlineData(0L)]
     [InlineData(253_402_300_000_000L - 86_400_000L)]
@@ -36,7 +42,8 @@ public sealed class WindowsPropertyTests
         foreach (var shape in Shapes) RunScenario(shape, 2, 600, 7, origin);
     }
 
-    private static void RunScenario((long Size, long Slide, long Lateness, long Bound) shape, int partitions, int events, int seed, long? origin = null)
+    private static void RunScenario(
+        (long Size, long Slide, long Lateness, long Bound) shape, int partitions, int events, int seed, long? origin = null, bool unkeyed = false)
     {
         var random = new Random(seed);
         var settings = new WindowSettings(new WindowSpec(shape.Size, shape.Slide), shape.Lateness);
@@ -53,7 +60,7 @@ public sealed class WindowsPropertyTests
         for (var i = 0; i < events; i++)
         {
             var p = random.Next(partitions);
-            var device = $"p{p}-d{random.Next(1 + (seed & 0x7fff) % 5)}";
+            var device = (unkeyed ? "" : $"p{p}-") + $"d{random.Next(1 + (seed & 0x7fff) % 5)}";
             clocks[p] += (long)(random.NextDouble() * shape.Slide / 3);
             var time = NextTime(random, clocks[p], shape);
             if (time > clocks[p]) clocks[p] = time;

@@ -32,7 +32,7 @@ public sealed class DeviceActorTests : TestKit
     }
 
     private IActorRef Device(string id, IActorRef writer) =>
-        Sys.ActorOf(DeviceActor.Props(id, Settings, writer, new CollectorMetrics(), TimeProvider.System));
+        Sys.ActorOf(DeviceActor.Props(id, 0, Settings, writer, new CollectorMetrics(), TimeProvider.System));
 
     private long _sent;
 
@@ -44,7 +44,10 @@ public sealed class DeviceActorTests : TestKit
     }
 
     private DeviceEvents Events(string id, IActorRef partition, params (long Offset, long Time, double Value)[] events) =>
-        new(id, 0, partition, "test-broker", events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
+        Events(id, partition, 0, events);
+
+    private DeviceEvents Events(string id, IActorRef partition, int partitionId, params (long Offset, long Time, double Value)[] events) =>
+        new(id, partitionId, partition, "test-broker", events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
 
     [Fact]
     public void Windows_fire_when_the_partition_advances_the_watermark_and_rows_go_to_the_writer()
@@ -58,7 +61,9 @@ public sealed class DeviceActorTests : TestKit
 
         device.Tell(Numbered(new AdvanceWatermark("d-1", 0, partition.Ref, 10_000)));
         var rows = writer.ExpectMsg<StoreRows>().Rows;
-        var row = Assert.Single(rows);
+        var part = Assert.Single(rows);
+        var row = part.Row;
+        Assert.Equal(0, part.Partition);
         Assert.Equal((10_000L, 2L, 10.0, 30.0, 20.0), (row.WindowEnd, row.Count, row.Min, row.Max, row.Mean));
         Assert.Equal(15_000, partition.ExpectMsg<WakeMeAt>().Watermark);
     }
@@ -101,7 +106,36 @@ public sealed class DeviceActorTests : TestKit
         restarted.Tell(Numbered(Events("d-3", partition.Ref, (1, 2_000, 20), (2, 3_000, 30), (3, 4_000, 40))));
         restarted.Tell(Numbered(new AdvanceWatermark("d-3", 0, partition.Ref, 1_000_000)));
         var rows = writer.FishForMessage<StoreRows>(m => m.Rows.Count > 0, TimeSpan.FromSeconds(3)).Rows;
-        Assert.All(rows, r => Assert.Equal(4, r.Count));
-        Assert.All(rows, r => Assert.Equal(25.0, r.Mean));
+        Assert.All(rows, r => Assert.Equal(4, r.Row.Count));
+        Assert.All(rows, r => Assert.Equal(25.0, r.Row.Mean));
+    }
+
+    [Fact]
+    public void One_device_on_two_partitions_is_two_actors_that_never_share_a_snapshot()
+    {
+        var writer = CreateTestProbe();
+        var partition = PartitionProbe();
+        IActorRef Start(int p) => Sys.ActorOf(DeviceActor.Props("d-4", p, Settings, writer.Ref, new CollectorMetrics(), TimeProvider.System));
+
+        var onZero = Start(0);
+        var onOne = Start(1);
+        onZero.Tell(Events("d-4", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30)));
+        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+        onOne.Tell(Events("d-4", partition.Ref, 1, (0, 1_500, 70), (1, 2_500, 90), (2, 3_500, 80)));
+        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+        foreach (var actor in new[] { onZero, onOne })
+        {
+            Watch(actor);
+            actor.Tell(PoisonPill.Instance);
+            ExpectTerminated(actor);
+        }
+
+        // Each restored actor holds its own partition's records only, and reports its parts as that partition's.
+        foreach (var (p, mean) in new[] { (0, 20.0), (1, 80.0) })
+        {
+            Start(p).Tell(new AdvanceWatermark("d-4", p, partition.Ref, 1_000_000));
+            var parts = writer.FishForMessage<StoreRows>(m => m.Rows.Count > 0, TimeSpan.FromSeconds(3)).Rows;
+            Assert.All(parts, part => Assert.Equal((p, 3L, mean), (part.Partition, part.Row.Count, part.Row.Mean)));
+        }
     }
 }

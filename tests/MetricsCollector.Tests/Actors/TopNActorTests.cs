@@ -3,6 +3,7 @@ using Akka.TestKit.Xunit2;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
+using MetricsCollector.Testing;
 using MetricsCollector.Tests.ReadSide;
 
 namespace MetricsCollector.Tests.Actors;
@@ -71,7 +72,7 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
     [Fact]
     public async Task A_new_singleton_answers_from_the_store_until_rows_reach_it()
     {
-        await _store.Store.UpsertAsync([Row("x", 50_000, 70), Row("y", 50_000, 80), Row("w", 90_000, 99)]);
+        await _store.Store.UpsertAsync(SinglePart.Of([Row("x", 50_000, 70), Row("y", 50_000, 80), Row("w", 90_000, 99)]));
         var topN = TopN(partitions: 1);
         topN.Tell(new PartitionWatermark(0, 65_000));
         Assert.Equal(["y", "x"], Ask(topN, 10).Select(r => r.DeviceId));

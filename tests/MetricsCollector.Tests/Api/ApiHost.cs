@@ -2,6 +2,7 @@ using System.Net;
 using MetricsCollector.Api;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
+using MetricsCollector.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -71,7 +72,7 @@ public sealed class TempSqliteStore : IAsyncDisposable
     {
         var temp = new TempSqliteStore();
         await temp.Store.EnsureSchemaAsync();
-        await temp.Store.UpsertAsync(rows);
+        await temp.Store.UpsertAsync(SinglePart.Of(rows));
         return temp;
     }
 

@@ -60,6 +60,22 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Unkeyed_records_of_one_device_spread_over_partitions_count_once_each_in_one_row()
+    {
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 13, Devices, events: 20_000, Slide, Bound, Lateness,
+            unkeyedOver: ProductTopics.DefaultPartitions);
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
+        // Otherwise the test would prove nothing: most windows must hold records of several partitions.
+        Assert.True(oracle.Windows.Windows.Values.Count(w => w.Partitions > 1) > oracle.Windows.Windows.Count / 2);
+
+        await using var node = await StartNodeAsync();
+        await WaitForAllFinalAsync(node, oracle.Windows, TimeSpan.FromSeconds(90));
+
+        await AssertRowsMatchAsync(node.Http, oracle.Windows);
+        AssertSideTopics(oracle);
+    }
+
+    [Fact]
     public async Task A_graceful_restart_mid_stream_loses_nothing_and_counts_nothing_twice()
     {
         // Paced, so that no partition goes idle while the stream lasts and the node stops in the middle of it.

@@ -1,5 +1,7 @@
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
+using MetricsCollector.Testing;
 
 namespace MetricsCollector.Tests.ReadSide;
 
@@ -26,11 +28,16 @@ public abstract class ResultStoreTests : IAsyncLifetime
             Min: 0.5, Max: other ?? p95 + 2, Mean: other ?? p95 / 3, Count: 1000 + revision,
             Revision: revision, Final: final, LastUpdated: windowEnd + revision * 1000);
 
+    /// <summary>Rows as keyed producers give them: each window's one part.</summary>
+    private Task<IReadOnlyList<WindowResult>> UpsertRowsAsync(
+        IEnumerable<WindowResult> rows, IReadOnlyCollection<KeyValuePair<string, string>>? progress = null) =>
+        Store.UpsertAsync(SinglePart.Of(rows), progress);
+
     [Fact]
     public async Task A_row_reads_back_exactly_as_written()
     {
         var row = new WindowResult("device-11", T0 - 30 * Minute, T0, 49.8, 91.0, 97.1, 99.2, 0.4, 99.9, 50.2, 18000, 3, true, T0 + 5 * Minute + 123);
-        await Store.UpsertAsync([row]);
+        await UpsertRowsAsync([row]);
 
         Assert.Equal(row, await Store.LatestAsync("device-11"));
     }
@@ -39,9 +46,9 @@ public abstract class ResultStoreTests : IAsyncLifetime
     public async Task Writing_the_same_rows_again_changes_nothing()
     {
         var rows = new[] { Row("a", T0), Row("a", T0 + Minute), Row("b", T0) };
-        await Store.UpsertAsync(rows);
-        await Store.UpsertAsync(rows);
-        await Store.UpsertAsync(rows.Reverse().ToArray());
+        await UpsertRowsAsync(rows);
+        await UpsertRowsAsync(rows);
+        await UpsertRowsAsync(rows.Reverse().ToArray());
 
         var history = await Store.HistoryAsync("a", null, null, 100, null);
         Assert.Equal([rows[1], rows[0]], history.Items);
@@ -51,20 +58,20 @@ public abstract class ResultStoreTests : IAsyncLifetime
     [Fact]
     public async Task An_older_revision_never_replaces_a_newer_one()
     {
-        await Store.UpsertAsync([Row("a", T0, p95: 70, revision: 2)]);
-        await Store.UpsertAsync([Row("a", T0, p95: 60, revision: 1)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 70, revision: 2)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 60, revision: 1)]);
         Assert.Equal(2, (await Store.LatestAsync("a"))!.Revision);
 
-        await Store.UpsertAsync([Row("a", T0, p95: 80, revision: 3)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 80, revision: 3)]);
         Assert.Equal(Row("a", T0, p95: 80, revision: 3), await Store.LatestAsync("a"));
     }
 
     [Fact]
     public async Task Final_beats_non_final_at_the_same_revision_and_not_the_other_way()
     {
-        await Store.UpsertAsync([Row("a", T0, p95: 70, revision: 2)]);
-        await Store.UpsertAsync([Row("a", T0, p95: 71, revision: 2, final: true)]);
-        await Store.UpsertAsync([Row("a", T0, p95: 72, revision: 2)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 70, revision: 2)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 71, revision: 2, final: true)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 72, revision: 2)]);
 
         Assert.Equal(Row("a", T0, p95: 71, revision: 2, final: true), await Store.LatestAsync("a"));
     }
@@ -72,7 +79,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
     [Fact]
     public async Task Within_one_batch_the_highest_revision_wins_whatever_the_order()
     {
-        await Store.UpsertAsync([Row("a", T0, p95: 1, revision: 1), Row("a", T0, p95: 3, revision: 3), Row("a", T0, p95: 2, revision: 2)]);
+        await UpsertRowsAsync([Row("a", T0, p95: 1, revision: 1), Row("a", T0, p95: 3, revision: 3), Row("a", T0, p95: 2, revision: 2)]);
 
         Assert.Equal(Row("a", T0, p95: 3, revision: 3), await Store.LatestAsync("a"));
     }
@@ -82,15 +89,15 @@ public abstract class ResultStoreTests : IAsyncLifetime
     {
         var bad = Row("b", T0) with { P99 = double.NaN };
 
-        await Assert.ThrowsAsync<ArgumentException>(() => Store.UpsertAsync([Row("a", T0), bad]));
+        await Assert.ThrowsAsync<ArgumentException>(() => UpsertRowsAsync([Row("a", T0), bad]));
         Assert.Null(await Store.LatestAsync("a"));
     }
 
     [Fact]
     public async Task Latest_is_the_row_with_the_latest_window_end_and_null_for_an_unknown_device()
     {
-        await Store.UpsertAsync([Row("a", T0 + 2 * Minute), Row("a", T0 + 5 * Minute), Row("b", T0 + 9 * Minute)]);
-        await Store.UpsertAsync([Row("a", T0 + Minute, revision: 4)]);
+        await UpsertRowsAsync([Row("a", T0 + 2 * Minute), Row("a", T0 + 5 * Minute), Row("b", T0 + 9 * Minute)]);
+        await UpsertRowsAsync([Row("a", T0 + Minute, revision: 4)]);
 
         Assert.Equal(T0 + 5 * Minute, (await Store.LatestAsync("a"))!.WindowEnd);
         Assert.Null(await Store.LatestAsync("nobody"));
@@ -100,7 +107,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
     public async Task History_pages_run_newest_first_through_every_row_once_and_the_last_has_no_cursor()
     {
         var rows = Enumerable.Range(0, 9).Select(i => Row("a", T0 + i * Minute)).ToArray();
-        await Store.UpsertAsync([.. rows, Row("b", T0 + 3 * Minute)]);
+        await UpsertRowsAsync([.. rows, Row("b", T0 + 3 * Minute)]);
 
         var seen = new List<WindowResult>();
         HistoryCursor? cursor = null;
@@ -122,7 +129,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
     [Fact]
     public async Task History_from_and_to_are_inclusive_bounds_on_window_end_and_combine_with_the_cursor()
     {
-        await Store.UpsertAsync(Enumerable.Range(0, 10).Select(i => Row("a", T0 + i * Minute)).ToArray());
+        await UpsertRowsAsync(Enumerable.Range(0, 10).Select(i => Row("a", T0 + i * Minute)).ToArray());
 
         var page = await Store.HistoryAsync("a", T0 + 2 * Minute, T0 + 7 * Minute, 4, null);
         Assert.Equal([7L, 6, 5, 4], page.Items.Select(r => (r.WindowEnd - T0) / Minute));
@@ -142,7 +149,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
     public async Task Top_ranks_highest_first_with_ties_by_device_id_ordinal_within_one_window()
     {
         // "B" < "a" < "b" ordinally; a locale-aware collation would put "a" first.
-        await Store.UpsertAsync(
+        await UpsertRowsAsync(
         [
             Row("a", T0, p95: 90), Row("b", T0, p95: 90), Row("B", T0, p95: 90), Row("c", T0, p95: 95),
             Row("d", T0, p95: 10), Row("e", T0 + Minute, p95: 99), Row("f", T0 - Minute, p95: 99),
@@ -171,7 +178,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
                 P50 = i, P90 = i, P99 = i, Max = i, Mean = i, P95 = by == RankBy.P95 ? i : 90 - i,
             })
             .ToArray();
-        await Store.UpsertAsync(rows);
+        await UpsertRowsAsync(rows);
 
         var top = await Store.TopAsync(T0, by, 3);
 
@@ -190,7 +197,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
             for (var round = 0; round < 10; round++)
             {
                 var order = writer % 2 == 0 ? keys : keys.Reverse();
-                await Store.UpsertAsync(order.Select(k => Row(k.Item1, k.Item2, revision: writer * 10 + round)).ToArray());
+                await UpsertRowsAsync(order.Select(k => Row(k.Item1, k.Item2, revision: writer * 10 + round)).ToArray());
                 await Store.LatestAsync("d3");
             }
         }));
@@ -204,10 +211,85 @@ public abstract class ResultStoreTests : IAsyncLifetime
         }
     }
 
+    /// <summary>A part as a device's windows on <paramref name="partition"/> give it: figures from a digest of real values.</summary>
+    private static WindowPart Part(string device, long windowEnd, int partition, int revision, bool final, int seed, int values = 200)
+    {
+        var random = new Random(seed);
+        var digest = new TDigest();
+        for (var i = 0; i < values; i++) digest.Add(random.Next(0, 10_001) / 100.0);
+        var merged = TDigest.MergeAll([digest]);
+        return new WindowPart(partition, WindowResult.Of(device, windowEnd - 30 * Minute, windowEnd, merged, revision, final, windowEnd + seed), merged.ToBytes());
+    }
+
+    [Fact]
+    public async Task Parts_of_one_window_written_in_separate_transactions_give_the_merged_row()
+    {
+        var parts = new[] { Part("a", T0, 4, 1, false, 1), Part("a", T0, 0, 2, true, 2, values: 30), Part("a", T0, 9, 1, false, 3, values: 1) };
+
+        Assert.Equal([parts[0].Row], await Store.UpsertAsync([parts[0]]));
+        Assert.Equal(parts[0].Row, await Store.LatestAsync("a"));
+
+        for (var i = 1; i < parts.Length; i++)
+        {
+            var merged = WindowPart.Merge(parts.Take(i + 1).OrderBy(p => p.Partition).ToList());
+            Assert.Equal([merged], await Store.UpsertAsync([parts[i]]));
+            Assert.Equal(merged, await Store.LatestAsync("a"));
+        }
+
+        var row = (await Store.LatestAsync("a"))!;
+        Assert.Equal((231L, 4, false), (row.Count, row.Revision, row.Final));
+    }
+
+    [Fact]
+    public async Task Rewriting_parts_changes_nothing_and_a_newer_part_revises_the_merged_row()
+    {
+        var parts = new[] { Part("a", T0, 0, 1, false, 1), Part("a", T0, 1, 1, false, 2), Part("b", T0, 1, 1, false, 3) };
+        await Store.UpsertAsync(parts);
+        var merged = WindowPart.Merge([parts[0], parts[1]]);
+        Assert.Equal(merged, await Store.LatestAsync("a"));
+
+        Assert.Equal([merged, parts[2].Row], await Store.UpsertAsync([parts[1], parts[2], parts[0]]));
+        Assert.Equal([merged, parts[2].Row], await Store.UpsertAsync([parts[1] with { Row = parts[1].Row with { Revision = 0 } }, parts[2]]));
+        Assert.Equal(merged, await Store.LatestAsync("a"));
+        Assert.Equal(parts[2].Row, await Store.LatestAsync("b"));
+
+        var revised = Part("a", T0, 1, 2, true, 4);
+        await Store.UpsertAsync([revised]);
+        Assert.Equal(WindowPart.Merge([parts[0], revised]), await Store.LatestAsync("a"));
+        Assert.Equal((3, false), ((await Store.LatestAsync("a"))!.Revision, (await Store.LatestAsync("a"))!.Final));
+    }
+
+    [Fact]
+    public async Task Writers_of_different_parts_of_the_same_windows_at_once_leave_every_row_merged_from_all_parts()
+    {
+        // One writer per partition, as nodes consuming different partitions are: each writes its part of
+        // every window in batches of its own, all at the same time. Whichever commits last must see the others.
+        const int partitions = 4;
+        var windows = Enumerable.Range(0, 24).Select(i => ($"d{i % 6}", T0 + i / 6 * Minute)).ToArray();
+        var parts = Enumerable.Range(0, partitions)
+            .Select(p => windows.Select((w, i) => Part(w.Item1, w.Item2, p, 1 + p % 2, false, 100 * p + i, values: 20 + p)).ToArray())
+            .ToArray();
+        await Task.WhenAll(parts.Select((mine, p) => Task.Run(async () =>
+        {
+            foreach (var batch in (p % 2 == 0 ? mine : mine.Reverse()).Chunk(5))
+            {
+                await Store.UpsertAsync(batch);
+            }
+        })));
+
+        foreach (var (device, windowEnd) in windows)
+        {
+            var expected = WindowPart.Merge(parts.Select(mine => mine.Single(x => x.Row.DeviceId == device && x.Row.WindowEnd == windowEnd)).ToList());
+            var stored = Assert.Single((await Store.HistoryAsync(device, windowEnd, windowEnd, 10, null)).Items);
+            Assert.Equal(expected, stored);
+            Assert.Equal(6, stored.Revision);
+        }
+    }
+
     [Fact]
     public async Task Recent_window_ends_are_distinct_and_newest_first()
     {
-        await Store.UpsertAsync([Row("a", T0), Row("b", T0), Row("a", T0 + Minute), Row("c", T0 + 3 * Minute)]);
+        await UpsertRowsAsync([Row("a", T0), Row("b", T0), Row("a", T0 + Minute), Row("c", T0 + 3 * Minute)]);
 
         Assert.Equal([T0 + 3 * Minute, T0 + Minute], await Store.RecentWindowEndsAsync(2));
         Assert.Equal([T0 + 3 * Minute, T0 + Minute, T0], await Store.RecentWindowEndsAsync(10));
@@ -229,12 +311,13 @@ public abstract class ResultStoreTests : IAsyncLifetime
     [Fact]
     public async Task Progress_given_with_rows_is_written_in_the_same_transaction()
     {
-        await Store.UpsertAsync([Row("a", T0)], [new("projection", "17")]);
+        await UpsertRowsAsync([Row("a", T0)], [new("projection", "17")]);
         Assert.Equal("17", await Store.LoadProgressAsync("projection"));
 
         // A failing batch leaves the stored progress as it was.
-        await Assert.ThrowsAsync<ArgumentException>(
-            () => Store.UpsertAsync([Row("a", T0) with { Mean = double.PositiveInfinity }], [new("projection", "18")]));
+        var valid = SinglePart.Of(Row("a", T0));
+        var broken = valid with { Row = valid.Row with { Mean = double.PositiveInfinity } };
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.UpsertAsync([broken], [new("projection", "18")]));
         Assert.Equal("17", await Store.LoadProgressAsync("projection"));
     }
 
@@ -254,7 +337,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
         var rows = Enumerable.Range(0, windows)
             .SelectMany(w => Enumerable.Range(0, devices).Select(d => Row($"device-{d}", T0 + w * Minute, p95: (d * 37 + w) % 100, other: (d * 53 + w) % 100)))
             .ToArray();
-        await Store.UpsertAsync(rows);
+        await UpsertRowsAsync(rows);
         await _fixture.AnalyzeAsync();
 
         foreach (var by in Enum.GetValues<RankBy>())
@@ -276,6 +359,11 @@ public abstract class ResultStoreTests : IAsyncLifetime
             AssertIndexUse(plan);
             Assert.DoesNotContain(_fixture.IsPostgres ? "Sort" : "TEMP B-TREE", plan, StringComparison.Ordinal);
         }
+
+        // Every batch asks which of its windows have more than one part: a probe of the parts' key per window.
+        var shared = await Store.ExplainSharedPartsAsync([("device-7", T0), ("device-8", T0 + Minute)]);
+        Assert.Contains(_fixture.IsPostgres ? "window_parts_pkey" : "sqlite_autoindex_window_parts_1", shared, StringComparison.Ordinal);
+        AssertIndexUse(shared);
     }
 
     private void AssertIndexUse(string plan)

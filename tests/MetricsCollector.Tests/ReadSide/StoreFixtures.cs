@@ -37,7 +37,7 @@ public sealed class SqliteStoreFixture : IStoreFixture, IAsyncLifetime
         await _store.EnsureSchemaAsync();
     }
 
-    public Task ResetAsync() => ExecuteAsync("DELETE FROM window_results; DELETE FROM progress;");
+    public Task ResetAsync() => ExecuteAsync("DELETE FROM window_results; DELETE FROM window_parts; DELETE FROM progress;");
 
     public Task AnalyzeAsync() => ExecuteAsync("ANALYZE");
 
@@ -98,7 +98,7 @@ public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
         await _store.EnsureSchemaAsync();
     }
 
-    public Task ResetAsync() => ExecuteAsync("TRUNCATE window_results, progress");
+    public Task ResetAsync() => ExecuteAsync("TRUNCATE window_results, window_parts, progress");
 
     public Task AnalyzeAsync() => ExecuteAsync("ANALYZE");
 

@@ -6,8 +6,10 @@ namespace MetricsCollector.Tests.Support;
 
 /// <summary>
 /// A seeded stream of device events with out-of-order, late, too-late and invalid records,
-/// produced through the Kafka protocol keyed by device id with the murmur2 partitioner.
-/// Event times start an hour ago, so once production stops the idle rule closes every window.
+/// produced through the Kafka protocol keyed by device id with the murmur2 partitioner, or
+/// without keys spread over the partitions at random (as unkeyed producers do, so one device's
+/// records land on several partitions). Event times start an hour ago, so once production stops
+/// the idle rule closes every window.
 /// </summary>
 public static class TestDataset
 {
@@ -21,11 +23,18 @@ public static class TestDataset
         """[1,2,3]""",
     ];
 
-    /// <summary>Produces the stream; with <paramref name="perSecond"/> it is paced, so a node can be stopped and started mid-stream.</summary>
+    /// <summary>
+    /// Produces the stream; with <paramref name="perSecond"/> it is paced, so a node can be stopped
+    /// and started mid-stream. With <paramref name="unkeyedOver"/> partitions, records carry no key
+    /// and each goes to a partition drawn at random (seeded) among the first that many.
+    /// </summary>
     public static async Task<int> ProduceAsync(
-        string bootstrap, string topic, int seed, int devices, int events, long slideMs, long boundMs, long latenessMs, int perSecond = 0, long? startMs = null)
+        string bootstrap, string topic, int seed, int devices, int events, long slideMs, long boundMs, long latenessMs,
+        int perSecond = 0, long? startMs = null, int unkeyedOver = 0)
     {
         var random = new Random(seed);
+        // Its own generator, so the events are the same keyed or not.
+        var spread = new Random(~seed);
         var clock = startMs ?? DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds();
         var began = DateTime.UtcNow;
         using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
@@ -52,7 +61,10 @@ public static class TestDataset
                 ? Encoding.UTF8.GetBytes(Invalid[random.Next(Invalid.Length)])
                 : Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
                     $$"""{"deviceId":"{{device}}","timestamp":{{time}},"cpuUsage":{{Math.Round(random.NextDouble() * 100, random.Next(1, 4))}}}"""));
-            producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(device), Value = value });
+            if (unkeyedOver > 0)
+                producer.Produce(new TopicPartition(topic, spread.Next(unkeyedOver)), new Message<byte[], byte[]> { Key = null!, Value = value });
+            else
+                producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(device), Value = value });
             if (i % 1_000 == 0) producer.Poll(TimeSpan.Zero);
             if (perSecond > 0 && i % 100 == 0)
             {
