@@ -17,6 +17,12 @@ switch (args.FirstOrDefault())
     case "pipeline":
         // A whole node against the raw consumer on the same broker (docs/benchmarks.md).
         return await PipelineBenchmark.RunAsync(args);
+    case "cluster-recovery":
+        // kill -9 of a node until its partitions consume again on a survivor (docs/benchmarks.md).
+        return await ClusterBenchmark.RecoveryAsync(args);
+    case "cluster-throughput":
+        // Events applied per second with 1, 2 and 3 node processes (docs/benchmarks.md).
+        return await ClusterBenchmark.ThroughputAsync(args);
     case "http-load":
         // The REST API under an open-loop load (docs/benchmarks.md).
         return await HttpLoad.RunAsync(args[1..]);

@@ -34,10 +34,11 @@ public sealed record PartitionContext
     /// <summary>
     /// How long a revoked partition waits for its devices' snapshots before handing over anyway
     /// (the next owner then replays from the last commit, exactly once all the same). The whole
-    /// consumer group waits for the slowest member's flush, so this bounds the take-over after a
-    /// crash: session timeout (6 s) + this + the assignment, within the 15 s target.
+    /// consumer group waits for the slowest member's flush (every member revokes everything in an
+    /// eager rebalance), so this bounds the take-over after a crash: session timeout (6 s) + this
+    /// + the assignment + the wait for the dead node's downing, within the 15 s target.
     /// </summary>
-    public TimeSpan FlushTimeout { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan FlushTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Completed with the committed offset once the partition has flushed (or stopped).</summary>
     public TaskCompletionSource<long> Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -72,8 +72,11 @@ public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
     private PostgresResultStore? _store;
     private string? _serverConnectionString;
 
-    /// <param name="server">A server of the test's own; by default the one MC_TEST_PG names.</param>
-    public PostgresStoreFixture(string? server = null) => _server = server;
+    /// <summary>On the server MC_TEST_PG names (xunit wants one public constructor without arguments).</summary>
+    public PostgresStoreFixture() { }
+
+    /// <param name="server">A server of the test's own.</param>
+    internal PostgresStoreFixture(string server) => _server = server;
 
     public SqlResultStore Store => _store ?? throw new InvalidOperationException("Fixture not initialized.");
 

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using MetricsCollector.Kafka;
+using MetricsCollector.Tests.Support;
+using MetricsCollector.Tests.Support.Processes;
+using Npgsql;
+
+/// <summary>
+/// Clusters of `metrics-collector` processes on a standalone `metrics-collector kafka` broker and
+/// PostgreSQL (the server MC_TEST_PG names; `deploy/local-postgres.sh` starts one), the way the
+/// multi-process tests run them:
+/// <list type="bullet">
+/// <item>`cluster-recovery [runs]`: three nodes under a paced stream; each run kills one node
+/// with SIGKILL and times how long until every partition it consumed is consuming again on a
+/// survivor, then restarts it.</item>
+/// <item>`cluster-throughput [records]`: for 1, 2 and 3 nodes, a backlog produced at once into a
+/// balanced cluster, and the events applied per second until all are.</item>
+/// </list>
+/// </summary>
+internal static class ClusterBenchmark
+{
+    private const int Devices = 2_000;
+
+    public static async Task<int> RecoveryAsync(string[] args)
+    {
+        var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        await using var setup = await Setup.StartAsync();
+        await using var cluster = new ProcessCluster(setup.Broker.BootstrapServers, setup.Database, setup.Dir);
+        await cluster.StartAsync(3);
+        var events = runs * 40 * 2_000;
+        var producing = TestDataset.ProduceAsync(setup.Broker.BootstrapServers, ProductTopics.Input, seed: 5, Devices, events,
+            10_000, 5_000, 5_000, perSecond: 2_000, startMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - events * 20L - 600_000);
+
+        var times = new List<double>();
+        Console.WriteLine("| run | killed | partitions consuming again on a survivor after |");
+        Console.WriteLine("|---:|---|---:|");
+        for (var run = 1; run <= runs; run++)
+        {
+            await cluster.WaitUntilBalancedAsync(ProductTopics.DefaultPartitions, TimeSpan.FromSeconds(90));
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var victim = cluster.Nodes[run % 3];
+            var elapsed = await cluster.KillAndAwaitTakeOverAsync(victim, TimeSpan.FromSeconds(90));
+            times.Add(elapsed.TotalSeconds);
+            Console.WriteLine($"| {run} | {victim.Name} | {ProcessCluster.Format(elapsed)} |");
+            await victim.StartAsync();
+        }
+        times.Sort();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"p50 {times[times.Count / 2]:0.0} s, max {times[^1]:0.0} s over {times.Count} kills (producing done: {producing.IsCompleted})"));
+        return 0;
+    }
+
+    public static async Task<int> ThroughputAsync(string[] args)
+    {
+        var records = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 300_000;
+        Console.WriteLine($"| nodes | records | valid events | seconds | events applied/s |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|");
+        for (var nodes = 1; nodes <= 3; nodes++)
+        {
+            await using var setup = await Setup.StartAsync();
+            await using var cluster = new ProcessCluster(setup.Broker.BootstrapServers, setup.Database, setup.Dir);
+            await cluster.StartAsync(nodes);
+            await cluster.WaitUntilBalancedAsync(ProductTopics.DefaultPartitions, TimeSpan.FromSeconds(90));
+
+            // Event times from now on: the balanced cluster's idle partitions have moved their
+            // watermarks to the wall clock, and none of these may be too late for that reason.
+            var clock = Stopwatch.StartNew();
+            await TestDataset.ProduceAsync(setup.Broker.BootstrapServers, ProductTopics.Input, seed: 9, Devices, records,
+                10_000, 5_000, 5_000, startMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            var valid = 0L;
+            while (clock.Elapsed < TimeSpan.FromMinutes(10))
+            {
+                var counters = await Task.WhenAll(cluster.Running.Select(n => CountersAsync(n)));
+                valid = counters.Sum(c => c.EventsIn - c.TooLate);
+                var consumed = counters.Sum(c => c.RecordsIn);
+                if (consumed >= records && counters.Sum(c => c.Applied) >= valid) break;
+                await Task.Delay(200);
+            }
+            var seconds = clock.Elapsed.TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {nodes} | {records:N0} | {valid:N0} | {seconds:0.0} | {valid / seconds:N0} |"));
+        }
+        return 0;
+    }
+
+    private static async Task<(long RecordsIn, long EventsIn, long TooLate, long Applied)> CountersAsync(NodeProcess node)
+    {
+        var text = await node.Http.GetStringAsync("/metrics");
+        long Value(string name) =>
+            text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
+                .Select(l => long.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+        return (Value("mc_records_in_total"), Value("mc_events_in_total"), Value("mc_too_late_total"), Value("mc_events_applied_total"));
+    }
+
+    /// <summary>A broker process, a fresh database on the PostgreSQL server, and a working folder; all removed afterwards.</summary>
+    private sealed class Setup : IAsyncDisposable
+    {
+        private readonly string _server;
+        private readonly string _name;
+
+        private Setup(BrokerProcess broker, string server, string name, string dir)
+        {
+            Broker = broker;
+            _server = server;
+            _name = name;
+            Dir = dir;
+        }
+
+        public BrokerProcess Broker { get; }
+
+        public string Dir { get; }
+
+        public string Database => new NpgsqlConnectionStringBuilder(_server) { Database = _name }.ToString();
+
+        public static async Task<Setup> StartAsync()
+        {
+            var server = Environment.GetEnvironmentVariable("MC_TEST_PG") is { Length: > 0 } value
+                ? value
+                : throw new InvalidOperationException("set MC_TEST_PG: bash deploy/local-postgres.sh start && eval \"$(bash deploy/local-postgres.sh env)\"");
+            var name = $"mc_bench_{Guid.NewGuid():N}";
+            await ExecuteAsync(server, $"CREATE DATABASE {name}");
+            var dir = Directory.CreateTempSubdirectory("mc-cluster-bench-").FullName;
+            return new Setup(await BrokerProcess.StartAsync(dir), server, name, dir);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Broker.Dispose();
+            await ExecuteAsync(_server, $"DROP DATABASE IF EXISTS {_name} WITH (FORCE)");
+            Directory.Delete(Dir, recursive: true);
+        }
+
+        private static async Task ExecuteAsync(string server, string sql)
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server) { Pooling = false }.ToString());
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+}
