@@ -39,8 +39,10 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _broker = await BrokerProcess.StartAsync(_dir);
+        // The database first: xunit does not dispose a test whose initialization threw, and a broker
+        // process started before a failure would outlive the test run.
         await _database.InitializeAsync();
+        _broker = await BrokerProcess.StartAsync(_dir);
     }
 
     public async Task DisposeAsync()

@@ -61,10 +61,22 @@ public static class TestDataset
                 ? Encoding.UTF8.GetBytes(Invalid[random.Next(Invalid.Length)])
                 : Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
                     $$"""{"deviceId":"{{device}}","timestamp":{{time}},"cpuUsage":{{Math.Round(random.NextDouble() * 100, random.Next(1, 4))}}}"""));
-            if (unkeyedOver > 0)
-                producer.Produce(new TopicPartition(topic, spread.Next(unkeyedOver)), new Message<byte[], byte[]> { Key = null!, Value = value });
-            else
-                producer.Produce(topic, new Message<byte[], byte[]> { Key = Encoding.UTF8.GetBytes(device), Value = value });
+            // Unkeyed records go to partitions at random (seeded), as a producer without keys spreads them.
+            var destination = unkeyedOver > 0 ? new TopicPartition(topic, spread.Next(unkeyedOver)) : new TopicPartition(topic, Partition.Any);
+            var message = new Message<byte[], byte[]> { Key = unkeyedOver > 0 ? null! : Encoding.UTF8.GetBytes(device), Value = value };
+            // Unpaced, the producer's local queue can fill faster than the broker takes records: wait for room.
+            while (true)
+            {
+                try
+                {
+                    producer.Produce(destination, message);
+                    break;
+                }
+                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                {
+                    producer.Poll(TimeSpan.FromMilliseconds(50));
+                }
+            }
             if (i % 1_000 == 0) producer.Poll(TimeSpan.Zero);
             if (perSecond > 0 && i % 100 == 0)
             {
