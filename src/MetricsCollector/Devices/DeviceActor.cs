@@ -116,7 +116,8 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         {
             case DeliveryVerdict.Gap:
                 // Not acknowledged: the partition sends everything from the gap again.
-                _log.Debug("Device {0}: message {1} from partition {2} arrived after a gap; waiting for the resend", DeviceId, message.Delivery.Seq, message.Partition);
+                _log.Debug("Device {0}: message {1} from partition {2} arrived after a gap; asking for the rest again", DeviceId, message.Delivery.Seq, message.Partition);
+                message.PartitionActor.Tell(new DeviceGap(DeviceId));
                 return;
             case DeliveryVerdict.Handle:
                 handle(message);

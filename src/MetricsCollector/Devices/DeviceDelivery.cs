@@ -61,25 +61,43 @@ public sealed class DeviceOutbox
 
     /// <summary>
     /// The unacknowledged messages of devices that acknowledged nothing for <paramref name="after"/>,
-    /// renumbered from the lowest unacknowledged, to be sent again in this order.
+    /// renumbered from the lowest unacknowledged, to be sent again in this order. A safety net for
+    /// a lost last message, which no later one reveals as a gap: a device that is merely slow (a
+    /// backlog, a snapshot recovery) also acknowledges nothing for a while, so it must be long.
     /// </summary>
     public List<IFromPartition> Overdue(long now, long after)
     {
         var again = new List<IFromPartition>();
         foreach (var line in _lines.Values)
-        {
-            if (line.Unacked.Count == 0 || now - line.Progress < after) continue;
-            line.Progress = now;
-            var lowest = line.Unacked.Peek().Delivery.Seq;
-            foreach (var message in line.Unacked) again.Add(message.With(message.Delivery with { Base = lowest }));
-        }
+            if (line.Unacked.Count > 0 && now - line.Progress >= after) Renumber(line, now, again);
         return again;
+    }
+
+    /// <summary>
+    /// What a device that saw a gap needs again, renumbered from the lowest unacknowledged; nothing
+    /// if it was sent again less than <paramref name="minInterval"/> ago (each message after the
+    /// gap reports it too).
+    /// </summary>
+    public List<IFromPartition> AfterGap(string device, long now, long minInterval)
+    {
+        var again = new List<IFromPartition>();
+        if (_lines.TryGetValue(device, out var line) && line.Unacked.Count > 0 && now - line.Resent >= minInterval) Renumber(line, now, again);
+        return again;
+    }
+
+    private static void Renumber(Line line, long now, List<IFromPartition> again)
+    {
+        line.Progress = now;
+        line.Resent = now;
+        var lowest = line.Unacked.Peek().Delivery.Seq;
+        foreach (var message in line.Unacked) again.Add(message.With(message.Delivery with { Base = lowest }));
     }
 
     private sealed class Line
     {
         public long NextSeq = 1;
         public long Progress;
+        public long Resent = long.MinValue / 2;
         public readonly Queue<IFromPartition> Unacked = new();
     }
 }
@@ -93,7 +111,7 @@ public enum DeliveryVerdict
     /// <summary>Handled before (its acknowledgement was lost or late): acknowledge again, do nothing.</summary>
     AlreadyHandled,
 
-    /// <summary>An earlier message is missing: ignore it; the partition sends the stream again from the gap.</summary>
+    /// <summary>An earlier message is missing: ignore it and tell the partition (<see cref="DeviceGap"/>), which sends the stream again from the gap.</summary>
     Gap,
 }
 

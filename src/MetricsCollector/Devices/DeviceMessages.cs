@@ -48,6 +48,9 @@ public sealed record FlushDevice(string DeviceId, int Partition, IActorRef Parti
 /// </summary>
 public sealed record DeviceAck(string DeviceId, long Seq);
 
+/// <summary>Device → partition: a message of yours arrived after a gap; send me again what I have not acknowledged.</summary>
+public sealed record DeviceGap(string DeviceId);
+
 /// <summary>Device → partition: wake me when the watermark reaches this time (<see cref="long.MaxValue"/>: never).</summary>
 public sealed record WakeMeAt(string DeviceId, long Watermark);
 

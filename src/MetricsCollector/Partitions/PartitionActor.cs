@@ -36,8 +36,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// <summary>Messages to devices not yet handled, beyond which the stream waits (well under the shard region's buffer of 100k).</summary>
     private const int MaxInFlight = 4_000;
 
-    /// <summary>How long a device may leave messages unacknowledged before they are sent again (<see cref="DeviceOutbox"/>).</summary>
-    private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// How long a device may leave messages unacknowledged before they are sent again (<see cref="DeviceOutbox"/>):
+    /// only for a lost last message; a gap is reported by the device at once (<see cref="DeviceGap"/>).
+    /// Short timeouts resend to devices that are only slow while a backlog drains.
+    /// </summary>
+    private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(30);
 
     private readonly PartitionContext _context;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -150,6 +154,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<IdleTick>(_ => { });
         Receive<CommitTick>(_ => { });
         Receive<ResendTick>(_ => { });
+        Receive<DeviceGap>(_ => { });
     }
 
     private void SidesReady()
@@ -245,6 +250,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         });
         Receive<CommitTick>(_ => Commit());
         Receive<ResendTick>(_ => ResendOverdue());
+        Receive<DeviceGap>(gap =>
+        {
+            var again = _outbox.AfterGap(gap.DeviceId, Now, minInterval: 1_000);
+            if (again.Count > 0) _log.Info("Partition {0}: device {1} missed a message; sending its {2} unacknowledged again", Partition, gap.DeviceId, again.Count);
+            foreach (var message in again) _context.Devices.Tell(message);
+        });
         Receive<ProgressSaved>(saved =>
         {
             _saving = false;

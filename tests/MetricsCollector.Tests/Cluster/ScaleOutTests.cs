@@ -1,9 +1,8 @@
-using System.Net;
-using System.Net.Sockets;
 using MetricsCollector.Kafka;
 using MetricsCollector.Tests.EndToEnd;
 using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
+using MetricsCollector.Tests.Support.Processes;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MetricsCollector.Tests.Cluster;
@@ -37,13 +36,13 @@ public sealed class ScaleOutTests : IAsyncLifetime
     [Fact]
     public async Task A_node_started_mid_stream_takes_partitions_and_the_result_still_equals_the_oracle()
     {
-        var seedPort = FreePort();
+        var seedPort = NodeProcess.FreePort();
         var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 31, 30, events: 75_000,
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000);
 
         await using var first = await StartAsync(seedPort, seedPort);
         await Task.Delay(TimeSpan.FromSeconds(3));
-        await using var second = await StartAsync(FreePort(), seedPort);
+        await using var second = await StartAsync(NodeProcess.FreePort(), seedPort);
         await PipelineEndToEndTests.WaitUntilAsync(
             () => Task.FromResult(second.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn > 0),
             TimeSpan.FromSeconds(60));
@@ -56,9 +55,9 @@ public sealed class ScaleOutTests : IAsyncLifetime
     [Fact]
     public async Task A_node_leaving_mid_stream_hands_its_partitions_over_and_the_result_still_equals_the_oracle()
     {
-        var seedPort = FreePort();
+        var seedPort = NodeProcess.FreePort();
         await using var first = await StartAsync(seedPort, seedPort);
-        var second = await StartAsync(FreePort(), seedPort);
+        var second = await StartAsync(NodeProcess.FreePort(), seedPort);
         var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 32, 30, events: 75_000,
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000);
         await PipelineEndToEndTests.WaitUntilAsync(
@@ -78,9 +77,9 @@ public sealed class ScaleOutTests : IAsyncLifetime
     {
         // Every device's records on every partition, and the partitions split between two nodes: both nodes
         // write parts of the same windows into the same rows, concurrently.
-        var seedPort = FreePort();
+        var seedPort = NodeProcess.FreePort();
         await using var first = await StartAsync(seedPort, seedPort);
-        await using var second = await StartAsync(FreePort(), seedPort);
+        await using var second = await StartAsync(NodeProcess.FreePort(), seedPort);
         // No pause before producing: a partition idle for the idle timeout (5 s here) would move its
         // watermark to the wall clock, and these events start an hour ago.
         await PipelineEndToEndTests.WaitUntilAsync(
@@ -112,11 +111,4 @@ public sealed class ScaleOutTests : IAsyncLifetime
             ["MC_CLUSTER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["MC_SEED_NODES"] = $"127.0.0.1:{seedPort}",
         });
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -31,8 +31,6 @@ public sealed class ChildProcess : IDisposable
 
     public string LogFile { get; }
 
-    public int Id => _process.Id;
-
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <c>metrics-collector</c> with <paramref name="arguments"/> and exactly the given MC_* variables on top of this process's environment.</summary>

@@ -20,7 +20,6 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public NodeProcess(string name, IReadOnlyDictionary<string, string> environment, string workDir, int clusterPort, int httpPort)
     {
         Name = name;
-        ClusterPort = clusterPort;
         _workDir = workDir;
         var env = new Dictionary<string, string>(environment)
         {
@@ -35,8 +34,6 @@ public sealed partial class NodeProcess : IAsyncDisposable
     }
 
     public string Name { get; }
-
-    public int ClusterPort { get; }
 
     public HttpClient Http { get; }
 
