@@ -39,6 +39,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private int _changesSinceSnapshot;
     private PendingSnapshot? _pending;
     private bool _saving;
+    private int _snapshotFailures;
     private bool _snapshotAgain;
     private bool _stopping;
 
@@ -77,8 +78,13 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         {
             _saving = false;
             _metrics.AddSnapshotFailure();
-            _log.Warning(failure.Cause, "Snapshot of device {0} failed; retrying in 1 s", DeviceId);
-            Timers.StartSingleTimer(SnapshotTimer, RetrySave.Instance, TimeSpan.FromSeconds(1));
+            _snapshotFailures++;
+            var delay = SnapshotRetryDelay(_snapshotFailures);
+            // Every device of a node fails together while the store is down: one warning each, with
+            // the cause, says so; the retries after it would only bury the operator's log.
+            if (_snapshotFailures == 1) _log.Warning(failure.Cause, "Snapshot of device {0} failed; retrying in {1}", DeviceId, delay);
+            else _log.Debug("Snapshot of device {0} failed {1} times in a row; retrying in {2}", DeviceId, _snapshotFailures, delay);
+            Timers.StartSingleTimer(SnapshotTimer, RetrySave.Instance, delay);
         });
         Command<RetrySave>(_ => TrySave());
         Command<SnapshotDue>(_ => RequestSnapshot());
@@ -205,11 +211,20 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         SaveSnapshot(_pending.Bytes);
     }
 
+    /// <summary>
+    /// 1 s, 2 s, 4 s, then 5 s, each ±25 %: a store that is down is not hammered by every device at
+    /// once, and the circuit breaker in front of it, half open, lets only one call through anyway.
+    /// </summary>
+    private static TimeSpan SnapshotRetryDelay(int failures) =>
+        TimeSpan.FromSeconds(Math.Min(5.0, Math.Pow(2, Math.Min(failures, 4) - 1)) * (0.75 + Random.Shared.NextDouble() * 0.5));
+
     private void OnSaved()
     {
         var saved = _pending!;
         _saving = false;
         _pending = null;
+        if (_snapshotFailures > 0) _log.Debug("Snapshot of device {0} saved after {1} failures", DeviceId, _snapshotFailures);
+        _snapshotFailures = 0;
         _metrics.AddSnapshot(saved.Bytes.Length);
         if (saved.Applied is not null) ReportCovered(saved.Applied);
 

@@ -32,6 +32,8 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     private readonly PostgresStoreFixture _database = new();
     private BrokerProcess? _broker;
     private ProcessCluster? _cluster;
+    private LocalPostgres? _ownPostgres;
+    private string? _failure;
 
     public MultiProcessClusterTests(ITestOutputHelper output) => _output = output;
 
@@ -49,96 +51,126 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     {
         if (_cluster is not null)
         {
-            _output.WriteLine(await _cluster.CountersAsync());
             _output.WriteLine(_cluster.LogTails());
+            _output.WriteLine(await _cluster.CountersAsync());
             await _cluster.DisposeAsync();
         }
+        // After the nodes: stopped before them, it would fill their last log lines with store errors.
+        _ownPostgres?.Dispose();
         _broker?.Dispose();
         await _database.DisposeAsync();
         // MC_TEST_KEEP_LOGS=1 keeps the broker's and nodes' logs for a post-mortem.
         if (Environment.GetEnvironmentVariable("MC_TEST_KEEP_LOGS") == "1") _output.WriteLine($"logs kept in {_dir}");
         else Directory.Delete(_dir, recursive: true);
+        // Last, because CI keeps only the end of a run's output, and xunit prints the failure before it.
+        if (_failure is not null) _output.WriteLine("FAILED: " + _failure);
     }
 
     [Fact]
-    public async Task Three_nodes_in_steady_state_equal_the_oracle()
+    public Task Three_nodes_in_steady_state_equal_the_oracle()
     {
-        var cluster = Cluster(_database.DatabaseConnectionString);
-        await cluster.StartAsync(3);
-        await Produce(seed: 41, events: 60_000, perSecond: 0);
+        return Recording(async () =>
+        {
+            var cluster = Cluster(_database.DatabaseConnectionString);
+            await cluster.StartAsync(3);
+            await Produce(seed: 41, events: 60_000, perSecond: 0);
 
-        await AssertResultAsync(_database.DatabaseConnectionString);
-        foreach (var node in cluster.Nodes) Assert.NotEmpty(await node.PartitionsAsync());
+            await AssertResultAsync(_database.DatabaseConnectionString);
+            foreach (var node in cluster.Nodes) Assert.NotEmpty(await node.PartitionsAsync());
+        });
     }
 
     [Fact]
-    public async Task Killing_two_nodes_one_after_the_other_and_restarting_them_loses_and_doubles_nothing()
+    public Task Killing_two_nodes_one_after_the_other_and_restarting_them_loses_and_doubles_nothing()
     {
-        var cluster = Cluster(_database.DatabaseConnectionString);
-        await cluster.StartAsync(3);
-        var producing = Produce(seed: 42, events: 250_000, perSecond: 2_500);
+        return Recording(async () =>
+        {
+            var cluster = Cluster(_database.DatabaseConnectionString);
+            await cluster.StartAsync(3);
+            var producing = Produce(seed: 42, events: 250_000, perSecond: 2_500);
 
-        // The oldest node first: it hosts the shard coordinator and the top-N singleton.
-        await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
-        await Task.Delay(TimeSpan.FromSeconds(3));
-        var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
-        _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
-        await cluster.Nodes[0].StartAsync();
-        await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
+            // The oldest node first: it hosts the shard coordinator and the top-N singleton.
+            await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
+            _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
+            await cluster.Nodes[0].StartAsync();
+            await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
 
-        var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
-        _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");
-        Assert.False(producing.IsCompleted, "the stream ended before the second kill; the test would not test a crash mid-stream");
-        await cluster.Nodes[2].StartAsync();
-        await producing;
+            var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
+            _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");
+            Assert.False(producing.IsCompleted, "the stream ended before the second kill; the test would not test a crash mid-stream");
+            await cluster.Nodes[2].StartAsync();
+            await producing;
 
-        await AssertResultAsync(_database.DatabaseConnectionString);
+            await AssertResultAsync(_database.DatabaseConnectionString);
+        });
     }
 
     [Fact]
-    public async Task A_fourth_node_takes_a_share_and_a_node_stopped_gracefully_hands_its_share_over()
+    public Task A_fourth_node_takes_a_share_and_a_node_stopped_gracefully_hands_its_share_over()
     {
-        var cluster = Cluster(_database.DatabaseConnectionString);
-        await cluster.StartAsync(3);
-        var producing = Produce(seed: 43, events: 120_000, perSecond: 2_500);
+        return Recording(async () =>
+        {
+            var cluster = Cluster(_database.DatabaseConnectionString);
+            await cluster.StartAsync(3);
+            var producing = Produce(seed: 43, events: 120_000, perSecond: 2_500);
 
-        await Task.Delay(TimeSpan.FromSeconds(8));
-        var fourth = await cluster.AddNodeAsync();
-        await PipelineEndToEndTests.WaitUntilAsync(async () => (await fourth.PartitionsAsync()).Count > 0, TimeSpan.FromSeconds(60));
-        _output.WriteLine($"node4 consumes partitions {string.Join(",", await fourth.PartitionsAsync())}");
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            var fourth = await cluster.AddNodeAsync();
+            await PipelineEndToEndTests.WaitUntilAsync(async () => (await fourth.PartitionsAsync()).Count > 0, TimeSpan.FromSeconds(60));
+            _output.WriteLine($"node4 consumes partitions {string.Join(",", await fourth.PartitionsAsync())}");
 
-        await cluster.Nodes[1].StopAsync();
-        Assert.False(producing.IsCompleted, "the stream ended before the graceful stop");
-        await producing;
+            await cluster.Nodes[1].StopAsync();
+            Assert.False(producing.IsCompleted, "the stream ended before the graceful stop");
+            await producing;
 
-        await AssertResultAsync(_database.DatabaseConnectionString);
+            await AssertResultAsync(_database.DatabaseConnectionString);
+        });
     }
 
     [Fact]
-    public async Task The_nodes_ride_out_a_broker_outage_and_a_store_outage_of_20_seconds_each()
+    public Task The_nodes_ride_out_a_broker_outage_and_a_store_outage_of_20_seconds_each()
     {
-        using var postgres = new LocalPostgres();
-        await postgres.StartAsync();
-        var database = new PostgresStoreFixture(postgres.ConnectionString);
-        await database.InitializeAsync();
-        var cluster = Cluster(database.DatabaseConnectionString);
-        await cluster.StartAsync(3);
-        var producing = Produce(seed: 44, events: 180_000, perSecond: 2_500);
+        return Recording(async () =>
+        {
+            var postgres = _ownPostgres = new LocalPostgres();
+            await postgres.StartAsync();
+            var database = new PostgresStoreFixture(postgres.ConnectionString);
+            await database.InitializeAsync();
+            var cluster = Cluster(database.DatabaseConnectionString);
+            await cluster.StartAsync(3);
+            var producing = Produce(seed: 44, events: 180_000, perSecond: 2_500);
 
-        await Task.Delay(TimeSpan.FromSeconds(8));
-        await Broker.DownAsync();
-        await Task.Delay(TimeSpan.FromSeconds(20));
-        await Broker.UpAsync();
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            await Broker.DownAsync();
+            await Task.Delay(TimeSpan.FromSeconds(20));
+            await Broker.UpAsync();
 
-        await Task.Delay(TimeSpan.FromSeconds(8));
-        await postgres.StopAsync();
-        await Task.Delay(TimeSpan.FromSeconds(20));
-        await postgres.StartAsync();
-        Assert.False(producing.IsCompleted, "the stream ended before the store outage ended");
-        await producing;
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            await postgres.StopAsync();
+            await Task.Delay(TimeSpan.FromSeconds(20));
+            await postgres.StartAsync();
+            Assert.False(producing.IsCompleted, "the stream ended before the store outage ended");
+            await producing;
 
-        await AssertResultAsync(database.DatabaseConnectionString);
-        Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"{n.Name} died"));
+            await AssertResultAsync(database.DatabaseConnectionString);
+            Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"{n.Name} died"));
+        });
+    }
+
+    /// <summary>Runs a test body and keeps the message of what failed, for the end of the output.</summary>
+    private async Task Recording(Func<Task> body)
+    {
+        try
+        {
+            await body();
+        }
+        catch (Exception e)
+        {
+            _failure = e.GetType().Name + ": " + (e.Message.Length > 3_000 ? e.Message[..3_000] + " …" : e.Message);
+            throw;
+        }
     }
 
     private ProcessCluster Cluster(string connection) => _cluster = new ProcessCluster(Broker.BootstrapServers, connection, _dir);

@@ -93,10 +93,15 @@ public sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The last lines of every log this node wrote, for a failing test's output.</summary>
-    public string LogTail(int lines = 40) =>
+    /// <summary>
+    /// The last log lines of every run of this node, for a failing test's output. Stack traces are
+    /// left out: a store outage prints hundreds of them, and CI keeps only the end of the output.
+    /// </summary>
+    public string LogTail(int lines = 12) =>
         string.Join('\n', Enumerable.Range(1, _starts).Select(i => Path.Combine(_workDir, $"{Name}.{i}.log")).Where(File.Exists)
-            .Select(f => $"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).TakeLast(lines))));
+            .Select(f => $"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).Where(IsLogMessage).TakeLast(lines))));
+
+    private static bool IsLogMessage(string line) => line.StartsWith('[') || line.StartsWith("Cause:", StringComparison.Ordinal);
 
     public async ValueTask DisposeAsync()
     {
