@@ -13,8 +13,9 @@ using Npgsql;
 /// <item>`cluster-recovery [runs]`: three nodes under a paced stream; each run kills one node
 /// with SIGKILL and times how long until every partition it consumed is consuming again on a
 /// survivor, then restarts it.</item>
-/// <item>`cluster-throughput [records]`: for 1, 2 and 3 nodes, a backlog produced at once into a
-/// balanced cluster, and the events applied per second until all are.</item>
+/// <item>`cluster-throughput [records] [sizes]`: for 1, 2 and 3 nodes (or the comma-separated
+/// sizes given), a backlog produced at once into a balanced cluster, and the events applied per
+/// second until all are.</item>
 /// </list>
 /// </summary>
 internal static class ClusterBenchmark
@@ -55,9 +56,10 @@ internal static class ClusterBenchmark
     public static async Task<int> ThroughputAsync(string[] args)
     {
         var records = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 300_000;
+        var sizes = args.Length > 2 ? args[2].Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)) : [1, 2, 3];
         Console.WriteLine($"| nodes | records | valid events | seconds | events applied/s |");
         Console.WriteLine("|---:|---:|---:|---:|---:|");
-        for (var nodes = 1; nodes <= 3; nodes++)
+        foreach (var nodes in sizes)
         {
             await using var setup = await Setup.StartAsync();
             await using var cluster = new ProcessCluster(setup.Broker.BootstrapServers, setup.Database, setup.Dir);
@@ -128,7 +130,9 @@ internal static class ClusterBenchmark
         {
             Broker.Dispose();
             await ExecuteAsync(_server, $"DROP DATABASE IF EXISTS {_name} WITH (FORCE)");
-            Directory.Delete(Dir, recursive: true);
+            // As in the tests, MC_TEST_KEEP_LOGS=1 keeps the nodes' logs for a post-mortem.
+            if (Environment.GetEnvironmentVariable("MC_TEST_KEEP_LOGS") == "1") Console.WriteLine($"logs kept in {Dir}");
+            else Directory.Delete(Dir, recursive: true);
         }
 
         private static async Task ExecuteAsync(string server, string sql)

@@ -115,7 +115,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             TryBecomeRunning();
         });
         // Only when the partition is revoked before its shard came here: the stream ends next.
-        Receive<ShardNotReady>(_ => { });
+        // Canceled when the partition is revoked before its shard could start here.
+        Receive<ShardNotReady>(failed =>
+        {
+            if (failed.Cause is not OperationCanceledException)
+                _log.Error(failed.Cause, "Partition {0}: the shard hand-over check failed; the partition waits until it is revoked", Partition);
+        });
         Receive<SidesReadBack>(read =>
         {
             foreach (var ledger in read.Ledgers) _sides[ledger.Topic] = ledger;
