@@ -27,6 +27,7 @@ namespace MetricsCollector.Ingest;
 public sealed class IngestService : IHostedService, IAsyncDisposable
 {
     private const int BatchSize = 500;
+    private static readonly TimeSpan ConsumerRestartDelay = TimeSpan.FromSeconds(5);
 
     private readonly CollectorSettings _settings;
     private readonly ActorSystem _system;
@@ -40,7 +41,8 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private KafkaSideOutput? _sideOutput;
     private ShardHandOver? _handOver;
     private string _epoch = "";
-    private IConsumerControl? _control;
+    private volatile IConsumerControl? _control;
+    private volatile bool _stopping;
 
     public IngestService(
         CollectorSettings settings,
@@ -89,24 +91,39 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             OnRevoked = FlushRevokedAsync,
         };
 
-        var materializer = _system.Materializer();
-        _control = KafkaSource.CommittablePartitioned(consumer)
+        RunConsumer(consumer, devices, topN, _system.Materializer());
+        _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group}", _settings.Topic, bootstrap, _settings.GroupId);
+    }
+
+    /// <summary>
+    /// Runs the consumer, and runs a new one when it fails: a node that stopped consuming would
+    /// otherwise sit in the cluster holding nothing while its share of the stream waits. The
+    /// failed consumer's partitions flush as on a revocation, and the new one starts them again
+    /// from their checkpoints.
+    /// </summary>
+    private void RunConsumer(KafkaConsumerSettings consumer, IActorRef devices, IActorRef topN, IMaterializer materializer)
+    {
+        var control = KafkaSource.CommittablePartitioned(consumer)
             .To(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records)>(
                 assigned => StartPartition(assigned.Partition, assigned.Records, devices, topN, materializer)))
             .Run(materializer);
+        _control = control;
         _readiness.Consuming = true;
-        _ = _control.Completion.ContinueWith(
-            t =>
+        _ = control.Completion.ContinueWith(
+            async t =>
             {
                 _readiness.Consuming = false;
-                if (t.IsFaulted) _log.LogError(t.Exception, "Kafka consumer stopped with an error");
+                if (!t.IsFaulted || _stopping) return;
+                _log.LogError(t.Exception, "Kafka consumer failed; a new one starts in {Delay}", ConsumerRestartDelay);
+                await Task.Delay(ConsumerRestartDelay);
+                if (!_stopping) RunConsumer(consumer, devices, topN, materializer);
             },
             TaskScheduler.Default);
-        _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group}", _settings.Topic, bootstrap, _settings.GroupId);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         _readiness.Consuming = false;
         if (_control is not null)
         {
@@ -128,9 +145,12 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var partitions = assigned.Select(a => a.Partition).ToList();
         foreach (var partition in partitions)
         {
+            // Still running only when a failed consumer left it behind: its flush saves the
+            // checkpoint this start must read.
+            if (_running.TryRemove(partition, out var previous)) await previous.Flushed.Task.WaitAsync(ct);
             // Without a checkpoint of ours the partition starts at the beginning: the store is the
             // truth about what was processed, whatever offsets the broker remembers.
-            var stored = await _progress.LoadAsync(KeyOf(partition)).WaitAsync(ct);
+            var stored = await LoadCheckpointAsync(partition, ct);
             var progress = stored?.On(_epoch) ?? PartitionProgress.Beginning(_epoch);
             if (stored is not null && stored.Epoch != _epoch)
                 _log.LogWarning("Partition {Partition}: its checkpoint is from broker cluster {Old}, this is {New}; reading it from the beginning",
@@ -145,6 +165,27 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             .WaitAsync(ct);
         _log.LogInformation("Assigned partitions {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value)));
         return starts;
+    }
+
+    /// <summary>
+    /// A partition's checkpoint, waiting for the store while it is down: the assignment holds
+    /// (the group's heartbeats go on meanwhile), where failing it would stop the consumer.
+    /// </summary>
+    private async Task<PartitionProgress?> LoadCheckpointAsync(TopicPartition partition, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await _progress.LoadAsync(KeyOf(partition)).WaitAsync(ct);
+            }
+            catch (StoreUnavailableException e)
+            {
+                var delay = TimeSpan.FromSeconds(Math.Min(attempt, 5));
+                if (attempt == 1) _log.LogWarning(e, "Partition {Partition}: its checkpoint cannot be read; retrying until the store answers", partition.Partition.Value);
+                await Task.Delay(delay, ct);
+            }
+        }
     }
 
     private void StartPartition(
