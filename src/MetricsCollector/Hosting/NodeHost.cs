@@ -127,12 +127,6 @@ public static class NodeHost
                 # a 3 s heartbeat pause a killed node is downed ~10 s after it dies, and the Kafka
                 # group (6 s session timeout) hands its partitions to the survivors a little earlier.
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-                # How long after a downed node's removal its shards and the singletons may start
-                # elsewhere; by default the same 5 s as stable-after, so that persistent actors on
-                # the other side of a network partition have stopped. Here the Kafka group is that
-                # fence: a device shard is fed only by the consumer its partition is assigned to,
-                # and the group reassigns a partition only after its owner has left or expired.
-                down-removal-margin = 1s
                 split-brain-resolver {
                   active-strategy = keep-majority
                   stable-after = 5s
