@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MetricsCollector.Hosting;
 using MetricsCollector.Kafka;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
@@ -43,8 +44,8 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private Task<TestNode> StartNodeAsync(EmbeddedKafka? kafka = null, IDictionary<string, string>? environment = null) =>
-        TestNode.StartAsync((kafka ?? _kafka).BootstrapServers, Store.Store, Store.Connection, Dir, environment);
+    private Task<TestNode> StartNodeAsync(EmbeddedKafka? kafka = null, IDictionary<string, string>? environment = null, IHostedServiceRegistration? extra = null) =>
+        TestNode.StartAsync((kafka ?? _kafka).BootstrapServers, Store.Store, Store.Connection, Dir, environment, extras: extra is null ? null : [extra]);
 
     [Fact]
     public async Task Every_row_served_matches_the_exact_oracle_and_side_topics_hold_exactly_their_records()
@@ -65,6 +66,20 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         Assert.True(oracle.Windows.Windows.Values.Count(w => w.Partitions > 1) > oracle.Windows.Windows.Count / 2);
 
         await AssertANodeServesAsync(oracle);
+    }
+
+    [Fact]
+    public async Task A_consumer_that_fails_on_an_assignment_is_replaced_and_the_result_still_equals_the_oracle()
+    {
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 17, Devices, events: 20_000, Slide, Bound, Lateness);
+        var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input, Size, Slide, Lateness, Bound);
+        var failing = new CheckpointsFailingAtFirst(loads: 1);
+
+        await using var node = await StartNodeAsync(extra: failing);
+        await WaitForAllFinalAsync(node, oracle.Windows, TimeSpan.FromSeconds(90));
+        await AssertRowsMatchAsync(node.Http, oracle.Windows);
+        AssertSideTopics(oracle);
+        Assert.Equal(1, failing.Failed);
     }
 
     [Fact]
@@ -341,5 +356,34 @@ public sealed class PostgresPipelineEndToEndTests : PipelineEndToEndTests
     {
         await _database.DisposeAsync();
         await base.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The node's checkpoint store, whose first loads fail with an error the consumer does not expect:
+/// the assignment that needs them fails the Kafka consumer.
+/// </summary>
+internal sealed class CheckpointsFailingAtFirst(int loads) : IHostedServiceRegistration, IPartitionProgressStore
+{
+    private int _remaining = loads;
+    private int _failed;
+    private StoreProgress? _inner;
+
+    public int Failed => Volatile.Read(ref _failed);
+
+    public void Register(IServiceCollection services) =>
+        services.AddSingleton<IPartitionProgressStore>(provider =>
+        {
+            _inner = new StoreProgress(provider.GetRequiredService<IResultStore>());
+            return this;
+        });
+
+    public Task SaveAsync(string key, PartitionProgress progress) => _inner!.SaveAsync(key, progress);
+
+    public Task<PartitionProgress?> LoadAsync(string key)
+    {
+        if (Interlocked.Decrement(ref _remaining) < 0) return _inner!.LoadAsync(key);
+        Interlocked.Increment(ref _failed);
+        throw new InvalidOperationException("injected: the checkpoint store failed");
     }
 }

@@ -38,7 +38,8 @@ public sealed class TestNode : IAsyncDisposable
         StartAsync(bootstrap, "sqlite", $"Data Source={sqliteFile}", Path.GetDirectoryName(sqliteFile)!, environment, hocon);
 
     public static async Task<TestNode> StartAsync(
-        string bootstrap, string store, string connection, string workDir, IDictionary<string, string>? environment = null, string? hocon = null)
+        string bootstrap, string store, string connection, string workDir, IDictionary<string, string>? environment = null, string? hocon = null,
+        IEnumerable<IHostedServiceRegistration>? extras = null)
     {
         var env = new Hashtable();
         foreach (var (key, value) in NodeEnvironment.For(bootstrap, store, connection)) env[key] = value;
@@ -46,7 +47,7 @@ public sealed class TestNode : IAsyncDisposable
         var configFile = Path.Combine(workDir, $"node-{Guid.NewGuid():N}.conf");
         await File.WriteAllTextAsync(configFile, hocon ?? NodeEnvironment.TestHocon);
         var settings = CollectorSettings.Load(configFile, env);
-        var app = NodeHost.Build(settings, bootstrap);
+        var app = NodeHost.Build(settings, bootstrap, extras);
         await app.StartAsync();
         return new TestNode(app, settings);
     }
