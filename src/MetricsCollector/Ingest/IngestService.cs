@@ -113,13 +113,16 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             async t =>
             {
                 _readiness.Consuming = false;
-                if (!t.IsFaulted || _stopping) return;
+                if (!t.IsFaulted || ShuttingDown) return;
                 _log.LogError(t.Exception, "Kafka consumer failed; a new one starts in {Delay}", ConsumerRestartDelay);
                 await Task.Delay(ConsumerRestartDelay);
-                if (!_stopping) RunConsumer(consumer, devices, topN, materializer);
+                if (!ShuttingDown) RunConsumer(consumer, devices, topN, materializer);
             },
             TaskScheduler.Default);
     }
+
+    // A node downed by the split-brain resolver terminates its actor system without stopping the host first.
+    private bool ShuttingDown => _stopping || _system.WhenTerminated.IsCompleted;
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

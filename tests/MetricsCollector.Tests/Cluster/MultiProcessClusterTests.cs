@@ -67,104 +67,86 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
     }
 
     [Fact]
-    public Task Three_nodes_in_steady_state_equal_the_oracle()
+    public Task Three_nodes_in_steady_state_equal_the_oracle() => Recording(async () =>
     {
-        return Recording(async () =>
-        {
-            var cluster = Cluster(_database.DatabaseConnectionString);
-            await cluster.StartAsync(3);
-            await Produce(seed: 41, events: 60_000, perSecond: 0);
+        var cluster = Cluster(_database.DatabaseConnectionString);
+        await cluster.StartAsync(3);
+        await Produce(seed: 41, events: 60_000, perSecond: 0);
 
-            await AssertResultAsync(_database.DatabaseConnectionString);
-            foreach (var node in cluster.Nodes) Assert.NotEmpty(await node.PartitionsAsync());
-        });
-    }
+        await AssertResultAsync(_database.DatabaseConnectionString);
+        foreach (var node in cluster.Nodes) Assert.NotEmpty(await node.PartitionsAsync());
+    });
 
     [Fact]
-    public Task Killing_two_nodes_one_after_the_other_and_restarting_them_loses_and_doubles_nothing()
+    public Task Killing_two_nodes_one_after_the_other_and_restarting_them_loses_and_doubles_nothing() => Recording(async () =>
     {
-        return Recording(async () =>
-        {
-            var cluster = Cluster(_database.DatabaseConnectionString);
-            await cluster.StartAsync(3);
-            var producing = Produce(seed: 42, events: 250_000, perSecond: 2_500);
+        var (cluster, producing) = await StartStreamingAsync(_database.DatabaseConnectionString, seed: 42, events: 250_000);
 
-            // The oldest node first: it hosts the shard coordinator and the top-N singleton.
-            await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
-            _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
-            await cluster.Nodes[0].StartAsync();
-            await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
+        // The oldest node first: it hosts the shard coordinator and the top-N singleton.
+        await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
+        _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
+        await cluster.Nodes[0].StartAsync();
+        await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
 
-            var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
-            _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");
-            Assert.False(producing.IsCompleted, "the stream ended before the second kill; the test would not test a crash mid-stream");
-            await cluster.Nodes[2].StartAsync();
-            await producing;
+        var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
+        _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");
+        Assert.False(producing.IsCompleted, "the stream ended before the second kill; the test would not test a crash mid-stream");
+        await cluster.Nodes[2].StartAsync();
+        await producing;
 
-            await AssertResultAsync(_database.DatabaseConnectionString);
-        });
-    }
+        await AssertResultAsync(_database.DatabaseConnectionString);
+    });
 
     [Fact]
-    public Task A_fourth_node_takes_a_share_and_a_node_stopped_gracefully_hands_its_share_over()
+    public Task A_fourth_node_takes_a_share_and_a_node_stopped_gracefully_hands_its_share_over() => Recording(async () =>
     {
-        return Recording(async () =>
-        {
-            var cluster = Cluster(_database.DatabaseConnectionString);
-            await cluster.StartAsync(3);
-            var producing = Produce(seed: 43, events: 120_000, perSecond: 2_500);
+        var (cluster, producing) = await StartStreamingAsync(_database.DatabaseConnectionString, seed: 43, events: 120_000);
 
-            await Task.Delay(TimeSpan.FromSeconds(8));
-            var fourth = await cluster.AddNodeAsync();
-            await PipelineEndToEndTests.WaitUntilAsync(async () => (await fourth.PartitionsAsync()).Count > 0, TimeSpan.FromSeconds(60));
-            _output.WriteLine($"node4 consumes partitions {string.Join(",", await fourth.PartitionsAsync())}");
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        var fourth = await cluster.AddNodeAsync();
+        await PipelineEndToEndTests.WaitUntilAsync(async () => (await fourth.PartitionsAsync()).Count > 0, TimeSpan.FromSeconds(60));
+        _output.WriteLine($"node4 consumes partitions {string.Join(",", await fourth.PartitionsAsync())}");
 
-            await cluster.Nodes[1].StopAsync();
-            Assert.False(producing.IsCompleted, "the stream ended before the graceful stop");
-            await producing;
+        await cluster.Nodes[1].StopAsync();
+        Assert.False(producing.IsCompleted, "the stream ended before the graceful stop");
+        await producing;
 
-            await AssertResultAsync(_database.DatabaseConnectionString);
-        });
-    }
+        await AssertResultAsync(_database.DatabaseConnectionString);
+    });
 
     /// <summary>
     /// A node is killed while the store is down: the survivors' new assignments cannot read their
     /// checkpoints until it is back, and must wait for it rather than stop consuming.
     /// </summary>
     [Fact]
-    public Task The_nodes_ride_out_a_broker_outage_and_a_store_outage_of_20_seconds_each_and_a_crash_during_the_store_outage()
+    public Task The_nodes_ride_out_a_broker_outage_and_a_store_outage_of_20_seconds_each_and_a_crash_during_the_store_outage() => Recording(async () =>
     {
-        return Recording(async () =>
-        {
-            var postgres = _ownPostgres = new LocalPostgres();
-            await postgres.StartAsync();
-            var database = new PostgresStoreFixture(postgres.ConnectionString);
-            await database.InitializeAsync();
-            var cluster = Cluster(database.DatabaseConnectionString);
-            await cluster.StartAsync(3);
-            var producing = Produce(seed: 44, events: 180_000, perSecond: 2_500);
+        var postgres = _ownPostgres = new LocalPostgres();
+        await postgres.StartAsync();
+        var database = new PostgresStoreFixture(postgres.ConnectionString);
+        await database.InitializeAsync();
+        var (cluster, producing) = await StartStreamingAsync(database.DatabaseConnectionString, seed: 44, events: 180_000);
 
-            await Task.Delay(TimeSpan.FromSeconds(8));
-            await Broker.DownAsync();
-            await Task.Delay(TimeSpan.FromSeconds(20));
-            await Broker.UpAsync();
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        await Broker.DownAsync();
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await Broker.UpAsync();
 
-            await Task.Delay(TimeSpan.FromSeconds(8));
-            await postgres.StopAsync();
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            await cluster.Nodes[2].KillAsync();
-            await Task.Delay(TimeSpan.FromSeconds(18));
-            await postgres.StartAsync();
-            Assert.False(producing.IsCompleted, "the stream ended before the store outage ended");
-            await cluster.Nodes[2].StartAsync();
-            await producing;
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        await postgres.StopAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await cluster.Nodes[2].KillAsync();
+        await Task.Delay(TimeSpan.FromSeconds(18));
+        await postgres.StartAsync();
+        Assert.False(producing.IsCompleted, "the stream ended before the store outage ended");
+        await cluster.Nodes[2].StartAsync();
+        await producing;
 
-            await AssertResultAsync(database.DatabaseConnectionString);
-            Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"{n.Name} died"));
-        });
-    }
+        await AssertResultAsync(database.DatabaseConnectionString);
+        Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"{n.Name} died"));
+    });
 
     /// <summary>Runs a test body and keeps the message of what failed, for the end of the output.</summary>
     private async Task Recording(Func<Task> body)
@@ -178,6 +160,14 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
             _failure = e.GetType().Name + ": " + (e.Message.Length > 3_000 ? e.Message[..3_000] + " …" : e.Message);
             throw;
         }
+    }
+
+    /// <summary>Three nodes, then a seeded stream at 2,500 records/s that the test disturbs while it flows.</summary>
+    private async Task<(ProcessCluster Cluster, Task<int> Producing)> StartStreamingAsync(string connection, int seed, int events)
+    {
+        var cluster = Cluster(connection);
+        await cluster.StartAsync(3);
+        return (cluster, Produce(seed, events, perSecond: 2_500));
     }
 
     private ProcessCluster Cluster(string connection) => _cluster = new ProcessCluster(Broker.BootstrapServers, connection, _dir);

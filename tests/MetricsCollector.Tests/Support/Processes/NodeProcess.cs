@@ -101,7 +101,9 @@ public sealed partial class NodeProcess : IAsyncDisposable
         string.Join('\n', Enumerable.Range(1, _starts).Select(i => Path.Combine(_workDir, $"{Name}.{i}.log")).Where(File.Exists)
             .Select(f => $"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).Where(IsLogMessage).TakeLast(lines))));
 
-    private static bool IsLogMessage(string line) => line.StartsWith('[') || line.StartsWith("Cause:", StringComparison.Ordinal);
+    // Akka's entries start with "[LEVEL]", the host's with their time, an exception with "Cause:";
+    // only the lines of a stack trace or an exception's data are indented.
+    private static bool IsLogMessage(string line) => line.Length > 0 && !char.IsWhiteSpace(line[0]);
 
     public async ValueTask DisposeAsync()
     {
