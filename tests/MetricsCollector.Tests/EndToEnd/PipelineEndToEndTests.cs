@@ -65,7 +65,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         // Otherwise the test would prove nothing: most windows must hold records of several partitions.
         Assert.True(oracle.Windows.Windows.Values.Count(w => w.Partitions > 1) > oracle.Windows.Windows.Count / 2);
 
-        await AssertANodeServesAsync(oracle);
+        await AssertANodeServesAsync(oracle, unkeyed: true);
     }
 
     [Fact]
@@ -201,10 +201,16 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
     }
 
     /// <summary>A node started on what the topic holds serves exactly the oracle's rows, and the side topics hold its records.</summary>
-    private async Task AssertANodeServesAsync(KafkaOracle oracle)
+    /// <remarks>
+    /// Unkeyed: a window's row is final once every part the store holds is final, and the part of
+    /// a partition that lags may not be there yet (known gap: the store does not know which
+    /// partitions will still bring a part). So the test waits until every record is counted too.
+    /// </remarks>
+    private async Task AssertANodeServesAsync(KafkaOracle oracle, bool unkeyed = false)
     {
         await using var node = await StartNodeAsync();
         await WaitForAllFinalAsync(node, oracle.Windows, TimeSpan.FromSeconds(90));
+        if (unkeyed) await WaitUntilAsync(async () => await CountedAsync(node.Store, oracle.Windows) == oracle.Windows.Windows.Values.Sum(w => w.Count), TimeSpan.FromSeconds(60));
         await AssertRowsMatchAsync(node.Http, oracle.Windows);
         AssertSideTopics(oracle);
     }
@@ -241,6 +247,14 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
                 .Select(w => $"{w.Key} n={w.Value.Count} rev={w.Value.Revision}");
             throw new TimeoutException($"{e.Message}: {rows} rows stored ({open} not final), {oracle.Windows.Count} expected; missing e.g. {string.Join("; ", missing)}", e);
         }
+    }
+
+    private static async Task<long> CountedAsync(MetricsCollector.ReadSide.IResultStore store, ExactWindowOracle oracle)
+    {
+        var counted = 0L;
+        foreach (var device in oracle.Windows.Keys.Select(k => k.Item1).Distinct())
+            counted += (await store.HistoryAsync(device, null, null, 1000, null)).Items.Sum(r => r.Count);
+        return counted;
     }
 
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
