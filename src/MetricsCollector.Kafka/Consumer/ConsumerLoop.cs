@@ -383,12 +383,22 @@ internal sealed class ConsumerLoop : IConsumerControl
     {
         var partitions = revokedOffsets.Select(p => p.TopicPartition).ToList();
         _log.Info("{0} {1}", lost ? "Lost" : "Revoked", string.Join(", ", partitions));
+        var paused = new List<TopicPartition>();
         foreach (var partition in partitions)
         {
             if (_assigned.TryGetValue(partition, out var buffer))
             {
+                if (buffer.IsPaused) paused.Add(partition);
                 buffer.Complete();
             }
+        }
+
+        // librdkafka keeps an application's pause across a rebalance (it resets only its own): a
+        // partition paused when it was revoked and then assigned here again would never be fetched,
+        // while its new buffer, empty and unpaused, would never ask for a resume.
+        if (paused.Count > 0)
+        {
+            _consumer!.Resume(paused);
         }
 
         if (_settings.OnRevoked is { } handler)

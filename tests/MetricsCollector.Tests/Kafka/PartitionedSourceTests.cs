@@ -177,6 +177,46 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));
     }
 
+    [Fact]
+    public async Task A_partition_paused_when_it_was_revoked_flows_again_when_it_comes_back()
+    {
+        var topic = Unique("paused");
+        fixture.Broker.CreateTopic(topic, 1);
+        Produce(_bootstrap, topic, partitions: 1, perPartition: 1000);
+        var group = Unique("g");
+        var materializer = Sys.Materializer();
+
+        // The first substream takes nothing, so its buffer fills and the partition is paused; the
+        // one after the rebalances reads.
+        var opened = 0;
+        var offsets = new ConcurrentQueue<long>();
+        var a = KafkaSource.CommittablePartitioned(SmallBuffers(Settings(_bootstrap, topic, group)))
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+            {
+                if (Interlocked.Increment(ref opened) == 1) p.Records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer);
+                else p.Records.RunForeach(r => offsets.Enqueue(r.Offset.Value), materializer);
+            }), Keep.Left)
+            .Run(materializer);
+        await WaitUntil(() => Volatile.Read(ref opened) == 1, Patience, "A to take the partition");
+        await Task.Delay(1000);
+
+        // B joining makes A revoke the partition (eager); it goes to one of them, and B leaving
+        // leaves it with A. B commits nothing, so A reads it from the beginning.
+        var bOpened = 0;
+        var b = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, group))
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+            {
+                Interlocked.Increment(ref bOpened);
+                p.Records.RunWith(Sink.Ignore<ConsumeResult<byte[]?, byte[]?>>(), materializer);
+            }), Keep.Left)
+            .Run(materializer);
+        await WaitUntil(() => Volatile.Read(ref opened) >= 2 || Volatile.Read(ref bOpened) >= 1, Patience, "the rebalance B's join starts");
+        await b.StopAsync();
+
+        await WaitUntil(() => offsets.Contains(999), Patience, "A to read the partition to its end");
+        await a.StopAsync();
+    }
+
     [Theory]
     [InlineData(PartitionAssignmentStrategy.Range)]
     [InlineData(PartitionAssignmentStrategy.CooperativeSticky)]
