@@ -46,6 +46,11 @@ public sealed record CollectorSettings
     public required TimeSpan IdleTimeout { get; init; }
     public required string StoreProvider { get; init; }
     public required string StoreConnection { get; init; }
+
+    /// <summary>The connection string of the journal and snapshot store: in PostgreSQL, with the node's pool cap.</summary>
+    public string PersistenceConnection => StoreProvider == "postgresql"
+        ? ReadSide.PostgresPool.Limit(StoreConnection, ReadSide.PostgresPool.Persistence)
+        : StoreConnection;
     public required int HttpPort { get; init; }
     public required string ClusterHost { get; init; }
     public required int ClusterPort { get; init; }

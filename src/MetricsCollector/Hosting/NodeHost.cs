@@ -106,7 +106,7 @@ public static class NodeHost
     private static Config AkkaConfig(CollectorSettings settings)
     {
         var provider = settings.StoreProvider == "postgresql" ? "PostgreSQL.15" : "SQLite.MS";
-        var connection = System.Text.Json.JsonSerializer.Serialize(settings.StoreConnection);
+        var connection = System.Text.Json.JsonSerializer.Serialize(settings.PersistenceConnection);
         return ConfigurationFactory.ParseString($$"""
             akka {
               loglevel = INFO

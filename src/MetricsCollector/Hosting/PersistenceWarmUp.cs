@@ -25,7 +25,7 @@ public static class PersistenceWarmUp
             await RecoverOnceAsync(system, ct);
             return;
         }
-        await using var connection = new NpgsqlConnection(settings.StoreConnection);
+        await using var connection = new NpgsqlConnection(settings.PersistenceConnection);
         await connection.OpenAsync(ct);
         await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", connection)) await take.ExecuteNonQueryAsync(ct);
         try

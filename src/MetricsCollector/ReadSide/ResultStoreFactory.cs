@@ -6,7 +6,7 @@ public static class ResultStoreFactory
     public static IResultStore Create(string kind, string connectionString) => kind.Trim().ToUpperInvariant() switch
     {
         "SQLITE" => new SqliteResultStore(connectionString),
-        "POSTGRESQL" or "POSTGRES" => new PostgresResultStore(connectionString),
+        "POSTGRESQL" or "POSTGRES" => new PostgresResultStore(PostgresPool.Limit(connectionString, PostgresPool.ReadSide)),
         _ => throw new ArgumentException($"Unknown store '{kind}': expected sqlite or postgresql.", nameof(kind)),
     };
 }
