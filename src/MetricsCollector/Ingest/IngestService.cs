@@ -150,7 +150,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         {
             // Still running only when a failed consumer left it behind: its flush saves the
             // checkpoint this start must read.
-            if (_running.TryRemove(partition, out var previous)) await previous.Flushed.Task.WaitAsync(ct);
+            if (_running.TryRemove(partition, out var previous))
+            {
+                previous.Revoked.TrySetResult();
+                await previous.Flushed.Task.WaitAsync(ct);
+            }
             // Without a checkpoint of ours the partition starts at the beginning: the store is the
             // truth about what was processed, whatever offsets the broker remembers.
             var stored = await LoadCheckpointAsync(partition, ct);
@@ -240,7 +244,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     {
         var flushing = new List<Task>();
         foreach (var partition in partitions)
-            if (_running.TryRemove(partition, out var context)) flushing.Add(context.Flushed.Task);
+        {
+            if (!_running.TryRemove(partition, out var context)) continue;
+            context.Revoked.TrySetResult();
+            flushing.Add(context.Flushed.Task);
+        }
         try
         {
             await Task.WhenAll(flushing).WaitAsync(ct);

@@ -88,6 +88,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     {
         ReadSideTopicsBack();
         _context.ShardReady.PipeTo(Self, success: () => ShardReady.Instance, failure: e => new ShardNotReady(e));
+        _context.Revoked.Task.PipeTo(Self, success: () => Revoked.Instance);
         var idleCheck = TimeSpan.FromMilliseconds(Math.Clamp(_context.IdleTimeout / 4, 50, 1000));
         Timers.StartPeriodicTimer("idle", IdleTick.Instance, idleCheck);
         Timers.StartPeriodicTimer("commit", CommitTick.Instance, _context.CommitInterval);
@@ -150,6 +151,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<RetrySaveMarks>(_ => SaveProgress(_saved with { SideMarks = _checkpoints.Peek().SideMarks }));
         // Nothing was taken yet: nothing to flush.
         Receive<StreamCompleted>(_ => Finish());
+        Receive<Revoked>(_ => Finish());
         Receive<StreamFailed>(failed =>
         {
             _log.Warning(failed.Cause, "Partition {0}: stream failed before it took a record", Partition);
@@ -204,6 +206,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
         Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(records =>
         {
+            // Revoked: what the stream still delivers stays uncommitted, for the next owner.
+            if (_completed)
+            {
+                Sender.Tell(StreamAck.Instance);
+                return;
+            }
             Process(records);
             // Backpressure: the next batch comes only once the devices have caught up enough.
             if (_outbox.InFlight <= MaxInFlight) Sender.Tell(StreamAck.Instance);
@@ -219,6 +227,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             }
         });
         Receive<StreamCompleted>(_ => BeginFlush());
+        Receive<Revoked>(_ =>
+        {
+            BeginFlush();
+            _awaitingAck?.Tell(StreamAck.Instance);
+            _awaitingAck = null;
+        });
         Receive<StreamFailed>(failed =>
         {
             _log.Warning(failed.Cause, "Partition {0}: stream failed; flushing what was taken", Partition);
@@ -515,5 +529,10 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private sealed class FlushTimeout
     {
         public static readonly FlushTimeout Instance = new();
+    }
+
+    private sealed class Revoked
+    {
+        public static readonly Revoked Instance = new();
     }
 }

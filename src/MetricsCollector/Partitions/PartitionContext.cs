@@ -40,6 +40,14 @@ public sealed record PartitionContext
     /// </summary>
     public TimeSpan FlushTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Completed by the ingest when the group takes the partition away. The partition then
+    /// flushes at once rather than when its stream ends: the stream's last batch waits for the
+    /// devices to catch up (backpressure), and while shards move that took up to 10 s, which the
+    /// whole group waited for. What the stream still holds is replayed by the next owner.
+    /// </summary>
+    public TaskCompletionSource Revoked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Completed with the committed offset once the partition has flushed (or stopped).</summary>
     public TaskCompletionSource<long> Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
