@@ -123,15 +123,25 @@ public static class NodeHost
                 }
               }
               cluster {
-                # Keep-majority split-brain resolution, decided 5 s after the membership settles: with
-                # a 3 s heartbeat pause a killed node is downed ~10 s after it dies, and the Kafka
-                # group (6 s session timeout) hands its partitions to the survivors a little earlier.
+                # Keep-majority split-brain resolution, decided 4 s after the membership settles: with
+                # a 3 s heartbeat pause a killed node is unreachable 4-6 s after it dies and downed
+                # 8-10 s after, about when the Kafka group (6 s session timeout, then a rebalance)
+                # hands its partitions to the survivors. Under load the survivors' heartbeats come up
+                # to 3-5 s apart and they see each other unreachable for a second or so; the 4 s
+                # leave room for that.
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
                   active-strategy = keep-majority
-                  stable-after = 5s
+                  stable-after = 4s
                   down-all-when-unstable = on
                 }
+                # How long the shard coordinator keeps a removed node's shards before it places them
+                # elsewhere (stable-after unless set), so that a downed node that is still running
+                # can stop its shards first. Here the Kafka group fences instead: a partition's shard
+                # receives records only from the node the group assigned that partition to, and a
+                # downed node's partitions go to another only once it has left the group or its
+                # session has expired. So 1 s, and take-over after a kill -9 is 4 s quicker.
+                down-removal-margin = 1s
                 failure-detector {
                   acceptable-heartbeat-pause = 3s
                   threshold = 8.0

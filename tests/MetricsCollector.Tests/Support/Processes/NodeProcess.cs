@@ -17,7 +17,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
     private ChildProcess? _process;
     private int _starts;
 
-    public NodeProcess(string name, IReadOnlyDictionary<string, string> environment, string workDir, int clusterPort, int httpPort)
+    public NodeProcess(string name, IReadOnlyDictionary<string, string> environment, string workDir, int clusterPort, int httpPort, string hocon)
     {
         Name = name;
         _workDir = workDir;
@@ -29,7 +29,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
         };
         _environment = env;
         _configFile = Path.Combine(workDir, $"{name}.conf");
-        File.WriteAllText(_configFile, NodeEnvironment.TestHocon);
+        File.WriteAllText(_configFile, hocon);
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(10) };
     }
 

@@ -15,10 +15,13 @@ public sealed class ProcessCluster : IAsyncDisposable
     private readonly int[] _seedPorts = Enumerable.Range(0, Seeds).Select(_ => NodeProcess.FreePort()).ToArray();
     private readonly Dictionary<string, string> _environment;
     private readonly string _workDir;
+    private readonly string _hocon;
 
-    public ProcessCluster(string bootstrap, string postgresConnection, string workDir, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="hocon">The nodes' extra configuration; by default the tests' frequent snapshots, which make every crash replay.</param>
+    public ProcessCluster(string bootstrap, string postgresConnection, string workDir, IReadOnlyDictionary<string, string>? environment = null, string? hocon = null)
     {
         _workDir = workDir;
+        _hocon = hocon ?? NodeEnvironment.TestHocon;
         _environment = NodeEnvironment.For(bootstrap, "postgresql", postgresConnection);
         _environment["MC_SEED_NODES"] = string.Join(',', _seedPorts.Select(p => $"127.0.0.1:{p}"));
         // The tests' events start an hour in the past. A partition that idles for the idle timeout
@@ -38,7 +41,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         var index = _nodes.Count;
         var clusterPort = index < Seeds ? _seedPorts[index] : NodeProcess.FreePort();
-        var node = new NodeProcess($"node{index + 1}", _environment, _workDir, clusterPort, NodeProcess.FreePort());
+        var node = new NodeProcess($"node{index + 1}", _environment, _workDir, clusterPort, NodeProcess.FreePort(), _hocon);
         _nodes.Add(node);
         await node.StartAsync();
         return node;
