@@ -115,8 +115,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             _shardReady = true;
             TryBecomeRunning();
         });
-        // Only when the partition is revoked before its shard came here: the stream ends next.
-        // Canceled when the partition is revoked before its shard could start here.
+        // Cancelled once the partition has finished: it was revoked before its shard could start here.
         Receive<ShardNotReady>(failed =>
         {
             if (failed.Cause is not OperationCanceledException)

@@ -68,6 +68,17 @@ internal static class KafkaTestSupport
         Topics = [topic],
     };
 
+    /// <summary>Runs a partitioned source and hands each substream, as it opens, to <paramref name="opened"/>.</summary>
+    public static IConsumerControl RunSubstreams(
+        KafkaConsumerSettings settings,
+        IMaterializer materializer,
+        Action<TopicPartition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed>> opened) =>
+        KafkaSource.CommittablePartitioned(settings)
+            .ToMaterialized(
+                Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
+                Keep.Left)
+            .Run(materializer);
+
     /// <summary>Runs every substream into <paramref name="seen"/>, committing each record as it is handled.</summary>
     public static (IConsumerControl Control, Task Done) RunCollecting(
         KafkaConsumerSettings settings,

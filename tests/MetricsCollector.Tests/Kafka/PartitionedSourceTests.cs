@@ -57,19 +57,17 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var slowQueue = new TaskCompletionSource<ISinkQueue<ConsumeResult<byte[]?, byte[]?>>>();
         var materializer = Sys.Materializer();
         var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
-        var control = KafkaSource.CommittablePartitioned(settings)
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+        var control = RunSubstreams(settings, materializer, (partition, records) =>
+        {
+            if (partition.Partition.Value == 0)
             {
-                if (p.Partition.Partition.Value == 0)
-                {
-                    slowQueue.TrySetResult(p.Records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer));
-                }
-                else
-                {
-                    p.Records.RunForeach(_ => Interlocked.Increment(ref fastCount), materializer);
-                }
-            }), Keep.Left)
-            .Run(materializer);
+                slowQueue.TrySetResult(records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer));
+            }
+            else
+            {
+                records.RunForeach(_ => Interlocked.Increment(ref fastCount), materializer);
+            }
+        });
 
         await WaitUntil(() => Volatile.Read(ref fastCount) == 1000, Patience, "the fast partition to flow through");
         var slow = await slowQueue.Task;
@@ -190,26 +188,22 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         // one after the rebalances reads.
         var opened = 0;
         var offsets = new ConcurrentQueue<long>();
-        var a = KafkaSource.CommittablePartitioned(SmallBuffers(Settings(_bootstrap, topic, group)))
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
-            {
-                if (Interlocked.Increment(ref opened) == 1) p.Records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer);
-                else p.Records.RunForeach(r => offsets.Enqueue(r.Offset.Value), materializer);
-            }), Keep.Left)
-            .Run(materializer);
+        var a = RunSubstreams(SmallBuffers(Settings(_bootstrap, topic, group)), materializer, (_, records) =>
+        {
+            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer);
+            else records.RunForeach(r => offsets.Enqueue(r.Offset.Value), materializer);
+        });
         await WaitUntil(() => Volatile.Read(ref opened) == 1, Patience, "A to take the partition");
         await Task.Delay(1000);
 
         // B joining makes A revoke the partition (eager); it goes to one of them, and B leaving
         // leaves it with A. B commits nothing, so A reads it from the beginning.
         var bOpened = 0;
-        var b = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, group))
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
-            {
-                Interlocked.Increment(ref bOpened);
-                p.Records.RunWith(Sink.Ignore<ConsumeResult<byte[]?, byte[]?>>(), materializer);
-            }), Keep.Left)
-            .Run(materializer);
+        var b = RunSubstreams(Settings(_bootstrap, topic, group), materializer, (_, records) =>
+        {
+            Interlocked.Increment(ref bOpened);
+            records.RunWith(Sink.Ignore<ConsumeResult<byte[]?, byte[]?>>(), materializer);
+        });
         await WaitUntil(() => Volatile.Read(ref opened) >= 2 || Volatile.Read(ref bOpened) >= 1, Patience, "the rebalance B's join starts");
         await b.StopAsync();
 
