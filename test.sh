@@ -16,4 +16,14 @@ if [ -f deploy/local-postgres.sh ]; then
   trap 'bash deploy/local-postgres.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 
-dotnet test MetricsCollector.sln -c Release --logger "console;verbosity=normal" "$@"
+# A failure is printed where it happens, thousands of lines above the end; CI keeps only the tail,
+# so the failed tests' names and messages are repeated from the TRX reports at the very end.
+results=TestResults/test.sh
+rm -rf "$results"
+status=0
+dotnet test MetricsCollector.sln -c Release --logger "console;verbosity=normal" --logger trx \
+  --results-directory "$results" "$@" || status=$?
+if [ "$status" -ne 0 ] && compgen -G "$results/*.trx" >/dev/null; then
+  perl deploy/failed-tests.pl "$results"/*.trx
+fi
+exit "$status"
