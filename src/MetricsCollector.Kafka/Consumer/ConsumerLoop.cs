@@ -46,6 +46,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     private volatile bool _stopRequested;
     private DateTime? _drainDeadline;
     private Exception? _fatal;
+    private Exception? _startFailure;
     private DateTime _lastCommit = DateTime.MinValue;
 
     public ConsumerLoop(KafkaConsumerSettings settings)
@@ -117,7 +118,7 @@ internal sealed class ConsumerLoop : IConsumerControl
             using var consumer = Build();
             _consumer = consumer;
             consumer.Subscribe(_settings.Topics);
-            while (!_stopRequested && _fatal is null)
+            while (!_stopRequested && _fatal is null && _startFailure is null)
             {
                 ServeCommands();
                 if (DrainFinished())
@@ -129,8 +130,8 @@ internal sealed class ConsumerLoop : IConsumerControl
                 Poll(consumer);
             }
 
-            failure = _fatal;
-            if (failure is null)
+            failure = _fatal ?? _startFailure;
+            if (_fatal is null)
             {
                 ServeCommands();
                 CommitPending(force: true);
@@ -191,7 +192,7 @@ internal sealed class ConsumerLoop : IConsumerControl
             for (var n = 0; n < MaxRecordsPerBatch; n++)
             {
                 var result = consumer.Consume(n == 0 ? timeout : 0);
-                if (result is null)
+                if (result is null || _startFailure is not null)
                 {
                     break;
                 }
@@ -355,13 +356,24 @@ internal sealed class ConsumerLoop : IConsumerControl
             var assigned = partitions
                 .Select(p => committed.TryGetValue(p, out var c) ? new AssignedPartition(p, c.Offset, c.Metadata) : new AssignedPartition(p, null, null))
                 .ToList();
-            var task = provider(assigned, cts.Token);
-            if (!task.Wait(_settings.StartOffsetsTimeout))
+            try
             {
-                throw new TimeoutException($"The start-offsets provider did not answer within {_settings.StartOffsetsTimeout}.");
-            }
+                var task = provider(assigned, cts.Token);
+                if (!task.Wait(_settings.StartOffsetsTimeout))
+                {
+                    throw new TimeoutException($"The start-offsets provider did not answer within {_settings.StartOffsetsTimeout}.");
+                }
 
-            starts = task.Result;
+                starts = task.Result;
+            }
+            catch (Exception ex)
+            {
+                // Not thrown to librdkafka: with a cooperative assignor Confluent.Kafka then never
+                // completes the assignment, and closing the consumer waits for it for ever. The
+                // partitions are taken without substreams, and the loop stops before it reads them.
+                _startFailure = ex is AggregateException { InnerException: { } inner } ? inner : ex;
+                return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset)).ToList();
+            }
         }
 
         var assignment = new List<TopicPartitionOffset>(partitions.Count);

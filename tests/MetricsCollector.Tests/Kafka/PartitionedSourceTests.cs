@@ -175,6 +175,30 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));
     }
 
+    [Theory]
+    [InlineData(PartitionAssignmentStrategy.Range)]
+    [InlineData(PartitionAssignmentStrategy.CooperativeSticky)]
+    public async Task A_start_offsets_hook_that_fails_fails_the_source_and_reads_nothing(PartitionAssignmentStrategy strategy)
+    {
+        var topic = Unique("startfail");
+        fixture.Broker.CreateTopic(topic, 2);
+        Produce(_bootstrap, topic, partitions: 2, perPartition: 50);
+        var settings = Settings(_bootstrap, topic, Unique("g")) with
+        {
+            StartOffsets = (_, _) => Task.FromException<IReadOnlyDictionary<TopicPartition, long>>(new InvalidOperationException("store down")),
+        };
+        settings.Config.PartitionAssignmentStrategy = strategy;
+
+        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
+
+        // With a cooperative assignor a failure thrown back to librdkafka left the consumer
+        // waiting for an assignment that never came, and closing it hung.
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => control.Completion.WaitAsync(Patience));
+        Assert.Equal("store down", failure.Message);
+        Assert.Empty(seen);
+    }
+
     [Fact]
     public async Task A_partition_paused_when_it_was_revoked_flows_again_when_it_comes_back()
     {
