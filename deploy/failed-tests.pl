@@ -22,8 +22,9 @@ for my $file (@ARGV) {
     open(my $in, '<', $file) or die "failed-tests: cannot read $file: $!\n";
     my $xml = do { local $/; <$in> };
     close($in);
-    while ($xml =~ /<UnitTestResult\b([^>]*)>(.*?)<\/UnitTestResult>/sg) {
-        my ($attributes, $body) = ($1, $2);
+    # A result without output is an empty element (<UnitTestResult ... />).
+    while ($xml =~ /<UnitTestResult\b([^>]*?)(?:\/>|>(.*?)<\/UnitTestResult>)/sg) {
+        my ($attributes, $body) = ($1, $2 // '');
         next unless $attributes =~ /\boutcome="Failed"/;
         my ($name) = $attributes =~ /\btestName="([^"]*)"/;
         my ($duration) = $attributes =~ /\bduration="([^"]*)"/;
