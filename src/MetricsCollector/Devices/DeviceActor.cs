@@ -168,6 +168,10 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         if (late > 0) _metrics.AddLateEvents(late);
         _metrics.AddEventsApplied(changes);
         if (changes > 0) AfterChange(changes);
+        // A replay of only what the last snapshot holds changes nothing, so no snapshot follows to
+        // report it: say now that it is covered, or the partition's commit waits below these
+        // offsets until this device gets a new record, and a device that stays quiet holds it for good.
+        else if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(_applied);
     }
 
     private void AfterChange(int changes)

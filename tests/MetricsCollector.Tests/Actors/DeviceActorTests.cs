@@ -111,6 +111,25 @@ public sealed class DeviceActorTests : TestKit
     }
 
     [Fact]
+    public void A_replay_of_only_what_the_snapshot_holds_is_reported_covered_at_once()
+    {
+        var writer = CreateTestProbe();
+        var partition = PartitionProbe();
+        var device = Device("d-5", writer.Ref);
+        device.Tell(Numbered(Events("d-5", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30))));
+        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+        Watch(device);
+        device.Tell(PoisonPill.Instance);
+        ExpectTerminated(device);
+
+        // Nothing new, so no snapshot is due (the interval is a minute): the report must come anyway.
+        var restarted = Device("d-5", writer.Ref);
+        restarted.Tell(Numbered(Events("d-5", partition.Ref, (1, 2_000, 20), (2, 3_000, 30))));
+        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+        writer.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
     public void One_device_on_two_partitions_is_two_actors_that_never_share_a_snapshot()
     {
         var writer = CreateTestProbe();
