@@ -49,7 +49,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         Assert.False(producing.IsCompleted, "the stream ended before the second node took part");
         await producing;
 
-        await AssertEveryNodeServesTheOracleAsync(first, second);
+        await AssertEveryNodeServesTheOracleAsync([first, second]);
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         Assert.False(producing.IsCompleted, "the stream ended before the node left");
         await producing;
 
-        await AssertEveryNodeServesTheOracleAsync(first);
+        await AssertEveryNodeServesTheOracleAsync([first]);
     }
 
     [Fact]
@@ -95,15 +95,20 @@ public sealed class ScaleOutTests : IAsyncLifetime
         Assert.False(producing.IsCompleted, "the stream ended before both nodes took part");
         await producing;
 
-        await AssertEveryNodeServesTheOracleAsync(first, second);
+        await AssertEveryNodeServesTheOracleAsync([first, second], unkeyed: true);
     }
 
     /// <summary>Once every window is final, each node serves exactly the oracle's rows for the whole input topic.</summary>
-    private async Task AssertEveryNodeServesTheOracleAsync(params TestNode[] nodes)
+    /// <remarks>
+    /// Unkeyed rows are final once every part the store holds is, and a lagging partition's part may
+    /// not be there yet (the known gap PipelineEndToEndTests describes), so those wait until every record is counted too.
+    /// </remarks>
+    private async Task AssertEveryNodeServesTheOracleAsync(TestNode[] nodes, bool unkeyed = false)
     {
         var oracle = KafkaOracle.Read(_kafka.BootstrapServers, ProductTopics.Input,
             PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
         await PipelineEndToEndTests.WaitForAllFinalAsync(nodes[0], oracle.Windows, TimeSpan.FromSeconds(120));
+        if (unkeyed) await PipelineEndToEndTests.WaitForAllCountedAsync(nodes[0].Store, oracle.Windows, TimeSpan.FromSeconds(60));
         foreach (var node in nodes) await PipelineEndToEndTests.AssertRowsMatchAsync(node.Http, oracle.Windows);
     }
 
