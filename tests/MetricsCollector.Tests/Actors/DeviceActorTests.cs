@@ -86,22 +86,25 @@ public sealed class DeviceActorTests : TestKit
         Assert.Equal(11, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
     }
 
+    /// <summary>A device that applied offsets 0-2 (values 10, 20, 30), snapshotted them and was stopped, started again.</summary>
+    private IActorRef RestartedAfterSnapshotThrough2(string id, IActorRef writer, Akka.TestKit.TestProbe partition)
+    {
+        var device = Device(id, writer);
+        device.Tell(Numbered(Events(id, partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30))));
+        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+        Watch(device);
+        device.Tell(PoisonPill.Instance);
+        ExpectTerminated(device);
+        return Device(id, writer);
+    }
+
     [Fact]
     public void After_a_restart_records_the_snapshot_holds_are_skipped()
     {
         var writer = CreateTestProbe();
         var partition = PartitionProbe();
-        var device = Device("d-3", writer.Ref);
+        var restarted = RestartedAfterSnapshotThrough2("d-3", writer.Ref, partition);
 
-        device.Tell(Numbered(Events("d-3", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30))));
-        var covered = partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3));
-        Assert.Equal(2, covered.ThroughOffset);
-
-        Watch(device);
-        device.Tell(PoisonPill.Instance);
-        ExpectTerminated(device);
-
-        var restarted = Device("d-3", writer.Ref);
         // A replay from offset 1 sends two records the snapshot holds and one it does not.
         restarted.Tell(Numbered(Events("d-3", partition.Ref, (1, 2_000, 20), (2, 3_000, 30), (3, 4_000, 40))));
         restarted.Tell(Numbered(new AdvanceWatermark("d-3", 0, partition.Ref, 1_000_000)));
@@ -115,15 +118,9 @@ public sealed class DeviceActorTests : TestKit
     {
         var writer = CreateTestProbe();
         var partition = PartitionProbe();
-        var device = Device("d-5", writer.Ref);
-        device.Tell(Numbered(Events("d-5", partition.Ref, (0, 1_000, 10), (1, 2_000, 20), (2, 3_000, 30))));
-        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
-        Watch(device);
-        device.Tell(PoisonPill.Instance);
-        ExpectTerminated(device);
+        var restarted = RestartedAfterSnapshotThrough2("d-5", writer.Ref, partition);
 
         // Nothing new, so no snapshot is due (the interval is a minute): the report must come anyway.
-        var restarted = Device("d-5", writer.Ref);
         restarted.Tell(Numbered(Events("d-5", partition.Ref, (1, 2_000, 20), (2, 3_000, 30))));
         Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
         writer.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
