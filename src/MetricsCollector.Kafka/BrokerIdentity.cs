@@ -31,6 +31,18 @@ public static class BrokerIdentity
         }
     }
 
+    /// <summary>
+    /// The consumer group session timeout that suits the brokers of a cluster id: 6 s, a real
+    /// broker's minimum (group.min.session.timeout.ms), which bounds how long a dead member keeps
+    /// its partitions. librdkafka's mock cluster (ids "mockCluster…") waits session - 1 s before
+    /// every assignment, where a real broker assigns as soon as every live member has rejoined;
+    /// 5 s there saves 2 s of each rebalance and leaves the group's side of a take-over shorter
+    /// than the cluster's (failure detection and downing). Not less: on two shared cores a node
+    /// went 5.5 s without sending a cluster heartbeat while another one started up.
+    /// </summary>
+    public static TimeSpan SessionTimeoutFor(string clusterId) =>
+        clusterId.StartsWith("mockCluster", StringComparison.Ordinal) ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(6);
+
     [DllImport(MockClusterNative.Lib)]
     private static extern IntPtr rd_kafka_clusterid(IntPtr rk, int timeoutMs);
 

@@ -41,6 +41,8 @@ public sealed record CollectorSettings
     public required string GroupId { get; init; }
     public required int Partitions { get; init; }
     public required int PartitionBuffer { get; init; }
+    /// <summary>The consumer group's session timeout, or null to choose by broker (<see cref="Kafka.BrokerIdentity.SessionTimeoutFor"/>).</summary>
+    public required TimeSpan? KafkaSessionTimeout { get; init; }
     public required WindowSettings Windows { get; init; }
     public required TimeSpan MaxOutOfOrderness { get; init; }
     public required TimeSpan IdleTimeout { get; init; }
@@ -129,6 +131,7 @@ public sealed record CollectorSettings
             GroupId = NonEmpty(c, "kafka.group-id", "kafka.group-id"),
             Partitions = Int(c, "kafka.partitions", 1, 10_000),
             PartitionBuffer = Int(c, "kafka.partition-buffer", 10, 1_000_000),
+            KafkaSessionTimeout = SessionTimeoutOf(c),
             Windows = new WindowSettings(
                 new WindowSpec((long)size.TotalMilliseconds, (long)slide.TotalMilliseconds),
                 (long)lateness.TotalMilliseconds,
@@ -161,6 +164,17 @@ public sealed record CollectorSettings
                 throw new ConfigurationException($"MC_SEED_NODES: '{seed}' is not host:port");
         }
         return raw;
+    }
+
+    private static TimeSpan? SessionTimeoutOf(Config c)
+    {
+        const string path = "kafka.session-timeout";
+        if (c.GetString(path, "auto").Trim().Equals("auto", StringComparison.OrdinalIgnoreCase)) return null;
+        var timeout = Duration(c, path, path);
+        // librdkafka's own bounds; a broker may refuse less (group.min.session.timeout.ms, 6 s by default).
+        if (timeout < TimeSpan.FromSeconds(1) || timeout > TimeSpan.FromHours(1))
+            throw new ConfigurationException($"{path}: '{c.GetString(path)}' must be 'auto' or between 1s and 1h");
+        return timeout;
     }
 
     private static TimeSpan Duration(Config c, string path, string name)

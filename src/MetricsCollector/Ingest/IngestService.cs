@@ -80,10 +80,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                 BootstrapServers = bootstrap,
                 GroupId = _settings.GroupId,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
-                // A dead node's partitions wait for its session to expire: 6 s is the broker's minimum
-                // (group.min.session.timeout.ms), which keeps take-over after a kill -9 well under 15 s.
-                SessionTimeoutMs = 6_000,
-                HeartbeatIntervalMs = 1_000,
+                // A dead node's partitions wait for its session to expire.
+                SessionTimeoutMs = (int)(_settings.KafkaSessionTimeout ?? BrokerIdentity.SessionTimeoutFor(_epoch)).TotalMilliseconds,
+                // Survivors learn of a rebalance from a heartbeat's answer; the sooner they rejoin,
+                // the likelier the first assignment includes them all.
+                HeartbeatIntervalMs = 500,
             },
             Topics = [_settings.Topic],
             PartitionBufferSize = _settings.PartitionBuffer,
@@ -92,7 +93,8 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         };
 
         RunConsumer(consumer, devices, topN, _system.Materializer());
-        _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group}", _settings.Topic, bootstrap, _settings.GroupId);
+        _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group} (session timeout {Session} ms)",
+            _settings.Topic, bootstrap, _settings.GroupId, consumer.Config.SessionTimeoutMs);
     }
 
     /// <summary>
