@@ -124,9 +124,9 @@ public static class NodeHost
               }
               cluster {
                 # Keep-majority split-brain resolution, decided 4 s after the membership settles: with
-                # a 3 s heartbeat pause a killed node is unreachable 4-6 s after it dies and downed
-                # 8-10 s after, about when the Kafka group (6 s session timeout, then a rebalance)
-                # hands its partitions to the survivors. Under load the survivors' heartbeats come up
+                # a 3 s heartbeat pause a killed node is unreachable 4-8 s after it dies and downed
+                # 8-12 s after; the Kafka group hands its partitions to the survivors about 9 s after
+                # (session timeout, then a rebalance). Under load the survivors' heartbeats come up
                 # to 3-5 s apart and they see each other unreachable for a second or so; the 4 s
                 # leave room for that.
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
