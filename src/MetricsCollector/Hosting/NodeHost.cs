@@ -167,7 +167,7 @@ public static class NodeHost
                   # stashes everything else meanwhile, the hand-over's statistics queries included:
                   # after a kill that stall is 5-10 s. Kept anyway. Majority writes removed it, but in
                   # six of seven benchmark runs the resolver then downed busy survivors, mostly when a
-                  # restarted node joined (one of eight runs without); a 2 s write timeout made it
+                  # restarted node joined (two of ten runs without); a 2 s write timeout made it
                   # worse (on a loaded node writes take longer than that and never completed).
                 }
               }
