@@ -162,13 +162,10 @@ public static class NodeHost
                   handoff-timeout = 30s
                   # How soon a shard follows its partition to the node that now consumes it.
                   rebalance-interval = 2s
-                  # The coordinator writes its state to every member of a cluster this small (majority
-                  # plus 3, at least 5, capped at the size), a dead one too until it is removed, and
-                  # stashes everything else meanwhile, the hand-over's statistics queries included:
-                  # after a kill that stall is 5-10 s. Kept anyway. Majority writes removed it, but in
-                  # six of seven benchmark runs the resolver then downed busy survivors, mostly when a
-                  # restarted node joined (two of ten runs without); a 2 s write timeout made it
-                  # worse (on a loaded node writes take longer than that and never completed).
+                  # Coordinator state stays written to every member (Akka's default for fewer than
+                  # five), though that stalls the coordinator 5-10 s after a kill until the dead node
+                  # is removed: majority writes and a shorter write timeout were both measured
+                  # worse (docs/benchmarks.md, fifth recovery round).
                 }
               }
             }

@@ -85,7 +85,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         await PipelineEndToEndTests.WaitUntilAsync(
             async () => (await second.Http.GetAsync(new Uri("/health/ready", UriKind.Relative))).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
         // 25 s of stream, as in the tests above: the second node's share can take a rebalance (the
-        // mock broker waits 5 s in each), a hand-off and the shard check, and 15 s left little room on a slow machine.
+        // mock broker waits 4 s in each), a hand-off and the shard check, and 15 s left little room on a slow machine.
         var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 33, 30, events: 75_000,
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000,
             unkeyedOver: ProductTopics.DefaultPartitions);

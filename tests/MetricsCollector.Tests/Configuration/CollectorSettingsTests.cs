@@ -1,6 +1,5 @@
 using Akka.Configuration;
 using MetricsCollector.Configuration;
-using MetricsCollector.Kafka;
 using Xunit;
 
 namespace MetricsCollector.Tests.Configuration;
@@ -22,14 +21,6 @@ public sealed class CollectorSettingsTests
     {
         var e = Assert.Throws<ConfigurationException>(() => Load($"metrics-collector.kafka.session-timeout = \"{value}\""));
         Assert.Contains("kafka.session-timeout", e.Message);
-    }
-
-    [Fact]
-    public void The_mock_broker_gets_a_shorter_session_than_a_real_one()
-    {
-        // The mock waits session - 1 s before each assignment; a real broker refuses less than 6 s by default.
-        Assert.Equal(TimeSpan.FromSeconds(5), BrokerIdentity.SessionTimeoutFor("mockCluster7f3a2c001200"));
-        Assert.Equal(TimeSpan.FromSeconds(6), BrokerIdentity.SessionTimeoutFor("MkU3OEVBNTcwNTJENDM2Qk"));
     }
 
     private static CollectorSettings Load(string? hocon)
