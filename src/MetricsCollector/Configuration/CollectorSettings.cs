@@ -57,6 +57,8 @@ public sealed record CollectorSettings
     public required string ClusterHost { get; init; }
     public required int ClusterPort { get; init; }
     public required IReadOnlyList<string> SeedNodes { get; init; }
+    /// <summary>Whether a member whose cluster port refuses connections is downed at once (<see cref="Membership.RefusedConnectionDowning"/>).</summary>
+    public required bool DownOnRefusedConnection { get; init; }
     public required int SnapshotAfterEvents { get; init; }
     public required TimeSpan SnapshotInterval { get; init; }
     public required TimeSpan PassivateAfter { get; init; }
@@ -113,14 +115,7 @@ public sealed record CollectorSettings
             throw new ConfigurationException($"MC_STORE must be 'sqlite' or 'postgresql', not '{store}'");
 
         var kafka = c.GetString("kafka.bootstrap-servers", "").Trim();
-        var generator = c.GetString("generator.enabled", "auto").Trim().ToLowerInvariant();
-        var generatorOn = generator switch
-        {
-            "on" or "true" or "yes" => true,
-            "off" or "false" or "no" => false,
-            "auto" => string.IsNullOrEmpty(kafka),
-            _ => throw new ConfigurationException($"MC_GENERATOR must be 'on' or 'off', not '{generator}'"),
-        };
+        var generatorOn = Switch(c, "generator.enabled", "MC_GENERATOR", auto: string.IsNullOrEmpty(kafka));
 
         return new CollectorSettings
         {
@@ -144,6 +139,7 @@ public sealed record CollectorSettings
             ClusterHost = NonEmpty(c, "cluster.host", "MC_CLUSTER_HOST"),
             ClusterPort = Int(c, "cluster.port", 0, 65_535, "MC_CLUSTER_PORT"),
             SeedNodes = SeedNodesOf(c, environment),
+            DownOnRefusedConnection = Switch(c, "cluster.down-on-refused-connection", "cluster.down-on-refused-connection", auto: null),
             SnapshotAfterEvents = Int(c, "devices.snapshot-after-events", 1, int.MaxValue),
             SnapshotInterval = Duration(c, "devices.snapshot-interval", "devices.snapshot-interval"),
             PassivateAfter = Duration(c, "devices.passivate-after", "devices.passivate-after"),
@@ -164,6 +160,19 @@ public sealed record CollectorSettings
                 throw new ConfigurationException($"MC_SEED_NODES: '{seed}' is not host:port");
         }
         return raw;
+    }
+
+    /// <summary>on or off; auto too where the setting has a default that depends on others.</summary>
+    private static bool Switch(Config c, string path, string name, bool? auto)
+    {
+        var text = c.GetString(path, "auto").Trim().ToLowerInvariant();
+        return text switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            "auto" when auto is { } value => value,
+            _ => throw new ConfigurationException($"{name} must be 'on' or 'off'{(auto is null ? "" : " or 'auto'")}, not '{text}'"),
+        };
     }
 
     private static TimeSpan? SessionTimeoutOf(Config c)

@@ -10,6 +10,7 @@ using MetricsCollector.Api;
 using MetricsCollector.Configuration;
 using MetricsCollector.Devices;
 using MetricsCollector.Ingest;
+using MetricsCollector.Membership;
 using MetricsCollector.Observability;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
@@ -65,6 +66,7 @@ public static class NodeHost
                     var cluster = Cluster.Get(system);
                     cluster.RegisterOnMemberUp(readiness.MarkClusterUp);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
+                    if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter);
                     var clock = TimeProvider.System;
@@ -103,6 +105,9 @@ public static class NodeHost
         return app;
     }
 
+    /// <summary>How Akka's config names <see cref="RefusalAwareFailureDetector"/>.</summary>
+    public static readonly string FailureDetectorClass = $"{typeof(RefusalAwareFailureDetector).FullName}, {typeof(RefusalAwareFailureDetector).Assembly.GetName().Name}";
+
     private static Config AkkaConfig(CollectorSettings settings)
     {
         var provider = settings.StoreProvider == "postgresql" ? "PostgreSQL.15" : "SQLite.MS";
@@ -123,12 +128,14 @@ public static class NodeHost
                 }
               }
               cluster {
-                # Keep-majority split-brain resolution, decided 4 s after the membership settles: with
-                # a 3 s heartbeat pause a killed node is unreachable 4-8 s after it dies and downed
-                # 8-12 s after; the Kafka group hands its partitions to the survivors about 9 s after
-                # (session timeout, then a rebalance). Under load the survivors' heartbeats come up
-                # to 3-5 s apart and they see each other unreachable for a second or so; the 4 s
-                # leave room for that.
+                # A node whose process is gone (kill -9, a crash) refuses connections on its port and
+                # is downed 1-2 s after it dies (RefusedConnectionDowning, which also makes the
+                # failure detector report it at once). What stays silent without refusing (a paused
+                # process, a lost host, a partition) goes through the failure detector and keep-
+                # majority split-brain resolution, decided 4 s after the membership settles: with a
+                # 3 s heartbeat pause such a node is unreachable 4-8 s after it stops and downed 8-12 s
+                # after. Under load the survivors' heartbeats come up to 3-5 s apart and they see each
+                # other unreachable for a second or so; the 4 s leave room for that.
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {
                   active-strategy = keep-majority
@@ -151,6 +158,7 @@ public static class NodeHost
                 failure-detector {
                   acceptable-heartbeat-pause = 3s
                   threshold = 8.0
+                  {{(settings.DownOnRefusedConnection ? $"implementation-class = \"{FailureDetectorClass}\"" : "")}}
                 }
                 run-coordinated-shutdown-when-down = on
                 sharding {
@@ -163,9 +171,9 @@ public static class NodeHost
                   # How soon a shard follows its partition to the node that now consumes it.
                   rebalance-interval = 2s
                   # Coordinator state stays written to every member (Akka's default for fewer than
-                  # five), though that stalls the coordinator 5-10 s after a kill until the dead node
-                  # is removed: majority writes and a shorter write timeout were both measured
-                  # worse (docs/benchmarks.md, fifth recovery round).
+                  # five), though a write stalls until a dead member is removed: majority writes and a
+                  # shorter write timeout were both measured worse (docs/benchmarks.md, fifth recovery
+                  # round), and a killed node is now removed about 2.5 s after it dies.
                 }
               }
             }

@@ -87,17 +87,23 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(3));
         var first = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[0], TimeSpan.FromSeconds(60));
         _output.WriteLine($"node1 killed: its partitions consumed again after {ProcessCluster.Format(first)}");
+        AssertDownedOnRefusedConnections(cluster, cluster.Nodes[0]);
         await cluster.Nodes[0].StartAsync();
         await cluster.WaitUntilBalancedAsync(Partitions, TimeSpan.FromSeconds(60));
 
         var second = await cluster.KillAndAwaitTakeOverAsync(cluster.Nodes[2], TimeSpan.FromSeconds(60));
         _output.WriteLine($"node3 killed: its partitions consumed again after {ProcessCluster.Format(second)}");
+        AssertDownedOnRefusedConnections(cluster, cluster.Nodes[2]);
         Assert.False(producing.IsCompleted, "the stream ended before the second kill; the test would not test a crash mid-stream");
         await cluster.Nodes[2].StartAsync();
         await producing;
 
         await AssertResultAsync(_database.DatabaseConnectionString);
     });
+
+    /// <summary>A killed node's port refuses at once, so a survivor downs it before heartbeats would.</summary>
+    private static void AssertDownedOnRefusedConnections(ProcessCluster cluster, NodeProcess killed) =>
+        Assert.Contains(cluster.Nodes, node => node != killed && node.Logged($":{killed.ClusterPort}: its cluster port refused"));
 
     [Fact]
     public Task A_fourth_node_takes_a_share_and_a_node_stopped_gracefully_hands_its_share_over() => Recording(async () =>

@@ -23,6 +23,22 @@ public sealed class CollectorSettingsTests
         Assert.Contains("kafka.session-timeout", e.Message);
     }
 
+    [Fact]
+    public void Downing_on_refused_connections_is_on_unless_turned_off()
+    {
+        Assert.True(Load(null).DownOnRefusedConnection);
+        Assert.False(Load("metrics-collector.cluster.down-on-refused-connection = off").DownOnRefusedConnection);
+        var e = Assert.Throws<ConfigurationException>(() => Load("metrics-collector.cluster.down-on-refused-connection = auto"));
+        Assert.Contains("cluster.down-on-refused-connection", e.Message);
+    }
+
+    [Fact]
+    public void A_bad_generator_switch_names_its_variable()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Load("metrics-collector.generator.enabled = maybe"));
+        Assert.Contains("MC_GENERATOR", e.Message);
+    }
+
     private static CollectorSettings Load(string? hocon)
     {
         string? file = null;

@@ -20,6 +20,7 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public NodeProcess(string name, IReadOnlyDictionary<string, string> environment, string workDir, int clusterPort, int httpPort, string hocon)
     {
         Name = name;
+        ClusterPort = clusterPort;
         _workDir = workDir;
         var env = new Dictionary<string, string>(environment)
         {
@@ -38,6 +39,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public HttpClient Http { get; }
 
     public bool Running => _process is { HasExited: false };
+
+    public int ClusterPort { get; }
 
     /// <summary>Starts (or starts again) and waits until <c>/health/ready</c> answers 200.</summary>
     public async Task StartAsync(TimeSpan? readyWithin = null)
@@ -98,8 +101,21 @@ public sealed partial class NodeProcess : IAsyncDisposable
     /// left out: a store outage prints hundreds of them, and CI keeps only the end of the output.
     /// </summary>
     public string LogTail(int lines = 12) =>
-        string.Join('\n', Enumerable.Range(1, _starts).Select(i => Path.Combine(_workDir, $"{Name}.{i}.log")).Where(File.Exists)
-            .Select(f => $"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).Where(IsLogMessage).TakeLast(lines))));
+        string.Join('\n', LogFiles().Select(f => $"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).Where(IsLogMessage).TakeLast(lines))));
+
+    /// <summary>Whether any run of this node has logged a line containing <paramref name="text"/>.</summary>
+    public bool Logged(string text) => LogFiles().Any(f => ReadShared(f).Contains(text, StringComparison.Ordinal));
+
+    private IEnumerable<string> LogFiles() =>
+        Enumerable.Range(1, _starts).Select(i => Path.Combine(_workDir, $"{Name}.{i}.log")).Where(File.Exists);
+
+    // The running node still writes to its log.
+    private static string ReadShared(string file)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 
     // Akka's entries start with "[LEVEL]", the host's with their time, an exception with "Cause:";
     // only the lines of a stack trace or an exception's data are indented.
