@@ -12,10 +12,11 @@ namespace MetricsCollector.Membership;
 /// dropped or failed association, or at the latest the member turning unreachable. From then on
 /// the member's port is probed a few times a second, and once it has refused a streak of them
 /// (<see cref="RefusalEvidence{TMember}"/>) the member is marked unreachable
-/// (<see cref="RefusalAwareFailureDetector"/>) and downed, provided the members still answering
-/// are a strict majority. The leader removes it on its next tick, and its shards and singletons
-/// move. A member that is silent without refusing (a paused process, a lost host, a partition) is
-/// left to the failure detector and the split-brain resolver.
+/// (<see cref="RefusalAwareFailureDetector"/>) and downed, provided the members whose ports
+/// accept a connection at that moment are a strict majority. The leader removes it once every
+/// member has seen that, and its shards and singletons move. A member that is silent without
+/// refusing (a paused process, a lost host, a partition) is left to the failure detector and the
+/// split-brain resolver.
 /// </summary>
 public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
 {
@@ -29,9 +30,7 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
     private readonly Cluster _cluster = Cluster.Get(Context.System);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly GoneMembers _gone = GoneMembers.Of(Context.System.EventStream);
-    // Refusals over a whole second: this node heartbeats every member each second, so by then any
-    // other member it has lost too has failed a connection and is under suspicion.
-    private readonly RefusalEvidence<Address> _evidence = new(refusalsNeeded: 4, spanNeeded: TimeSpan.FromSeconds(1));
+    private readonly RefusalEvidence<Address> _evidence = new(refusalsNeeded: 3, spanNeeded: TimeSpan.FromMilliseconds(500));
     private readonly Dictionary<Address, DateTime> _suspectUntil = new();
     private readonly HashSet<Address> _probing = new();
     private readonly HashSet<Address> _heldBack = new();
@@ -46,6 +45,7 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberRemoved>(e => _gone.Clear(e.Member.Address));
         Receive<ProbeAgain>(p => Probe(p.Member));
         Receive<Probed>(OnProbed);
+        Receive<QuorumChecked>(OnQuorumChecked);
     }
 
     public static Props Props() => Akka.Actor.Props.Create(() => new RefusedConnectionDowning());
@@ -104,7 +104,11 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
                 return;
             case ProbeAnswer.Refused:
                 _evidence.Refused(address, probed.At);
-                if (_evidence.IsGone(address) && TryDown(address)) return;
+                if (_evidence.IsGone(address))
+                {
+                    CheckQuorum(address);
+                    return;
+                }
                 break;
             default:
                 _evidence.NotRefused(address);
@@ -113,28 +117,48 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
         Timers.StartSingleTimer(address, new ProbeAgain(address), ProbeEvery);
     }
 
-    private bool TryDown(Address address)
+    /// <summary>
+    /// Before downing a member shown gone, finds which of the others still answer by probing them
+    /// all now: when several die together, or a firewall cuts this node off from several, their
+    /// associations fail at different moments, and the first one proven gone must not be downed
+    /// on a majority that is no longer there.
+    /// </summary>
+    private void CheckQuorum(Address gone)
     {
+        _probing.Add(gone);
+        var self = _cluster.SelfAddress;
+        var others = _cluster.State.Members.Select(m => m.Address).Where(a => a != self && a != gone).ToList();
+        Task.WhenAll(others.Select(async a => (Member: a, Answer: await ConnectionProbe.ProbeAsync(a.Host!, a.Port!.Value, ProbeTimeout))))
+            .PipeTo(Self, success: answers => new QuorumChecked(gone, answers.Where(a => a.Answer == ProbeAnswer.Accepted).Select(a => a.Member).ToHashSet()));
+    }
+
+    private void OnQuorumChecked(QuorumChecked checkedQuorum)
+    {
+        var address = checkedQuorum.Gone;
+        _probing.Remove(address);
         var state = _cluster.State;
-        if (Downable(address) is null || _cluster.SelfMember.Status != MemberStatus.Up) return false;
-        // Lost: every member under suspicion, not only those proven gone, so that when several
-        // die together (or a firewall cuts this node off from several) the first one proven gone
-        // is not downed on a majority that is not there. Members downed a moment ago may still be
-        // Up in this state: _gone counts them lost.
+        if (Downable(address) is null || _cluster.SelfMember.Status != MemberStatus.Up)
+        {
+            Forget(address);
+            return;
+        }
+        // Members downed a moment ago may still be Up in this state: _gone counts them lost.
         var counted = state.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).ToList();
+        bool Answering(Member m) => m.Address == _cluster.SelfAddress
+            || (checkedQuorum.Answering.Contains(m.Address) && !state.Unreachable.Contains(m) && !_gone.Contains(m.Address.ToString()));
         var (refusals, over) = _evidence.Describe(address);
-        if (!RefusalEvidence<Member>.MajorityRemains(counted, m => _suspectUntil.ContainsKey(m.Address) || _gone.Contains(m.Address.ToString()) || state.Unreachable.Contains(m)))
+        if (!RefusalEvidence<Member>.MajorityRemains(counted, m => !Answering(m)))
         {
             if (_heldBack.Add(address))
                 _log.Warning("{0} refuses connections ({1} in {2:0} ms) but the members still answering are not a majority of {3}; the split-brain resolver decides",
                     address, refusals, over.TotalMilliseconds, counted.Count);
-            return false;
+            Timers.StartSingleTimer(address, new ProbeAgain(address), ProbeEvery);
+            return;
         }
         _log.Warning("Downing {0}: its cluster port refused {1} connections in {2:0} ms, so its process is gone", address, refusals, over.TotalMilliseconds);
         _gone.Mark(address);
         _cluster.Down(address);
         Forget(address);
-        return true;
     }
 
     private void Forget(Address member)
@@ -148,4 +172,6 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
     private sealed record ProbeAgain(Address Member);
 
     private sealed record Probed(Address Member, ProbeAnswer Answer, DateTime At);
+
+    private sealed record QuorumChecked(Address Gone, IReadOnlySet<Address> Answering);
 }

@@ -4,6 +4,8 @@ using Akka.Actor;
 using Akka.Cluster;
 using AkkaCluster = Akka.Cluster.Cluster;
 using Akka.Configuration;
+using Akka.Event;
+using Akka.Remote;
 using Akka.TestKit.Xunit2;
 using MetricsCollector.Hosting;
 using MetricsCollector.Membership;
@@ -69,7 +71,7 @@ public sealed class RefusedConnectionDowningTests : TestKit
     {
         var (b, _, c, cSystem) = await ThreeMembersAsync();
         await cSystem.Terminate();
-        await AwaitConditionAsync(() => Task.FromResult(StatusOf(c) is null), TimeSpan.FromSeconds(15));
+        await AwaitConditionAsync(() => Task.FromResult(StatusOf(c) is null), TimeSpan.FromSeconds(25));
         Assert.Equal(MemberStatus.Up, StatusOf(b));
     }
 
@@ -79,26 +81,72 @@ public sealed class RefusedConnectionDowningTests : TestKit
         var (_, _, c, cSystem) = await ThreeMembersAsync();
         await cSystem.Terminate();
         // A paused process: its kernel still accepts connections, nothing answers on them.
-        var standIn = new TcpListener(IPAddress.Loopback, c.Port!.Value);
-        standIn.Start();
-        try
-        {
-            await Task.Delay(TimeSpan.FromSeconds(6));
-            Assert.Equal(MemberStatus.Up, StatusOf(c));
-        }
-        finally
-        {
-            standIn.Stop();
-        }
+        using var standIn = new StandIn(c.Port!.Value);
+        // The association with it drops, as when it stopped answering.
+        Sys.EventStream.Publish(new DisassociatedEvent(Self.SelfAddress, c, inbound: false));
+        await standIn.Probed.WaitAsync(TimeSpan.FromSeconds(25));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(MemberStatus.Up, StatusOf(c));
     }
 
     [Fact]
     public async Task A_member_left_alone_downs_nobody()
     {
+        var warnings = CreateTestProbe();
+        Sys.EventStream.Subscribe(warnings.Ref, typeof(Warning));
         var (b, bSystem, c, cSystem) = await ThreeMembersAsync();
         await Task.WhenAll(bSystem.Terminate(), cSystem.Terminate());
-        await Task.Delay(TimeSpan.FromSeconds(6));
+        await warnings.FishForMessageAsync<Warning>(w => w.Message.ToString()!.Contains("not a majority"), TimeSpan.FromSeconds(25));
+        await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal(MemberStatus.Up, StatusOf(b));
         Assert.Equal(MemberStatus.Up, StatusOf(c));
+    }
+
+    /// <summary>Listens on a dead member's port; completes <see cref="Probed"/> on a connection that closes without a byte, as a probe's does.</summary>
+    private sealed class StandIn : IDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly TaskCompletionSource _probed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public StandIn(int port)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, port);
+            _listener.Start();
+            _ = AcceptAsync();
+        }
+
+        public Task Probed => _probed.Task;
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptTcpClientAsync();
+                    _ = WatchAsync(client);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Stopped.
+            }
+        }
+
+        private async Task WatchAsync(TcpClient client)
+        {
+            using (client)
+            {
+                try
+                {
+                    if (await client.GetStream().ReadAsync(new byte[1]) == 0) _probed.TrySetResult();
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+
+        public void Dispose() => _listener.Stop();
     }
 }
