@@ -74,7 +74,7 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
     {
         if (Downable(address) is null) return;
         _suspectUntil[address] = DateTime.UtcNow + SuspectFor;
-        if (!_probing.Contains(address)) Probe(address);
+        if (!_probing.Contains(address) && !Timers.IsTimerActive(address)) Probe(address);
     }
 
     private void Probe(Address member)
@@ -129,7 +129,10 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
         var self = _cluster.SelfAddress;
         var others = _cluster.State.Members.Select(m => m.Address).Where(a => a != self && a != gone).ToList();
         Task.WhenAll(others.Select(async a => (Member: a, Answer: await ConnectionProbe.ProbeAsync(a.Host!, a.Port!.Value, ProbeTimeout))))
-            .PipeTo(Self, success: answers => new QuorumChecked(gone, answers.Where(a => a.Answer == ProbeAnswer.Accepted).Select(a => a.Member).ToHashSet()));
+            .PipeTo(
+                Self,
+                success: answers => new QuorumChecked(gone, answers.Where(a => a.Answer == ProbeAnswer.Accepted).Select(a => a.Member).ToHashSet()),
+                failure: _ => new QuorumChecked(gone, new HashSet<Address>()));
     }
 
     private void OnQuorumChecked(QuorumChecked checkedQuorum)
