@@ -30,17 +30,5 @@ public sealed class RefusalEvidence<TMember>(int refusalsNeeded, TimeSpan spanNe
     public (int Refusals, TimeSpan Over) Describe(TMember member) =>
         _streaks.TryGetValue(member, out var streak) ? (streak.Count, streak.Last - streak.First) : (0, TimeSpan.Zero);
 
-    /// <summary>
-    /// Whether this side may down members on its own: those still answering, itself included, must
-    /// be a strict majority of the members that count. A firewall that rejects connections between
-    /// two halves of a cluster makes each side look gone to the other; only the larger half may
-    /// act, and with no strict majority the split-brain resolver decides as before.
-    /// </summary>
-    public static bool MajorityRemains(IReadOnlyCollection<TMember> counted, Func<TMember, bool> lost)
-    {
-        var remaining = counted.Count(m => !lost(m));
-        return remaining * 2 > counted.Count;
-    }
-
     private readonly record struct Streak(int Count, DateTime First, DateTime Last);
 }

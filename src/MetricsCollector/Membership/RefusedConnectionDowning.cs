@@ -63,23 +63,21 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
         _cluster.Unsubscribe(Self);
     }
 
-    private Member? Downable(Address address)
-    {
-        if (address == _cluster.SelfAddress) return null;
-        var member = _cluster.State.Members.FirstOrDefault(m => m.Address == address);
-        return member is { Status: MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining or MemberStatus.Leaving } ? member : null;
-    }
+    /// <summary>A member other than this node that is joining, up or leaving: not downed, exiting or removed already.</summary>
+    private bool IsDownable(Address address) =>
+        address != _cluster.SelfAddress
+        && _cluster.State.Members.Any(m => m.Address == address && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining or MemberStatus.Leaving);
 
     private void Suspect(Address address)
     {
-        if (Downable(address) is null) return;
+        if (!IsDownable(address)) return;
         _suspectUntil[address] = DateTime.UtcNow + SuspectFor;
         if (!_probing.Contains(address) && !Timers.IsTimerActive(address)) Probe(address);
     }
 
     private void Probe(Address member)
     {
-        if (Downable(member) is null || !_suspectUntil.TryGetValue(member, out var until) || DateTime.UtcNow > until)
+        if (!IsDownable(member) || !_suspectUntil.TryGetValue(member, out var until) || DateTime.UtcNow > until)
         {
             Forget(member);
             return;
@@ -140,7 +138,7 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
         var address = checkedQuorum.Gone;
         _probing.Remove(address);
         var state = _cluster.State;
-        if (Downable(address) is null || _cluster.SelfMember.Status != MemberStatus.Up)
+        if (!IsDownable(address) || _cluster.SelfMember.Status != MemberStatus.Up)
         {
             Forget(address);
             return;
@@ -150,7 +148,7 @@ public sealed class RefusedConnectionDowning : ReceiveActor, IWithTimers
         bool Answering(Member m) => m.Address == _cluster.SelfAddress
             || (checkedQuorum.Answering.Contains(m.Address) && !state.Unreachable.Contains(m) && !_gone.Contains(m.Address.ToString()));
         var (refusals, over) = _evidence.Describe(address);
-        if (!RefusalEvidence<Member>.MajorityRemains(counted, m => !Answering(m)))
+        if (!StrictMajority.Remains(counted, m => !Answering(m)))
         {
             if (_heldBack.Add(address))
                 _log.Warning("{0} refuses connections ({1} in {2:0} ms) but the members still answering are not a majority of {3}; the split-brain resolver decides",
