@@ -41,7 +41,10 @@ public static class BrokerIdentity
     /// went 5.5 s without sending a cluster heartbeat while another one started up.
     /// </summary>
     public static TimeSpan SessionTimeoutFor(string clusterId) =>
-        clusterId.StartsWith("mockCluster", StringComparison.Ordinal) ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(6);
+        IsMock(clusterId) ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(6);
+
+    /// <summary>Whether a cluster id is one of librdkafka's mock cluster (the embedded broker).</summary>
+    public static bool IsMock(string clusterId) => clusterId.StartsWith("mockCluster", StringComparison.Ordinal);
 
     [DllImport(MockClusterNative.Lib)]
     private static extern IntPtr rd_kafka_clusterid(IntPtr rk, int timeoutMs);

@@ -18,6 +18,8 @@ public sealed class KafkaSideOutput : IDisposable
     public const string ReasonHeader = "reason";
     public const string SourcePartitionHeader = "source-partition";
     public const string SourceOffsetHeader = "source-offset";
+    public const string TruncatedHeader = "truncated";
+    public const string OriginalSizeHeader = "original-size";
 
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
@@ -36,7 +38,10 @@ public sealed class KafkaSideOutput : IDisposable
         _producer = new ProducerBuilder<byte[]?, byte[]?>(effective).Build();
     }
 
-    /// <summary>Completes once the broker has the record; faults if it cannot be delivered within <c>message.timeout.ms</c>.</summary>
+    /// <summary>
+    /// Completes once the broker has the record; faults if it cannot be delivered within <c>message.timeout.ms</c>.
+    /// A value cut to fit the topic says so: <c>truncated: true</c> and its <c>original-size</c> in bytes.
+    /// </summary>
     public Task<DeliveryResult<byte[]?, byte[]?>> ProduceAsync(
         TopicPartition destination,
         byte[]? key,
@@ -44,6 +49,7 @@ public sealed class KafkaSideOutput : IDisposable
         string reason,
         int sourcePartition,
         long sourceOffset,
+        int? originalSize = null,
         CancellationToken cancellationToken = default)
     {
         var headers = new Headers
@@ -52,6 +58,11 @@ public sealed class KafkaSideOutput : IDisposable
             { SourcePartitionHeader, Encoding.UTF8.GetBytes(sourcePartition.ToString(CultureInfo.InvariantCulture)) },
             { SourceOffsetHeader, Encoding.UTF8.GetBytes(sourceOffset.ToString(CultureInfo.InvariantCulture)) },
         };
+        if (originalSize is { } size)
+        {
+            headers.Add(TruncatedHeader, "true"u8.ToArray());
+            headers.Add(OriginalSizeHeader, Encoding.UTF8.GetBytes(size.ToString(CultureInfo.InvariantCulture)));
+        }
         return _producer.ProduceAsync(destination, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers }, cancellationToken);
     }
 

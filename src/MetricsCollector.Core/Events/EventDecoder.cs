@@ -9,8 +9,8 @@ namespace MetricsCollector.Core.Events;
 /// the truth about the device, the value's <c>deviceId</c> is.
 /// </summary>
 /// <remarks>
-/// <para>The reason is a function of the bytes alone. When a value breaks several rules, the
-/// first of these wins: <see cref="RejectReason.TooLarge"/> (the rest of an oversized value is
+/// <para>The reason is a function of the bytes alone. No bytes at all is <see cref="RejectReason.Empty"/>.
+/// When a value breaks several rules, the first of these wins: <see cref="RejectReason.TooLarge"/> (the rest of an oversized value is
 /// never looked at), <see cref="RejectReason.NotUtf8"/>, <see cref="RejectReason.NotJson"/>,
 /// <see cref="RejectReason.NotAnObject"/>, then the first field error in document order
 /// (<see cref="RejectReason.DuplicateField"/>, <see cref="RejectReason.WrongType"/>,
@@ -86,7 +86,11 @@ public sealed class EventDecoder
     /// </summary>
     internal bool TryDecodeWithReader(ReadOnlySpan<byte> value, out CpuEvent evt, out RejectReason reason)
     {
-        if (value.Length > MaxRecordBytes)
+        if (value.IsEmpty)
+        {
+            reason = RejectReason.Empty;
+        }
+        else if (value.Length > MaxRecordBytes)
         {
             reason = RejectReason.TooLarge;
         }

@@ -36,6 +36,15 @@ public enum RejectReason
 
     /// <summary>A known field appears twice: which one the producer meant is ambiguous, so neither is trusted.</summary>
     DuplicateField,
+
+    /// <summary>The record has no value (null or zero bytes): a tombstone, or a producer that sent nothing.</summary>
+    Empty,
+
+    /// <summary>
+    /// The event time is further ahead of its Kafka record's timestamp than the maximum future skew: the
+    /// device's clock is wrong, and trusting it would move the partition's watermark past every later event.
+    /// </summary>
+    TimestampInFuture,
 }
 
 /// <summary>The stable header values of <see cref="RejectReason"/>.</summary>
@@ -56,6 +65,8 @@ public static class RejectReasonExtensions
         RejectReason.DeviceIdInvalid => "device-id-invalid",
         RejectReason.TooLarge => "too-large",
         RejectReason.DuplicateField => "duplicate-field",
+        RejectReason.Empty => "empty",
+        RejectReason.TimestampInFuture => "timestamp-in-future",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not a reason to refuse a record."),
     };
 }

@@ -49,19 +49,30 @@ public sealed class Watermark
     }
 
     /// <summary>
-    /// Applies the idle rule: when nothing arrived for the idle timeout, the watermark moves up to
-    /// wall clock minus the bound (never down). Returns whether it moved.
+    /// The idle rule: when nothing arrived for the idle timeout, the watermark may move up to wall
+    /// clock minus the bound (never down). Returns that target, or null when the rule does not apply
+    /// now. It does not move the watermark: a partition makes the jump durable first
+    /// (<see cref="JumpTo"/> then), because the records after it are judged by it and a replay must
+    /// judge them the same way.
     /// </summary>
-    public bool AdvanceIfIdle()
+    public long? IdleTarget()
     {
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
-        if (now - _lastActivity < IdleTimeout) return false;
+        if (now - _lastActivity < IdleTimeout) return null;
         var candidate = now - Bound;
-        if (candidate <= Current) return false;
-        Current = candidate;
-        return true;
+        return candidate > Current ? candidate : null;
     }
 
-    /// <summary>The wall-clock time at which <see cref="AdvanceIfIdle"/> can next have an effect.</summary>
+    /// <summary>
+    /// Moves the watermark up to <paramref name="watermark"/> without a record: an idle jump, now or
+    /// replayed from a checkpoint at the position where it first happened. Never moves it down, and
+    /// is not activity: the idle period goes on.
+    /// </summary>
+    public void JumpTo(long watermark)
+    {
+        if (watermark > Current) Current = watermark;
+    }
+
+    /// <summary>The wall-clock time at which <see cref="IdleTarget"/> can next have an effect.</summary>
     public DateTimeOffset IdleDeadline => DateTimeOffset.FromUnixTimeMilliseconds(_lastActivity + IdleTimeout);
 }

@@ -30,6 +30,8 @@ internal sealed class ConsumerLoop : IConsumerControl
 
     private sealed record DrainRequest(DateTime Deadline) : Command;
 
+    private sealed record ReopenRequest(TopicPartition Partition, long Offset) : Command;
+
     private const int MaxRecordsPerBatch = 500;
     private const int PausedPollTimeoutMs = 5;
 
@@ -88,6 +90,8 @@ internal sealed class ConsumerLoop : IConsumerControl
 
     public void Commit(TopicPartition partition, long nextOffset, string? metadata = null) =>
         _commands.Enqueue(new CommitRequest(partition, nextOffset, metadata));
+
+    public void Reopen(TopicPartition partition, long offset) => _commands.Enqueue(new ReopenRequest(partition, offset));
 
     public Task StopAsync()
     {
@@ -200,6 +204,13 @@ internal sealed class ConsumerLoop : IConsumerControl
                 Deliver(consumer, result);
             }
         }
+        catch (ConsumeException ex) when (ex.Error.Code == ErrorCode.Local_AutoOffsetReset
+                                          && ex.ConsumerRecord?.TopicPartitionOffset is { } at
+                                          && _assigned.ContainsKey(at.TopicPartition))
+        {
+            _log.Warning("Offset {0} of {1} is not on the broker: {2}", at.Offset.Value, at.TopicPartition, ex.Error.Reason);
+            _settings.OnOffsetOutOfRange?.Invoke(at.TopicPartition, at.Offset.Value);
+        }
         catch (ConsumeException ex) when (!ex.Error.IsFatal)
         {
             _log.Warning("Kafka consume error (librdkafka retries): {0}", ex.Error);
@@ -269,6 +280,18 @@ internal sealed class ConsumerLoop : IConsumerControl
                     break;
                 case DrainRequest drain:
                     _drainDeadline = drain.Deadline;
+                    break;
+                case ReopenRequest reopen when _drainDeadline is null && _assigned.TryGetValue(reopen.Partition, out var old):
+                    old.Complete();
+                    // Seek drops what was fetched for the partition, and records of before it never surface.
+                    _consumer!.Seek(new TopicPartitionOffset(reopen.Partition, reopen.Offset));
+                    if (old.IsPaused)
+                    {
+                        _consumer.Resume([reopen.Partition]);
+                    }
+
+                    Open(reopen.Partition);
+                    _log.Info("Reopened {0} at offset {1}", reopen.Partition, reopen.Offset);
                     break;
             }
         }
@@ -379,16 +402,22 @@ internal sealed class ConsumerLoop : IConsumerControl
         var assignment = new List<TopicPartitionOffset>(partitions.Count);
         foreach (var partition in partitions)
         {
-            var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize);
-            _assigned[partition] = buffer;
             // Unset means: the committed offset, else auto.offset.reset.
             var start = starts.TryGetValue(partition, out var offset) ? new Offset(offset) : Offset.Unset;
             assignment.Add(new TopicPartitionOffset(partition, start));
-            _sink!.PartitionOpened(partition, Akka.Streams.Dsl.Source.FromGraph(new PartitionSourceStage(buffer, RequestResume, SubstreamCancelled)));
+            Open(partition);
         }
 
         _log.Info("Assigned {0}", string.Join(", ", assignment));
         return assignment;
+    }
+
+    /// <summary>A fresh buffer for the partition, and its substream downstream.</summary>
+    private void Open(TopicPartition partition)
+    {
+        var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize);
+        _assigned[partition] = buffer;
+        _sink!.PartitionOpened(partition, Akka.Streams.Dsl.Source.FromGraph(new PartitionSourceStage(buffer, RequestResume, SubstreamCancelled)));
     }
 
     private void OnRevoked(List<TopicPartitionOffset> revokedOffsets, bool lost)

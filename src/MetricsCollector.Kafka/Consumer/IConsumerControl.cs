@@ -35,6 +35,14 @@ public interface IConsumerControl
     /// </summary>
     long? HighWatermark(TopicPartition partition);
 
+    /// <summary>
+    /// Reads an assigned partition again from <paramref name="offset"/>: its current substream completes,
+    /// and a new one, starting there, is emitted as if the partition had just been assigned. For a
+    /// partition whose reader failed, or whose log changed under it. Ignored for a partition not
+    /// assigned to this member.
+    /// </summary>
+    void Reopen(TopicPartition partition, long offset);
+
     /// <summary>Completes when the consumer has closed; faults with the error that failed the stream.</summary>
     Task Completion { get; }
 }

@@ -22,6 +22,13 @@ public delegate Task<IReadOnlyDictionary<TopicPartition, long>> StartOffsetsProv
 public delegate Task PartitionsRevokedHandler(
     IReadOnlyList<TopicPartition> partitions, bool lost, CancellationToken cancellationToken);
 
+/// <summary>
+/// The broker no longer has the offset a partition was to be read from (its log was replaced, or
+/// retention deleted it) and <c>auto.offset.reset</c> is <c>error</c>: the partition stops fetching
+/// until it is reopened (<see cref="IConsumerControl.Reopen"/>). Runs on the consumer thread: keep it short.
+/// </summary>
+public delegate void OffsetOutOfRangeHandler(TopicPartition partition, long offset);
+
 public sealed record KafkaConsumerSettings
 {
     /// <summary>
@@ -55,6 +62,8 @@ public sealed record KafkaConsumerSettings
     public StartOffsetsProvider? StartOffsets { get; init; }
 
     public PartitionsRevokedHandler? OnRevoked { get; init; }
+
+    public OffsetOutOfRangeHandler? OnOffsetOutOfRange { get; init; }
 
     internal ConsumerConfig EffectiveConfig()
     {

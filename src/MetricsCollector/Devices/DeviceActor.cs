@@ -42,6 +42,9 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private int _snapshotFailures;
     private bool _snapshotAgain;
     private bool _stopping;
+    // Set when this actor failed and started again from its snapshot (see OnRestarted).
+    private bool _restarted;
+    private IActorRef? _refusedFrom;
 
     public DeviceActor(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock)
     {
@@ -60,13 +63,14 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         {
             _partitionActor = a.PartitionActor;
             _windows.Advance(a.Watermark);
-            AfterChange(1);
+            // A wake-up that fired or closed nothing needs no snapshot to be covered.
+            if (_windows.HasResults) AfterChange(1);
+            else ReportCoveredIfSaved(a.Partition);
         }));
         Command<FlushDevice>(flush => FromPartition(flush, f =>
         {
             _partitionActor = f.PartitionActor;
-            if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(_applied);
-            else RequestSnapshot();
+            if (!ReportCoveredIfSaved(f.Partition)) RequestSnapshot();
         }));
         Command<RowsStored>(stored =>
         {
@@ -115,9 +119,35 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         Context.SetReceiveTimeout(_settings.PassivateAfter);
     }
 
+    /// <summary>
+    /// A device that threw started again from its last snapshot: what it handled since is gone, though
+    /// its partition holds it acknowledged and may commit past it once a later snapshot reports later
+    /// offsets covered. So it handles nothing more from the partition actor that sent those messages
+    /// and asks it to read the partition again from its last commit (<see cref="DeviceLostState"/>);
+    /// that commit is below everything this device has not snapshotted, and the partition actor that
+    /// reads it again is a new one, whose messages it takes.
+    /// </summary>
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        _restarted = true;
+        _log.Warning(reason, "Device {0} on partition {1} failed and restarts from its snapshot; its partition will read again from its last commit", DeviceId, Partition);
+    }
+
     /// <summary>Handles a partition's message once and in order (<see cref="DeliveryGate"/>), and acknowledges it.</summary>
     private void FromPartition<T>(T message, Action<T> handle) where T : IFromPartition
     {
+        if (_restarted)
+        {
+            if (_refusedFrom is null || _refusedFrom.Equals(message.PartitionActor))
+            {
+                _refusedFrom = message.PartitionActor;
+                message.PartitionActor.Tell(new DeviceLostState(DeviceId));
+                return;
+            }
+            _restarted = false;
+            _refusedFrom = null;
+        }
         switch (_gate.Check(message))
         {
             case DeliveryVerdict.Gap:
@@ -171,7 +201,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         // A replay of only what the last snapshot holds changes nothing, so no snapshot follows to
         // report it: say now that it is covered, or the partition's commit waits below these
         // offsets until this device gets a new record, and a device that stays quiet holds it for good.
-        else if (_changesSinceSnapshot == 0 && _pending is null) ReportCovered(_applied);
+        else ReportCoveredIfSaved(events.Partition);
     }
 
     private void AfterChange(int changes)
@@ -203,7 +233,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         }
         Timers.Cancel(SnapshotTimer);
         var bytes = new DeviceSnapshot(_windows.ToSnapshot(), _applied).ToBytes();
-        _pending = new PendingSnapshot(bytes, _applied, _rowSequence);
+        _pending = new PendingSnapshot(bytes, _applied, _rowSequence, _gate.Position(Partition));
         _changesSinceSnapshot = 0;
         TrySave();
     }
@@ -230,19 +260,31 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         if (_snapshotFailures > 0) _log.Debug("Snapshot of device {0} saved after {1} failures", DeviceId, _snapshotFailures);
         _snapshotFailures = 0;
         _metrics.AddSnapshot(saved.Bytes.Length);
-        if (saved.Applied is not null) ReportCovered(saved.Applied);
+        ReportCovered(saved.Stream, saved.Applied);
 
         if (_snapshotAgain)
         {
             _snapshotAgain = false;
             if (_changesSinceSnapshot > 0) RequestSnapshot();
-            else ReportCovered(_applied);
+            else ReportCovered(_gate.Position(Partition), _applied);
         }
         if (_pending is null && _stopping) Context.Stop(Self);
     }
 
-    private void ReportCovered(AppliedOffset? applied) =>
-        _partitionActor?.Tell(new Covered(DeviceId, applied?.Offset ?? -1));
+    /// <summary>With nothing unsaved, says at once that the last snapshot covers every message handled; false when a snapshot must come first.</summary>
+    private bool ReportCoveredIfSaved(int partition)
+    {
+        if (_changesSinceSnapshot > 0 || _pending is not null) return false;
+        ReportCovered(_gate.Position(partition), _applied);
+        return true;
+    }
+
+    /// <summary>Tells the partition actor whose messages a snapshot holds how far it holds them.</summary>
+    private void ReportCovered((IActorRef From, long Handled)? stream, AppliedOffset? applied)
+    {
+        if (stream is not { } position) return;
+        position.From.Tell(new Covered(DeviceId, position.Handled, applied?.Offset ?? -1));
+    }
 
     private void Passivate()
     {
@@ -251,7 +293,8 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         Context.Parent.Tell(new Passivate(StopDevice.Instance));
     }
 
-    private sealed record PendingSnapshot(byte[] Bytes, AppliedOffset? Applied, long RowsNeeded);
+    /// <param name="Stream">The partition actor whose messages the snapshot holds, up to which number.</param>
+    private sealed record PendingSnapshot(byte[] Bytes, AppliedOffset? Applied, long RowsNeeded, (IActorRef From, long Handled)? Stream);
 
     private sealed class SnapshotDue
     {

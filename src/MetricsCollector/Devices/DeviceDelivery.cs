@@ -139,4 +139,8 @@ public sealed class DeliveryGate
         _streams[message.Partition] = (message.PartitionActor, seq + 1);
         return DeliveryVerdict.Handle;
     }
+
+    /// <summary>The partition actor whose stream of <paramref name="partition"/> this device follows, and the last number it handled from it.</summary>
+    public (IActorRef From, long Handled)? Position(int partition) =>
+        _streams.TryGetValue(partition, out var stream) ? (stream.From, stream.Next - 1) : null;
 }

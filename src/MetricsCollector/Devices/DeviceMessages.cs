@@ -54,8 +54,17 @@ public sealed record DeviceGap(string DeviceId);
 /// <summary>Device → partition: wake me when the watermark reaches this time (<see cref="long.MaxValue"/>: never).</summary>
 public sealed record WakeMeAt(string DeviceId, long Watermark);
 
-/// <summary>Device → partition: a snapshot now holds every record of mine up to this offset.</summary>
-public sealed record Covered(string DeviceId, long ThroughOffset);
+/// <summary>
+/// Device → partition: a snapshot of mine now holds every message of yours up to <paramref name="ThroughSeq"/>,
+/// and with them every record up to <paramref name="ThroughOffset"/> (-1 when none).
+/// </summary>
+public sealed record Covered(string DeviceId, long ThroughSeq, long ThroughOffset);
+
+/// <summary>
+/// Device → partition: I failed and started again from my last snapshot, so messages of yours that I
+/// acknowledged may be lost. I handle nothing more from you: read the partition again from its last commit.
+/// </summary>
+public sealed record DeviceLostState(string DeviceId);
 
 /// <summary>Device → result writer: rows (the parts of its partition) to store; the writer answers <see cref="RowsStored"/> with the same sequence.</summary>
 public sealed record StoreRows(IReadOnlyList<WindowPart> Rows, long Sequence);

@@ -21,13 +21,20 @@ namespace MetricsCollector.Ingest;
 /// <summary>
 /// Runs the node's Kafka consumer: one partition actor per assigned partition, fed by that
 /// partition's substream in batches with backpressure (one ack per batch). Where a partition
-/// starts comes from its checkpoint in the store; on revocation or shutdown each partition
-/// flushes (devices snapshot, offsets commit) before the group hands it over.
+/// starts comes from its checkpoint in the store, checked against the log as the broker has it
+/// (a replaced log is read anew, as a new generation); on revocation or shutdown each partition
+/// flushes (devices snapshot, offsets commit) before the group hands it over. A partition actor
+/// that ends asking to be read again (a device lost state, it failed, its log was replaced) is
+/// started again from its last commit on the same assignment, so that no partition hangs.
+/// It also watches the topic's partition count and tells the top-N singleton.
 /// </summary>
 public sealed class IngestService : IHostedService, IAsyncDisposable
 {
     private const int BatchSize = 500;
     private static readonly TimeSpan ConsumerRestartDelay = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan TopicWatchInterval = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MaxReadAgainDelay = TimeSpan.FromSeconds(30);
+    private static readonly long MaxFutureSkew = (long)TimeSpan.FromHours(1).TotalMilliseconds;
 
     private readonly CollectorSettings _settings;
     private readonly ActorSystem _system;
@@ -38,7 +45,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly ILogger<IngestService> _log;
     private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
+    private readonly ConcurrentDictionary<TopicPartition, (int Count, DateTime Last)> _readAgain = new();
+    private readonly CancellationTokenSource _stop = new();
     private KafkaSideOutput? _sideOutput;
+    private TopicInspector? _inspector;
+    private IActorRef _topN = ActorRefs.Nobody;
     private ShardHandOver? _handOver;
     private string _epoch = "";
     private volatile IConsumerControl? _control;
@@ -72,6 +83,8 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
 
         _epoch = await BrokerEpochAsync(bootstrap, cancellationToken);
         _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });
+        _inspector = new TopicInspector(new ConsumerConfig { BootstrapServers = bootstrap }, reportsTopicIds: !BrokerIdentity.IsMock(_epoch));
+        _topN = topN;
         _handOver = new ShardHandOver(devices, Akka.Cluster.Cluster.Get(_system), _log);
         var consumer = new KafkaConsumerSettings
         {
@@ -79,7 +92,11 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             {
                 BootstrapServers = bootstrap,
                 GroupId = _settings.GroupId,
-                AutoOffsetReset = AutoOffsetReset.Earliest,
+                // Every start offset comes from a checkpoint; one the broker no longer has means the log
+                // was replaced or cut under it, which OnOffsetOutOfRange handles rather than librdkafka silently.
+                AutoOffsetReset = AutoOffsetReset.Error,
+                // How soon partitions added to the topic, or a topic created again, are seen and assigned.
+                TopicMetadataRefreshIntervalMs = (int)TopicWatchInterval.TotalMilliseconds,
                 // A dead node's partitions wait for its session to expire.
                 SessionTimeoutMs = (int)(_settings.KafkaSessionTimeout ?? BrokerIdentity.SessionTimeoutFor(_epoch)).TotalMilliseconds,
                 // Survivors learn of a rebalance from a heartbeat's answer; the sooner they rejoin,
@@ -90,9 +107,14 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             PartitionBufferSize = _settings.PartitionBuffer,
             StartOffsets = LoadStartsAsync,
             OnRevoked = FlushRevokedAsync,
+            OnOffsetOutOfRange = (partition, _) =>
+            {
+                if (_running.TryGetValue(partition, out var context)) context.Abandoned.TrySetResult();
+            },
         };
 
         RunConsumer(consumer, devices, topN, _system.Materializer());
+        _ = WatchTopicAsync(_stop.Token);
         _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group} (session timeout {Session} ms)",
             _settings.Topic, bootstrap, _settings.GroupId, consumer.Config.SessionTimeoutMs);
     }
@@ -129,6 +151,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        await _stop.CancelAsync();
         _readiness.Consuming = false;
         if (_control is not null)
         {
@@ -141,7 +164,48 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         _sideOutput?.Dispose();
+        _inspector?.Dispose();
+        _stop.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The topic's partitions as the broker has them, told to the top-N singleton: "fired on every
+    /// partition" means these, not a configured count. Polled; partitions added later are assigned by
+    /// the group on its own metadata refresh.
+    /// </summary>
+    private async Task WatchTopicAsync(CancellationToken ct)
+    {
+        var known = -1;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var count = await Task.Run(() => _inspector!.PartitionCount(_settings.Topic), ct);
+                if (count != known)
+                {
+                    if (known >= 0) _log.LogInformation("Topic {Topic} now has {Count} partitions (had {Known})", _settings.Topic, count, known);
+                    known = count;
+                }
+                _topN.Tell(new TopicPartitions(count));
+            }
+            catch (KafkaException e)
+            {
+                _log.LogWarning("Could not read the partition count of {Topic}: {Reason}", _settings.Topic, e.Error.Reason);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                await Task.Delay(TopicWatchInterval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     private async Task<IReadOnlyDictionary<TopicPartition, long>> LoadStartsAsync(IReadOnlyList<AssignedPartition> assigned, CancellationToken ct)
@@ -155,15 +219,9 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             if (_running.TryRemove(partition, out var previous))
             {
                 previous.Revoked.TrySetResult();
-                await previous.Flushed.Task.WaitAsync(ct);
+                await previous.Ended.Task.WaitAsync(ct);
             }
-            // Without a checkpoint of ours the partition starts at the beginning: the store is the
-            // truth about what was processed, whatever offsets the broker remembers.
-            var stored = await LoadCheckpointAsync(partition, ct);
-            var progress = stored?.On(_epoch) ?? PartitionProgress.Beginning(_epoch);
-            if (stored is not null && stored.Epoch != _epoch)
-                _log.LogWarning("Partition {Partition}: its checkpoint is from broker cluster {Old}, this is {New}; reading it from the beginning",
-                    partition.Partition.Value, stored.Epoch, _epoch);
+            var progress = await LoadStartAsync(partition, ct);
             _starts[partition] = progress;
             starts[partition] = progress.Offset;
         }
@@ -174,6 +232,52 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             .WaitAsync(ct);
         _log.LogInformation("Assigned partitions {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value)));
         return starts;
+    }
+
+    /// <summary>
+    /// Where a partition starts: its checkpoint (without one, the beginning: the store is the truth
+    /// about what was processed, whatever offsets the broker remembers), checked against the log as the
+    /// broker has it now. A log that ends below the checkpoint, or a topic with a new id, was replaced:
+    /// it is read from its start as a new generation. A log that starts above it lost records to
+    /// retention before they were read: reading goes on from its start.
+    /// </summary>
+    private async Task<PartitionProgress> LoadStartAsync(TopicPartition partition, CancellationToken ct)
+    {
+        var stored = await LoadCheckpointAsync(partition, ct);
+        var progress = stored?.On(_epoch) ?? PartitionProgress.Beginning(_epoch);
+        var number = partition.Partition.Value;
+        if (stored is not null && stored.Epoch != _epoch)
+            _log.LogWarning("Partition {Partition}: its checkpoint is from broker cluster {Old}, this is {New}; reading it from the beginning",
+                number, stored.Epoch, _epoch);
+        long start, end;
+        string? topicId;
+        try
+        {
+            (start, end) = await Task.Run(() => _inspector!.LogRange(partition), ct);
+            topicId = await _inspector!.TopicIdAsync(partition.Topic);
+        }
+        catch (KafkaException e)
+        {
+            // Not fatal: a log that changed still shows when its offset is out of range.
+            _log.LogWarning("Partition {Partition}: could not read its log's range ({Reason}); starting at offset {Offset} unchecked", number, e.Error.Reason, progress.Offset);
+            return progress;
+        }
+        var newId = topicId is not null && progress.TopicId is not null && topicId != progress.TopicId;
+        if (stored is not null && (progress.Offset > end || newId))
+        {
+            _metrics.AddLogReplaced();
+            _log.LogWarning("Partition {Partition}: its log was replaced ({Why}); reading the new log from offset {Start} as generation {Generation}",
+                number, newId ? $"the topic's id is now {topicId}, was {progress.TopicId}" : $"it ends at offset {end}, below the checkpoint at {progress.Offset}",
+                start, progress.LogGeneration + 1);
+            return progress.Replaced(start, topicId);
+        }
+        if (progress.Offset < start)
+        {
+            _log.LogWarning("Partition {Partition}: offsets {From} to {To} were deleted by retention before they were read; reading on from {To}",
+                number, progress.Offset, start - 1, start);
+            progress = progress with { Offset = start };
+        }
+        return topicId is null ? progress : progress with { TopicId = topicId };
     }
 
     /// <summary>
@@ -220,15 +324,17 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             Windows = _settings.Windows,
             MaxOutOfOrderness = (long)_settings.MaxOutOfOrderness.TotalMilliseconds,
             IdleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds,
+            MaxFutureSkew = MaxFutureSkew,
             DeadLetterTopic = _settings.DeadLetterTopic,
             TooLateTopic = _settings.TooLateTopic,
             Metrics = _metrics,
         };
         _running[partition] = context;
-        _ = context.Flushed.Task.ContinueWith(_ =>
+        _ = context.Ended.Task.ContinueWith(ended =>
         {
             stopWaiting.Cancel();
             stopWaiting.Dispose();
+            if (ended.Result.ReadAgain) _ = ReadAgainAsync(partition, context, ended.Result);
         }, TaskScheduler.Default);
         var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
         records
@@ -249,7 +355,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         {
             if (!_running.TryRemove(partition, out var context)) continue;
             context.Revoked.TrySetResult();
-            flushing.Add(context.Flushed.Task);
+            flushing.Add(context.Ended.Task);
         }
         try
         {
@@ -261,6 +367,36 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                 string.Join(",", partitions.Select(p => p.Partition.Value)));
         }
         _log.LogInformation("Revoked partitions {Partitions}{Lost}", string.Join(",", partitions.Select(p => p.Partition.Value)), lost ? " (lost)" : "");
+    }
+
+    /// <summary>
+    /// A partition actor ended asking to be read again while its partition is still assigned here: once
+    /// the side records its actor had in flight have landed (the next one reads them back), the partition
+    /// starts again from its checkpoint. Repeated failures back off up to half a minute.
+    /// </summary>
+    private async Task ReadAgainAsync(TopicPartition partition, PartitionContext ended, PartitionEnd end)
+    {
+        if (ShuttingDown || !_running.TryGetValue(partition, out var current) || current != ended) return;
+        var now = DateTime.UtcNow;
+        var (count, last) = _readAgain.GetValueOrDefault(partition);
+        count = now - last > TimeSpan.FromMinutes(2) ? 1 : count + 1;
+        _readAgain[partition] = (count, now);
+        var delay = TimeSpan.FromSeconds(Math.Min(MaxReadAgainDelay.TotalSeconds, Math.Pow(2, count - 1) - 1));
+        _log.LogWarning("Partition {Partition} ended ({Why}); reading it again from its last commit{Delay}",
+            partition.Partition.Value, end.Why, delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0} s" : "");
+        try
+        {
+            await Task.Delay(delay, _stop.Token);
+            await Task.Run(() => _sideOutput!.Flush(TimeSpan.FromSeconds(30)), _stop.Token);
+            var progress = await LoadStartAsync(partition, _stop.Token);
+            if (!_running.TryGetValue(partition, out current) || current != ended) return;
+            _starts[partition] = progress;
+            _control?.Reopen(partition, progress.Offset);
+        }
+        catch (OperationCanceledException)
+        {
+            // The node stops: the next owner reads the partition from its checkpoint.
+        }
     }
 
     /// <summary>The broker cluster's id: what makes offsets comparable.</summary>

@@ -22,6 +22,7 @@ public sealed class CollectorMetrics
     private long _snapshotBytes;
     private long _snapshotFailures;
     private long _storeFailures;
+    private long _logsReplaced;
     private readonly ConcurrentDictionary<string, long> _deadLettered = new();
 
     // From a window's first row being computed (right after the watermark reached its end) to the
@@ -53,6 +54,7 @@ public sealed class CollectorMetrics
     public void AddWindowsFired(long n) => Interlocked.Add(ref _windowsFired, n);
     public void AddRowsWritten(long n) => Interlocked.Add(ref _rowsWritten, n);
     public void AddStoreFailure() => Interlocked.Increment(ref _storeFailures);
+    public void AddLogReplaced() => Interlocked.Increment(ref _logsReplaced);
     public void AddSnapshotFailure() => Interlocked.Increment(ref _snapshotFailures);
 
     public void AddSnapshot(long bytes)
@@ -87,6 +89,7 @@ public sealed class CollectorMetrics
         Counter(text, "mc_windows_fired_total", "Windows fired with at least one event.", WindowsFired);
         Counter(text, "mc_rows_written_total", "Result rows upserted into the read-side store.", RowsWritten);
         Counter(text, "mc_store_failures_total", "Failed read-side writes (retried).", Interlocked.Read(ref _storeFailures));
+        Counter(text, "mc_partition_logs_replaced_total", "Partitions whose log was found replaced under their checkpoint and read anew.", Interlocked.Read(ref _logsReplaced));
         Counter(text, "mc_snapshots_total", "Device snapshots saved.", Snapshots);
         Counter(text, "mc_snapshot_bytes_total", "Bytes of device snapshots saved.", SnapshotBytes);
         Counter(text, "mc_snapshot_failures_total", "Device snapshots that failed (retried).", Interlocked.Read(ref _snapshotFailures));

@@ -1,77 +1,68 @@
-using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Confluent.Kafka;
 using MetricsCollector.Core.Events;
+using MetricsCollector.Core.Partitions;
 using MetricsCollector.Core.Time;
-using MetricsCollector.Core.Windows;
 using MetricsCollector.Devices;
-using MetricsCollector.Kafka;
-using MetricsCollector.Kafka.Consumer;
-using MetricsCollector.Observability;
 
 namespace MetricsCollector.Partitions;
 
 /// <summary>
-/// One assigned Kafka partition: decodes its records in order, keeps its watermark and event-time
-/// timers, sends invalid and too-late records to their topics, hands each device its records
-/// with the watermark they are judged by, and commits the lowest offset that every device has
-/// covered with a snapshot and every side record has reached its topic.
-/// The commit carries a checkpoint (offset, watermark before it, pending timers) so that a replay
-/// from it judges every record exactly as the first pass did; an idle jump of the watermark is
-/// saved even when no record came since, since the records after it were judged by it.
+/// One assigned Kafka partition. It orchestrates; the rules live in plain classes:
+/// <see cref="RecordJudge"/> (core) decides each record's fate in partition order,
+/// <see cref="SideOutputs"/> holds the dead-letter and too-late records on their way,
+/// <see cref="CommitTracker"/> decides what may be committed with which checkpoint, and
+/// <see cref="DeviceOutbox"/> delivers to devices at least once.
 /// <para>
-/// Side records go exactly once through a crash: each side topic's records of this partition go
-/// to one partition of it (<see cref="SideLedger"/>), each checkpoint says from where in it the
-/// records of later offsets can be found (<see cref="SideMark"/>), and before taking records a
-/// partition reads that stretch back and skips producing what is already there. A partition
-/// without marks (none stored yet, or a checkpoint of another broker) saves them before it takes
-/// a record: otherwise a crash before its first commit would leave the next owner nowhere to look.
-/// A transactional producer would fence a zombie owner too, but would add a transaction per
-/// commit and make readers of the side topics use read_committed; a kill -9 leaves no zombie.
+/// The stream feeds it batches of records and waits for an acknowledgement before the next. It
+/// acknowledges while its devices keep up, its pending side records stay under their bound and the
+/// node's result writer is not full; otherwise intake pauses, nothing is dropped, and it resumes by
+/// itself. An idle jump of the watermark is saved before it is applied, and records arriving
+/// meanwhile wait, so that a replay judges every record by the watermark the first pass did.
+/// </para>
+/// <para>
+/// Side records go exactly once through a crash: each side topic's records of this partition go to
+/// one partition of it (<see cref="SideLedger"/>), each checkpoint says from where in it the records
+/// of later offsets can be found (<see cref="SideMark"/>), and before taking records a partition reads
+/// that stretch back and skips producing what is already there. A partition without marks (none
+/// stored yet, or a checkpoint of another broker or log) saves them before it takes a record.
+/// </para>
+/// <para>
+/// It ends by handing over (revoked, the stream completed: devices snapshot, then the last commit),
+/// or by asking to be read again from its last commit: a device lost state it had acknowledged
+/// (<see cref="DeviceLostState"/>), the log was replaced (<see cref="PartitionContext.Abandoned"/>),
+/// or a handler threw. It never restarts in place with state that no longer matches its stream.
 /// </para>
 /// </summary>
 public sealed class PartitionActor : ReceiveActor, IWithTimers
 {
-    /// <summary>Messages to devices not yet handled, beyond which the stream waits (well under the shard region's buffer of 100k).</summary>
-    private const int MaxInFlight = 4_000;
-
-    /// <summary>
-    /// How long a device may leave messages unacknowledged before they are sent again (<see cref="DeviceOutbox"/>):
-    /// only for a lost last message; a gap is reported by the device at once (<see cref="DeviceGap"/>).
-    /// Short timeouts resend to devices that are only slow while a backlog drains.
-    /// </summary>
-    private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(30);
-
     private readonly PartitionContext _context;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Watermark _watermark;
-    private readonly EventTimeTimers<string> _timers = new();
-    private readonly EventDecoder _decoder = new(new DeviceIdPool());
-    private readonly Dictionary<string, long> _uncovered = new();
-    private readonly Dictionary<string, long> _lastSent = new();
-    private readonly SortedDictionary<long, SideRecord> _pendingSide = new();
-    private readonly Queue<Checkpoint> _checkpoints = new();
-    private readonly Dictionary<string, SideLedger> _sides = new();
-    private readonly Dictionary<string, List<PartitionEvent>> _batch = new();
+    private readonly RecordJudge _judge;
+    private readonly CommitTracker _tracker;
     private readonly DeviceOutbox _outbox = new();
-    private IActorRef? _awaitingAck;
-    private long _nextOffset;
-    private PartitionProgress _saved;
+    private readonly Dictionary<string, List<PartitionEvent>> _runs = new();
+    private readonly Queue<WatermarkJump> _replayJumps;
+    private SideOutputs? _sides;
     private IActorRef? _awaitingInit;
-    private bool _sidesReady;
+    private IActorRef? _awaitingAck;
+    private (IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> Records, IActorRef Stream)? _waiting;
+    private long? _jumpBeingSaved;
     private bool _shardReady;
     private long _reportedWatermark = long.MinValue;
     private bool _saving;
     private bool _completed;
+    private bool _heldBack;
+    private PartitionEnd? _end;
 
     public PartitionActor(PartitionContext context, PartitionProgress start)
     {
         _context = context;
-        _watermark = new Watermark(context.MaxOutOfOrderness, context.IdleTimeout, context.Clock, start.Watermark);
-        foreach (var (device, time) in start.Timers) _timers.Set(device, time);
-        _nextOffset = start.Offset;
-        _saved = start;
+        var watermark = new Watermark(context.MaxOutOfOrderness, context.IdleTimeout, context.Clock, start.Watermark);
+        _judge = new RecordJudge(new EventDecoder(new DeviceIdPool()), watermark, context.Windows, context.MaxFutureSkew);
+        _tracker = new CommitTracker(start);
+        _replayJumps = new Queue<WatermarkJump>(_tracker.JumpsAhead);
         Preparing();
     }
 
@@ -79,7 +70,9 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private int Partition => _context.TopicPartition.Partition.Value;
 
-    private long Committed => _saved.Offset;
+    private long Watermark => _judge.Watermark.Current;
+
+    private SideOutputs Sides => _sides ?? throw new InvalidOperationException("side topics not read back yet");
 
     public static Props Props(PartitionContext context, PartitionProgress start) =>
         Akka.Actor.Props.Create(() => new PartitionActor(context, start));
@@ -89,6 +82,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         ReadSideTopicsBack();
         _context.ShardReady.PipeTo(Self, success: () => ShardReady.Instance, failure: e => new ShardNotReady(e));
         _context.Revoked.Task.PipeTo(Self, success: () => Revoked.Instance);
+        _context.Abandoned.Task.PipeTo(Self, success: () => Abandoned.Instance);
         var idleCheck = TimeSpan.FromMilliseconds(Math.Clamp(_context.IdleTimeout / 4, 50, 1000));
         Timers.StartPeriodicTimer("idle", IdleTick.Instance, idleCheck);
         Timers.StartPeriodicTimer("commit", CommitTick.Instance, _context.CommitInterval);
@@ -98,9 +92,29 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _context.Metrics.ForgetPartition(Partition);
-        // Stopped without flushing (the node is going down hard): whoever waits must not wait forever.
-        _context.Flushed.TrySetResult(Committed);
+        if (_heldBack) _context.HeldBackChanged(false);
+        _context.Ended.TrySetResult(_end ?? new PartitionEnd(_tracker.Saved.Offset, ReadAgain: true, "stopped unexpectedly"));
     }
+
+    /// <summary>
+    /// A handler that throws leaves this actor's state half-way through a message, so it is not
+    /// restarted with it: it stops and the ingest reads the partition again from its last commit.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Partition {0} failed on {1}; it is read again from offset {2}", Partition, message.GetType().Name, _tracker.Saved.Offset);
+            End(ReadAgain: true, $"failed: {e.Message}");
+            return true;
+        }
+    }
+
+    // ---------------------------------------------------------------- preparing
 
     /// <summary>
     /// Before the first record: learn what the side topics already hold, save the marks if the
@@ -110,51 +124,22 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void Preparing()
     {
         Receive<StreamInit>(_ => _awaitingInit = Sender);
-        Receive<ShardReady>(_ =>
-        {
-            _shardReady = true;
-            TryBecomeRunning();
-        });
-        // Cancelled once the partition has finished: it was revoked before its shard could start here.
-        Receive<ShardNotReady>(failed =>
-        {
-            if (failed.Cause is not OperationCanceledException)
-                _log.Error(failed.Cause, "Partition {0}: the shard hand-over check failed; the partition waits until it is revoked", Partition);
-        });
-        Receive<SidesReadBack>(read =>
-        {
-            foreach (var ledger in read.Ledgers) _sides[ledger.Topic] = ledger;
-            var start = _saved with { SideMarks = MarksAt(_saved.Offset) };
-            _checkpoints.Enqueue(new Checkpoint(start.Offset, start.Watermark, start.SideMarks));
-            if (read.Ledgers.All(side => _saved.SideMarks.Any(m => m.Topic == side.Topic && m.Partition == side.Partition))) SidesReady();
-            else SaveProgress(start);
-        });
-        Receive<SideReadBackFailed>(failed =>
-        {
-            _log.Warning(failed.Cause, "Partition {0}: could not read the side topics back; retrying", Partition);
-            Timers.StartSingleTimer("read-back", RetryReadBack.Instance, TimeSpan.FromSeconds(1));
-        });
+        Receive<ShardReady>(_ => OnShardReady());
+        Receive<ShardNotReady>(OnShardNotReady);
+        Receive<SidesReadBack>(OnSidesReadBack);
+        Receive<SideReadBackFailed>(OnSideReadBackFailed);
         Receive<RetryReadBack>(_ => ReadSideTopicsBack());
-        Receive<ProgressSaved>(saved =>
-        {
-            _saving = false;
-            _saved = saved.Progress;
-            SidesReady();
-        });
-        Receive<ProgressFailed>(failed =>
-        {
-            _saving = false;
-            _log.Warning(failed.Cause, "Partition {0}: saving its side marks failed; retrying", Partition);
-            Timers.StartSingleTimer("save-marks", RetrySaveMarks.Instance, TimeSpan.FromSeconds(1));
-        });
-        Receive<RetrySaveMarks>(_ => SaveProgress(_saved with { SideMarks = _checkpoints.Peek().SideMarks }));
+        Receive<MarksSaved>(OnMarksSaved);
+        Receive<MarksFailed>(OnMarksFailed);
+        Receive<RetrySaveMarks>(_ => SaveMarks());
         // Nothing was taken yet: nothing to flush.
-        Receive<StreamCompleted>(_ => Finish());
-        Receive<Revoked>(_ => Finish());
+        Receive<StreamCompleted>(_ => End(ReadAgain: false, "stream completed"));
+        Receive<Revoked>(_ => End(ReadAgain: false, "revoked"));
+        Receive<Abandoned>(_ => End(ReadAgain: true, "log replaced"));
         Receive<StreamFailed>(failed =>
         {
             _log.Warning(failed.Cause, "Partition {0}: stream failed before it took a record", Partition);
-            Finish();
+            End(ReadAgain: false, "stream failed");
         });
         // Neither the watermark nor the checkpoint can move before records may flow.
         Receive<IdleTick>(_ => { });
@@ -163,16 +148,62 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<DeviceGap>(_ => { });
     }
 
-    private void SidesReady()
+    private void OnShardReady()
     {
-        _sidesReady = true;
+        _shardReady = true;
         TryBecomeRunning();
+    }
+
+    private void OnShardNotReady(ShardNotReady failed)
+    {
+        // Cancelled once the partition has finished: it was revoked before its shard could start here.
+        if (failed.Cause is not OperationCanceledException)
+            _log.Error(failed.Cause, "Partition {0}: the shard hand-over check failed; the partition waits until it is revoked", Partition);
+    }
+
+    private void OnSidesReadBack(SidesReadBack read)
+    {
+        _sides = new SideOutputs(read.Ledgers, _context.Sides);
+        var start = _tracker.Saved;
+        _tracker.TakeCheckpoint(start.Watermark, Sides.MarksAt(start.Offset));
+        var marked = read.Ledgers.All(side => start.SideMarks.Any(m => m.Topic == side.Topic && m.Partition == side.Partition));
+        if (marked) TryBecomeRunning();
+        else SaveMarks();
+    }
+
+    private void OnSideReadBackFailed(SideReadBackFailed failed)
+    {
+        _log.Warning(failed.Cause, "Partition {0}: could not read the side topics back; retrying", Partition);
+        Timers.StartSingleTimer("read-back", RetryReadBack.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Saves the start with the marks of now: a crash before the first commit must leave the next owner somewhere to look.</summary>
+    private void SaveMarks()
+    {
+        var progress = _tracker.Saved with { SideMarks = Sides.MarksAt(_tracker.Saved.Offset) };
+        _context.Progress.SaveAsync(_context.ProgressKey, progress)
+            .PipeTo(Self, success: () => new MarksSaved(progress), failure: e => new MarksFailed(e));
+    }
+
+    private void OnMarksSaved(MarksSaved saved)
+    {
+        _tracker.MarksSaved(saved.Progress);
+        TryBecomeRunning();
+    }
+
+    private void OnMarksFailed(MarksFailed failed)
+    {
+        _log.Warning(failed.Cause, "Partition {0}: saving its side marks failed; retrying", Partition);
+        Timers.StartSingleTimer("save-marks", RetrySaveMarks.Instance, TimeSpan.FromSeconds(1));
     }
 
     private void TryBecomeRunning()
     {
-        if (!_sidesReady || !_shardReady) return;
+        if (_sides is null || !_shardReady || !_tracker.Saved.SideMarks.Any()) return;
         Become(Running);
+        // Jumps made at the very offset the checkpoint resumes at, then the timers already due.
+        ReplayJumpsUpTo(_tracker.NextOffset);
+        WakeDue();
         _awaitingInit?.Tell(StreamAck.Instance);
         _awaitingInit = null;
     }
@@ -180,7 +211,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void ReadSideTopicsBack()
     {
         var partition = Partition;
-        var start = _saved;
+        var start = _tracker.Saved;
         var output = _context.SideOutput;
         var topics = new[] { _context.DeadLetterTopic, _context.TooLateTopic }.Distinct().ToList();
         ReadBackAsync().PipeTo(Self, success: ledgers => new SidesReadBack(ledgers), failure: e => new SideReadBackFailed(e));
@@ -200,99 +231,74 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         }
     }
 
+    // ---------------------------------------------------------------- running
+
     private void Running()
     {
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
-        Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(records =>
+        Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(OnRecords);
+        Receive<DeviceAck>(OnDeviceAck);
+        Receive<DeviceGap>(OnDeviceGap);
+        Receive<WakeMeAt>(OnWakeMeAt);
+        Receive<Covered>(OnCovered);
+        Receive<DeviceLostState>(OnDeviceLostState);
+        Receive<SideDelivered>(OnSideDelivered);
+        Receive<SideFailed>(OnSideFailed);
+        Receive<RetrySide>(retry =>
         {
-            // Revoked: what the stream still delivers stays uncommitted, for the next owner.
-            if (_completed)
-            {
-                Sender.Tell(StreamAck.Instance);
-                return;
-            }
-            Process(records);
-            // Backpressure: the next batch comes only once the devices have caught up enough.
-            if (_outbox.InFlight <= MaxInFlight) Sender.Tell(StreamAck.Instance);
-            else _awaitingAck = Sender;
+            if (Sides.PendingRecord(retry.Offset) is { } record) Send(retry.Offset, record);
         });
-        Receive<DeviceAck>(ack =>
-        {
-            _outbox.Ack(ack.DeviceId, ack.Seq, Now);
-            if (_awaitingAck is not null && _outbox.InFlight <= MaxInFlight / 2)
-            {
-                _awaitingAck.Tell(StreamAck.Instance);
-                _awaitingAck = null;
-            }
-        });
+        Receive<IdleTick>(_ => OnIdleTick());
+        Receive<CommitTick>(_ => Commit());
+        Receive<RetryCommit>(_ => Commit());
+        Receive<ResendTick>(_ => ResendOverdue());
+        Receive<ProgressSaved>(OnProgressSaved);
+        Receive<ProgressFailed>(OnProgressFailed);
         Receive<StreamCompleted>(_ => BeginFlush());
         Receive<Revoked>(_ =>
         {
             BeginFlush();
+            // Taken no more: whatever the stream still holds is left for the next owner.
+            _waiting?.Stream.Tell(StreamAck.Instance);
+            _waiting = null;
             _awaitingAck?.Tell(StreamAck.Instance);
             _awaitingAck = null;
         });
+        Receive<Abandoned>(_ => End(ReadAgain: true, "log replaced"));
         Receive<StreamFailed>(failed =>
         {
             _log.Warning(failed.Cause, "Partition {0}: stream failed; flushing what was taken", Partition);
             BeginFlush();
         });
-        Receive<WakeMeAt>(wake =>
+        Receive<FlushTimeout>(_ => OnFlushTimeout());
+    }
+
+    private void OnRecords(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
+    {
+        // Revoked or reading again: what the stream still delivers stays uncommitted, for the next reader.
+        if (_completed)
         {
-            if (wake.Watermark <= _watermark.Current) Wake(wake.DeviceId);
-            else _timers.Set(wake.DeviceId, wake.Watermark);
-        });
-        Receive<Covered>(OnCovered);
-        Receive<SideDelivered>(delivered =>
+            Sender.Tell(StreamAck.Instance);
+            return;
+        }
+        // An idle jump is being saved: these records must be judged by it.
+        if (_jumpBeingSaved is not null)
         {
-            _pendingSide.Remove(delivered.Offset);
-            _sides[delivered.Topic].Delivered(delivered.SideOffset);
-            CheckFlushed();
-        });
-        Receive<SideFailed>(failed =>
-        {
-            _log.Warning(failed.Cause, "Partition {0}: record {1} not yet delivered to {2}; retrying", Partition, failed.Offset, failed.Record.Destination.Topic);
-            Timers.StartSingleTimer("side-" + failed.Offset, new RetrySide(failed.Offset), TimeSpan.FromSeconds(1));
-        });
-        Receive<RetrySide>(retry =>
-        {
-            if (_pendingSide.TryGetValue(retry.Offset, out var record)) Send(retry.Offset, record);
-        });
-        Receive<IdleTick>(_ =>
-        {
-            // Idle means nothing to read, not records waiting behind backpressure or a paused fetch.
-            if (_completed || _context.Consumer.HighWatermark(_context.TopicPartition) > _nextOffset) return;
-            if (!_watermark.AdvanceIfIdle()) return;
-            TakeCheckpoint();
-            WakeDue();
-        });
-        Receive<CommitTick>(_ => Commit());
-        Receive<ResendTick>(_ => ResendOverdue());
-        Receive<DeviceGap>(gap =>
-        {
-            var again = _outbox.AfterGap(gap.DeviceId, Now, minInterval: 1_000);
-            if (again.Count > 0) _log.Info("Partition {0}: device {1} missed a message; sending its {2} unacknowledged again", Partition, gap.DeviceId, again.Count);
-            foreach (var message in again) _context.Devices.Tell(message);
-        });
-        Receive<ProgressSaved>(saved =>
-        {
-            _saving = false;
-            _saved = saved.Progress;
-            _context.Consumer.Commit(_context.TopicPartition, saved.Progress.Offset);
-            _context.Metrics.SetCommitted(Partition, saved.Progress.Offset);
-            CheckFlushed();
-        });
-        Receive<ProgressFailed>(failed =>
-        {
-            _saving = false;
-            _log.Warning(failed.Cause, "Partition {0}: saving progress failed; retrying at the next commit", Partition);
-        });
-        Receive<FlushTimeout>(_ =>
-        {
-            _log.Warning("Partition {0}: {1} devices and {2} side records still uncovered after {3}; the next owner replays from offset {4}",
-                Partition, _uncovered.Count, _pendingSide.Count, _context.FlushTimeout, Committed);
-            Finish();
-        });
+            _waiting = (records, Sender);
+            return;
+        }
+        Process(records);
+        _awaitingAck = Sender;
+        TryAck();
+    }
+
+    /// <summary>Asks the stream for the next batch unless devices, side topics or the store are behind.</summary>
+    private void TryAck()
+    {
+        if (_awaitingAck is null || _completed) return;
+        if (_outbox.InFlight > _context.MaxInFlight || Sides.Full || _context.Backlog.Full || _jumpBeingSaved is not null) return;
+        _awaitingAck.Tell(StreamAck.Instance);
+        _awaitingAck = null;
     }
 
     private void Process(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
@@ -301,157 +307,246 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         foreach (var record in records)
         {
             var offset = record.Offset.Value;
-            // Records below the resume point were read again after a rebalance raced a commit.
-            if (offset < _nextOffset) continue;
-            _nextOffset = offset + 1;
+            ReplayJumpsUpTo(offset);
+            if (!_tracker.Read(offset)) continue;
             var value = record.Message.Value ?? [];
-            if (!_decoder.TryDecode(value, out var evt, out var reason))
+            var timestamp = record.Message.Timestamp.Type == TimestampType.NotAvailable ? (long?)null : record.Message.Timestamp.UnixTimestampMs;
+            var verdict = _judge.Judge(value, timestamp);
+            switch (verdict.Fate)
             {
-                _context.Metrics.AddDeadLettered(reason.ToHeaderValue());
-                Divert(offset, _context.DeadLetterTopic, record.Message.Key, value, reason.ToHeaderValue());
-                continue;
+                case RecordFate.DeadLetter:
+                    var reason = verdict.Reason.ToHeaderValue();
+                    _context.Metrics.AddDeadLettered(reason);
+                    Divert(offset, _context.DeadLetterTopic, record.Message.Key, value, reason);
+                    break;
+                case RecordFate.TooLate:
+                    events++;
+                    _context.Metrics.AddTooLate(1);
+                    Divert(offset, _context.TooLateTopic, record.Message.Key, value, "too-late");
+                    break;
+                default:
+                    events++;
+                    var device = verdict.Event.DeviceId;
+                    if (!_runs.TryGetValue(device, out var run)) _runs[device] = run = new List<PartitionEvent>(4);
+                    run.Add(new PartitionEvent(offset, verdict.JudgedBy, verdict.Event.Timestamp, verdict.Event.CpuUsage));
+                    break;
             }
-            events++;
-            var judgedBy = _watermark.Observe(evt.Timestamp);
-            if (_context.Windows.IsTooLate(evt.Timestamp, judgedBy))
-            {
-                _context.Metrics.AddTooLate(1);
-                Divert(offset, _context.TooLateTopic, record.Message.Key, value, "too-late");
-                continue;
-            }
-            if (!_batch.TryGetValue(evt.DeviceId, out var list)) _batch[evt.DeviceId] = list = new List<PartitionEvent>(4);
-            list.Add(new PartitionEvent(offset, judgedBy, evt.Timestamp, evt.CpuUsage));
         }
+        ReplayJumpsUpTo(_tracker.NextOffset);
         _context.Metrics.AddRecordsIn(records.Count);
         _context.Metrics.AddEventsIn(events);
 
-        foreach (var (device, list) in _batch)
+        foreach (var (device, run) in _runs)
         {
-            _uncovered.TryAdd(device, list[0].Offset);
-            _lastSent[device] = list[^1].Offset;
-            var run = list.ToArray();
-            ToDevice(device, d => new DeviceEvents(device, Partition, Self, _context.Epoch, run) { Delivery = d });
+            var events_ = run.ToArray();
+            ToDevice(device, events_[0].Offset, d => new DeviceEvents(device, Partition, Self, _tracker.Saved.RecordsEpoch, events_) { Delivery = d });
         }
-        _batch.Clear();
+        _runs.Clear();
         // The watermark after this batch is the one the next record will be judged by.
         TakeCheckpoint();
         WakeDue();
     }
 
-    private void TakeCheckpoint() => _checkpoints.Enqueue(new Checkpoint(_nextOffset, _watermark.Current, MarksAt(_nextOffset)));
-
-    private List<SideMark> MarksAt(long offset) => _sides.Values.Select(side => side.MarkAt(offset)).ToList();
-
-    private void Divert(long offset, string topic, byte[]? key, byte[] value, string reason)
+    /// <summary>Idle jumps the checkpoint carries, made again where they first happened: before the record at their offset is judged.</summary>
+    private void ReplayJumpsUpTo(long offset)
     {
-        var side = _sides[topic];
-        // Delivered by an owner that crashed before committing past it.
-        if (side.Holds(offset)) return;
-        var record = new SideRecord(new TopicPartition(topic, side.Partition), key, value, reason);
-        _pendingSide[offset] = record;
-        Send(offset, record);
-    }
-
-    private void Send(long offset, SideRecord record) =>
-        _context.SideOutput.ProduceAsync(record.Destination, record.Key, record.Value, record.Reason, Partition, offset)
-            .PipeTo(Self,
-                success: delivered => new SideDelivered(offset, record.Destination.Topic, delivered.Offset.Value),
-                failure: e => new SideFailed(offset, record, e));
-
-    private void WakeDue()
-    {
-        var watermark = _watermark.Current;
-        foreach (var device in _timers.TakeDue(watermark)) Wake(device);
-        _context.Metrics.SetWatermark(Partition, watermark);
-        if (watermark != _reportedWatermark)
+        while (_replayJumps.TryPeek(out var jump) && jump.Offset <= offset)
         {
-            _reportedWatermark = watermark;
-            _context.TopN.Tell(new PartitionWatermark(Partition, watermark));
+            _replayJumps.Dequeue();
+            _judge.Watermark.JumpTo(jump.Watermark);
         }
     }
 
-    private void ToDevice(string device, Func<Delivery, IFromPartition> message) =>
-        _context.Devices.Tell(_outbox.Stamp(device, message, Now));
+    private void TakeCheckpoint() => _tracker.TakeCheckpoint(Watermark, Sides.MarksAt(_tracker.NextOffset));
+
+    private void WakeDue()
+    {
+        var watermark = Watermark;
+        foreach (var device in _tracker.TakeDue(watermark)) Wake(device);
+        _context.Metrics.SetWatermark(Partition, watermark);
+        if (watermark == _reportedWatermark) return;
+        _reportedWatermark = watermark;
+        _context.TopN.Tell(new PartitionWatermark(Partition, watermark));
+    }
+
+    private void Wake(string device)
+    {
+        var watermark = Watermark;
+        ToDevice(device, _tracker.NextOffset, d => new AdvanceWatermark(device, Partition, Self, watermark) { Delivery = d });
+    }
+
+    /// <summary>Sends a numbered message to a device; the partition may not commit past <paramref name="position"/> until a snapshot of the device holds it.</summary>
+    private void ToDevice(string device, long position, Func<Delivery, IFromPartition> message)
+    {
+        var stamped = _outbox.Stamp(device, message, Now);
+        _tracker.Sent(device, stamped.Delivery.Seq, position);
+        _context.Devices.Tell(stamped);
+    }
 
     private long Now => _context.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    // ---------------------------------------------------------------- devices
+
+    private void OnDeviceAck(DeviceAck ack)
+    {
+        _outbox.Ack(ack.DeviceId, ack.Seq, Now);
+        TryAck();
+    }
+
+    private void OnDeviceGap(DeviceGap gap)
+    {
+        var again = _outbox.AfterGap(gap.DeviceId, Now, minInterval: 1_000);
+        if (again.Count > 0) _log.Info("Partition {0}: device {1} missed a message; sending its {2} unacknowledged again", Partition, gap.DeviceId, again.Count);
+        foreach (var message in again) _context.Devices.Tell(message);
+    }
+
     private void ResendOverdue()
     {
-        var again = _outbox.Overdue(Now, (long)ResendAfter.TotalMilliseconds);
+        var again = _outbox.Overdue(Now, (long)_context.ResendAfter.TotalMilliseconds);
         if (again.Count == 0) return;
         _log.Info("Partition {0}: sending {1} unacknowledged messages to {2} devices again", Partition, again.Count, again.Select(m => m.DeviceId).Distinct().Count());
         foreach (var message in again) _context.Devices.Tell(message);
     }
 
-    private void Wake(string device)
+    private void OnWakeMeAt(WakeMeAt wake)
     {
-        var watermark = _watermark.Current;
-        ToDevice(device, d => new AdvanceWatermark(device, Partition, Self, watermark) { Delivery = d });
+        _tracker.SetTimer(wake.DeviceId, wake.Watermark);
+        // Already due: woken at once, and remembered like any timer that fired.
+        if (wake.Watermark <= Watermark) WakeDue();
     }
 
     private void OnCovered(Covered covered)
     {
-        if (!_uncovered.TryGetValue(covered.DeviceId, out var first) || covered.ThroughOffset < first) return;
-        if (_lastSent.TryGetValue(covered.DeviceId, out var last) && last <= covered.ThroughOffset)
-        {
-            _uncovered.Remove(covered.DeviceId);
-            _lastSent.Remove(covered.DeviceId);
-        }
-        else
-        {
-            // Records sent after the snapshot are not covered; the next one is at least one further on.
-            _uncovered[covered.DeviceId] = covered.ThroughOffset + 1;
-        }
+        _tracker.Covered(covered.DeviceId, covered.ThroughSeq, covered.ThroughOffset);
         CheckFlushed();
     }
 
-    /// <summary>The lowest offset whose effect might not be stored yet: everything below it is safe to skip on replay.</summary>
-    private long SafeOffset()
+    private void OnDeviceLostState(DeviceLostState lost)
     {
-        var safe = _nextOffset;
-        foreach (var offset in _uncovered.Values) safe = Math.Min(safe, offset);
-        if (_pendingSide.Count > 0) safe = Math.Min(safe, _pendingSide.Keys.First());
-        return safe;
+        if (_completed) return;
+        _log.Warning("Partition {0}: device {1} lost state it had acknowledged; reading the partition again from offset {2}", Partition, lost.DeviceId, _tracker.Saved.Offset);
+        // No flush: the device's snapshot holds less than it acknowledged, so what the others snapshot
+        // now could not be committed past its loss anyway; the last commit is where reading resumes.
+        End(ReadAgain: true, $"device {lost.DeviceId} lost state");
     }
 
-    private void Commit()
+    // ---------------------------------------------------------------- side topics
+
+    private void Divert(long offset, string topic, byte[]? key, byte[] value, string reason)
     {
-        if (!_saving && DueProgress() is { } progress) SaveProgress(progress);
+        if (Sides.Divert(offset, topic, key, value, reason) is { } record) Send(offset, record);
     }
 
-    /// <summary>The latest safe checkpoint, if a replay from it would differ from one from the saved progress.</summary>
-    private PartitionProgress? DueProgress()
+    private void Send(long offset, SideRecord record) =>
+        _context.SideOutput.ProduceAsync(new TopicPartition(record.Topic, record.Partition), record.Key, record.Value, record.Reason, Partition, offset, record.OriginalSize)
+            .PipeTo(Self,
+                success: delivered => new SideDelivered(offset, delivered.Offset.Value),
+                failure: e => new SideFailed(offset, e is AggregateException { InnerException: { } inner } ? inner : e));
+
+    private void OnSideDelivered(SideDelivered delivered)
     {
-        var safe = SafeOffset();
-        while (_checkpoints.Count > 1 && SecondCheckpoint().Offset <= safe) _checkpoints.Dequeue();
-        var checkpoint = _checkpoints.Peek();
-        var progress = new PartitionProgress(checkpoint.Offset, checkpoint.Watermark, _timers.Pending, _context.Epoch) { SideMarks = checkpoint.SideMarks };
-        return progress.ResumesLike(_saved) ? null : progress with { Timers = _timers.Pending.ToImmutableDictionary() };
+        Sides.Delivered(delivered.Offset, delivered.SideOffset);
+        ReportHeldBack();
+        TryAck();
+        CheckFlushed();
     }
 
-    private void SaveProgress(PartitionProgress progress)
+    private void OnSideFailed(SideFailed failed)
     {
+        var error = failed.Cause is KafkaException kafka ? kafka.Error.Code : ErrorCode.Unknown;
+        if (Sides.Failed(failed.Offset, error) is not { } retry) return;
+        if (retry.Attempts == 0)
+        {
+            _log.Warning("Partition {0}: record {1} is too large for {2} ({3}); sending its first {4} bytes with truncated: true",
+                Partition, failed.Offset, retry.Record.Topic, failed.Cause.Message, retry.Record.Value.Length);
+            Send(failed.Offset, retry.Record);
+            return;
+        }
+        // The first failure says why; the retries after it would only bury the operator's log.
+        if (retry.Attempts == 1)
+            _log.Warning(failed.Cause, "Partition {0}: record {1} could not be sent to {2}; commits wait for it, retrying with backoff", Partition, failed.Offset, retry.Record.Topic);
+        else
+            _log.Debug("Partition {0}: record {1} failed {2} times; retrying in {3}", Partition, failed.Offset, retry.Attempts, retry.Delay);
+        ReportHeldBack();
+        Timers.StartSingleTimer("side-" + failed.Offset, new RetrySide(failed.Offset), retry.Delay);
+    }
+
+    private void ReportHeldBack()
+    {
+        if (Sides.HeldBack == _heldBack) return;
+        _heldBack = Sides.HeldBack;
+        if (!_heldBack) _log.Info("Partition {0}: every side record went through; no longer held back", Partition);
+        _context.HeldBackChanged(_heldBack);
+    }
+
+    // ---------------------------------------------------------------- watermark and commits
+
+    /// <summary>
+    /// Idle means nothing to read, not records waiting behind backpressure or a paused fetch. The jump
+    /// is saved before it is applied: records after it are judged by it, so a replay must make it too,
+    /// at the same offset.
+    /// </summary>
+    private void OnIdleTick()
+    {
+        TryAck();
+        if (_completed || _saving || _jumpBeingSaved is not null) return;
+        if (_context.Consumer.HighWatermark(_context.TopicPartition) > _tracker.NextOffset) return;
+        if (_judge.Watermark.IdleTarget() is not { } target) return;
+        _tracker.Jumped(target);
+        _jumpBeingSaved = target;
+        // A progress that carries the jump is always due; should it not be, nothing is gained by waiting.
+        if (!Commit()) ApplyJump();
+    }
+
+    /// <summary>Saves the due progress, if any and if no save is under way; true when a save started.</summary>
+    private bool Commit()
+    {
+        if (_saving || _tracker.Due(Sides.LowestPending) is not { } due) return false;
         _saving = true;
-        _context.Progress.SaveAsync(_context.ProgressKey, progress)
-            .PipeTo(Self, success: () => new ProgressSaved(progress), failure: e => new ProgressFailed(e));
+        _context.Progress.SaveAsync(_context.ProgressKey, due.Progress)
+            .PipeTo(Self, success: () => new ProgressSaved(due), failure: e => new ProgressFailed(e));
+        return true;
     }
 
-    private Checkpoint SecondCheckpoint()
+    private void OnProgressSaved(ProgressSaved saved)
     {
-        using var enumerator = _checkpoints.GetEnumerator();
-        enumerator.MoveNext();
-        enumerator.MoveNext();
-        return enumerator.Current;
+        _saving = false;
+        _tracker.MarkSaved(saved.Due);
+        _context.Consumer.Commit(_context.TopicPartition, saved.Due.Progress.Offset);
+        _context.Metrics.SetCommitted(Partition, saved.Due.Progress.Offset);
+        ApplyJump();
+        CheckFlushed();
     }
+
+    /// <summary>The idle jump is durable: the watermark moves, devices due wake, and the records that waited for it are taken.</summary>
+    private void ApplyJump()
+    {
+        if (_jumpBeingSaved is not { } jump) return;
+        _jumpBeingSaved = null;
+        _judge.Watermark.JumpTo(jump);
+        TakeCheckpoint();
+        WakeDue();
+        if (_waiting is not { } waiting) return;
+        _waiting = null;
+        Self.Tell(waiting.Records, waiting.Stream);
+    }
+
+    private void OnProgressFailed(ProgressFailed failed)
+    {
+        _saving = false;
+        _log.Warning(failed.Cause, "Partition {0}: saving progress failed; retrying", Partition);
+        // A jump waiting to be saved holds the records back: retry soon rather than at the next commit.
+        if (_jumpBeingSaved is not null) Timers.StartSingleTimer("retry-commit", RetryCommit.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    // ---------------------------------------------------------------- ending
 
     private void BeginFlush()
     {
         if (_completed) return;
         _completed = true;
-        foreach (var device in _uncovered.Keys)
-        {
-            ToDevice(device, d => new FlushDevice(device, Partition, Self) { Delivery = d });
-        }
+        foreach (var device in _tracker.UncoveredDeviceIds.ToList())
+            ToDevice(device, _tracker.NextOffset, d => new FlushDevice(device, Partition, Self) { Delivery = d });
         Timers.StartSingleTimer("flush-timeout", FlushTimeout.Instance, _context.FlushTimeout);
         CheckFlushed();
     }
@@ -459,25 +554,31 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// <summary>Once the stream has ended: commit what became safe, and finish when everything taken is committed.</summary>
     private void CheckFlushed()
     {
-        if (!_completed || _saving) return;
-        if (Committed < _nextOffset || DueProgress() is not null)
+        if (!_completed || _saving || _end is not null) return;
+        if (_tracker.Saved.Offset < _tracker.NextOffset || _tracker.Due(Sides.LowestPending) is not null)
         {
             Commit();
             return;
         }
-        Finish();
+        End(ReadAgain: false, "handed over");
     }
 
-    private void Finish()
+    private void OnFlushTimeout()
     {
-        _context.Flushed.TrySetResult(Committed);
+        _log.Warning("Partition {0}: {1} devices and {2} side records still uncovered after {3}; the next owner replays from offset {4}",
+            Partition, _tracker.UncoveredDevices, Sides.PendingCount, _context.FlushTimeout, _tracker.Saved.Offset);
+        End(ReadAgain: false, "flush timed out");
+    }
+
+    private void End(bool ReadAgain, string why)
+    {
+        if (_end is not null) return;
+        _completed = true;
+        _end = new PartitionEnd(_tracker.Saved.Offset, ReadAgain, why);
         Context.Stop(Self);
     }
 
-    /// <summary>Where a replay from <see cref="Offset"/> starts: the watermark it judges that record by, and the side marks.</summary>
-    private sealed record Checkpoint(long Offset, long Watermark, IReadOnlyList<SideMark> SideMarks);
-
-    private sealed record SideRecord(TopicPartition Destination, byte[]? Key, byte[] Value, string Reason);
+    // ---------------------------------------------------------------- messages
 
     private sealed class ShardReady
     {
@@ -486,19 +587,23 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private sealed record ShardNotReady(Exception Cause);
 
-    private sealed record SideDelivered(long Offset, string Topic, long SideOffset);
+    private sealed record SideDelivered(long Offset, long SideOffset);
 
     private sealed record SidesReadBack(IReadOnlyList<SideLedger> Ledgers);
 
     private sealed record SideReadBackFailed(Exception Cause);
 
-    private sealed record SideFailed(long Offset, SideRecord Record, Exception Cause);
+    private sealed record SideFailed(long Offset, Exception Cause);
 
     private sealed record RetrySide(long Offset);
 
-    private sealed record ProgressSaved(PartitionProgress Progress);
+    private sealed record ProgressSaved(DueProgress Due);
 
     private sealed record ProgressFailed(Exception Cause);
+
+    private sealed record MarksSaved(PartitionProgress Progress);
+
+    private sealed record MarksFailed(Exception Cause);
 
     private sealed class RetryReadBack
     {
@@ -508,6 +613,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private sealed class RetrySaveMarks
     {
         public static readonly RetrySaveMarks Instance = new();
+    }
+
+    private sealed class RetryCommit
+    {
+        public static readonly RetryCommit Instance = new();
     }
 
     private sealed class IdleTick
@@ -533,5 +643,10 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private sealed class Revoked
     {
         public static readonly Revoked Instance = new();
+    }
+
+    private sealed class Abandoned
+    {
+        public static readonly Abandoned Instance = new();
     }
 }

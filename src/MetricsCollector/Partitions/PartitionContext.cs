@@ -4,6 +4,7 @@ using MetricsCollector.Core.Windows;
 using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Consumer;
 using MetricsCollector.Observability;
+using MetricsCollector.ReadSide;
 
 namespace MetricsCollector.Partitions;
 
@@ -26,11 +27,30 @@ public sealed record PartitionContext
     public required WindowSettings Windows { get; init; }
     public required long MaxOutOfOrderness { get; init; }
     public required long IdleTimeout { get; init; }
+    public required long MaxFutureSkew { get; init; }
     public required string DeadLetterTopic { get; init; }
     public required string TooLateTopic { get; init; }
     public required CollectorMetrics Metrics { get; init; }
     public TimeProvider Clock { get; init; } = TimeProvider.System;
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Messages to devices not yet handled, beyond which the stream waits (well under the shard region's buffer of 100k).</summary>
+    public int MaxInFlight { get; init; } = 4_000;
+
+    /// <summary>
+    /// How long a device may leave messages unacknowledged before they are sent again (<see cref="Devices.DeviceOutbox"/>):
+    /// only for a lost last message; a gap is reported by the device at once. Short timeouts resend to
+    /// devices that are only slow while a backlog drains.
+    /// </summary>
+    public TimeSpan ResendAfter { get; init; } = TimeSpan.FromSeconds(30);
+
+    public SideOutputSettings Sides { get; init; } = new();
+
+    /// <summary>Rows waiting for the store: while it is full the partition takes no records, so that a store outage holds memory bounded.</summary>
+    public WriteBacklog Backlog { get; init; } = new(int.MaxValue);
+
+    /// <summary>Told whenever the partition becomes held back by a side record that keeps failing, or free again.</summary>
+    public Action<bool> HeldBackChanged { get; init; } = _ => { };
     /// <summary>
     /// How long a revoked partition waits for its devices' snapshots before handing over anyway
     /// (the next owner then replays from the last commit, exactly once all the same). The whole
@@ -49,9 +69,25 @@ public sealed record PartitionContext
     /// </summary>
     public TaskCompletionSource Revoked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Completed with the committed offset once the partition has flushed (or stopped).</summary>
-    public TaskCompletionSource<long> Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>
+    /// Completed by the ingest when the partition's log was found replaced or cut under it: what the
+    /// partition holds belongs to the old log, so it stops at once, without a commit, and is read anew.
+    /// </summary>
+    public TaskCompletionSource Abandoned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completed once the partition actor has stopped: how far it committed, and whether it must be read again.</summary>
+    public TaskCompletionSource<PartitionEnd> Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
+
+/// <summary>How a partition actor ended.</summary>
+/// <param name="Committed">The offset its last saved checkpoint resumes at.</param>
+/// <param name="ReadAgain">
+/// It stopped while its partition is still assigned here and must be read again from its last commit:
+/// a device lost state, the actor failed, or the log was replaced under it. False when it handed over
+/// (revoked, the stream ended, the node stops).
+/// </param>
+/// <param name="Why">What happened, for the log.</param>
+public sealed record PartitionEnd(long Committed, bool ReadAgain, string Why);
 
 /// <summary>Where partitions keep their <see cref="PartitionProgress"/>.</summary>
 public interface IPartitionProgressStore

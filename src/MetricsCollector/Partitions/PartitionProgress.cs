@@ -1,22 +1,44 @@
 using System.Text;
-using MetricsCollector.Core.Time;
 
 namespace MetricsCollector.Partitions;
+
+/// <summary>
+/// An idle jump of a partition's watermark that a replay must repeat: when the partition has read
+/// every record below <see cref="Offset"/>, its watermark moves up to <see cref="Watermark"/>, before
+/// the record at <see cref="Offset"/> is judged.
+/// </summary>
+public sealed record WatermarkJump(long Offset, long Watermark);
 
 /// <summary>
 /// Where a partition's processing can resume: the next offset to read, the watermark that
 /// record must be judged by, and the devices waiting for the watermark (their timers), since a
 /// device whose records are all behind the offset would otherwise never be woken again.
-/// Kept in the store beside the results, written at every commit. <see cref="Epoch"/> is the
-/// broker's cluster id: an offset of one broker means nothing on another. <see cref="SideMarks"/>
-/// tell a replay where to look for the side records already delivered (see <see cref="SideMark"/>).
+/// Kept in the store beside the results, written at every commit.
+/// <para>
+/// <see cref="Epoch"/> is the broker's cluster id and <see cref="LogGeneration"/> counts the times
+/// the partition's log was found replaced under it (the topic deleted and created again, its offsets
+/// reset): an offset means something only within one log, so devices compare <see cref="RecordsEpoch"/>,
+/// which names both. <see cref="SideMarks"/> tell a replay where to look for the side records already
+/// delivered (see <see cref="SideMark"/>); <see cref="Jumps"/> are the idle jumps a replay from here
+/// must make again, each at the offset where it first happened.
+/// </para>
 /// </summary>
 public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDictionary<string, long> Timers, string Epoch)
 {
-    /// <summary>Version 3 added the side marks; a version 2 checkpoint reads as one without marks.</summary>
-    private const byte Version = 3;
+    /// <summary>Version 3 added the side marks; 4 the idle jumps, the log generation and the topic id, and timers grouped by time.</summary>
+    private const byte Version = 4;
 
     public IReadOnlyList<SideMark> SideMarks { get; init; } = [];
+
+    public IReadOnlyList<WatermarkJump> Jumps { get; init; } = [];
+
+    public int LogGeneration { get; init; }
+
+    /// <summary>The topic's id where the broker reports one (a real Kafka does, the embedded broker does not).</summary>
+    public string? TopicId { get; init; }
+
+    /// <summary>What names the log these offsets belong to, for devices that remember offsets.</summary>
+    public string RecordsEpoch => LogGeneration == 0 ? Epoch : $"{Epoch}~{LogGeneration}";
 
     public static PartitionProgress Beginning(string epoch) => new(0, Core.Time.Watermark.Start, new Dictionary<string, long>(), epoch);
 
@@ -25,9 +47,19 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
     /// one, or a recreated cluster) the offsets start again at the beginning, but the watermark and
     /// timers stay: the devices have already seen that watermark, and judging new records by a
     /// lower one would make the partition and its devices disagree about what is too late.
-    /// The side marks go: they are offsets of the other broker's side topics.
+    /// The side marks and jumps go: they are offsets of the other broker's topics.
     /// </summary>
-    public PartitionProgress On(string epoch) => Epoch == epoch ? this : this with { Offset = 0, Epoch = epoch, SideMarks = [] };
+    public PartitionProgress On(string epoch) =>
+        Epoch == epoch ? this : this with { Offset = 0, Epoch = epoch, SideMarks = [], Jumps = [], LogGeneration = 0, TopicId = null };
+
+    /// <summary>
+    /// The partition's log was replaced under this checkpoint (its end is below the checkpoint, or the
+    /// topic has a new id): read the new log from <paramref name="logStart"/>, as a new generation, so
+    /// that devices do not skip its records as ones they applied. Watermark and timers stay, as for a
+    /// new broker.
+    /// </summary>
+    public PartitionProgress Replaced(long logStart, string? topicId) =>
+        this with { Offset = logStart, SideMarks = [], Jumps = [], LogGeneration = LogGeneration + 1, TopicId = topicId };
 
     /// <summary>
     /// Whether saving <paramref name="other"/> over this would change where or how a replay
@@ -35,6 +67,8 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
     /// </summary>
     public bool ResumesLike(PartitionProgress other) =>
         Offset == other.Offset && Watermark == other.Watermark && Epoch == other.Epoch
+        && LogGeneration == other.LogGeneration && TopicId == other.TopicId
+        && Jumps.SequenceEqual(other.Jumps)
         && Timers.Count == other.Timers.Count
         && Timers.All(t => other.Timers.TryGetValue(t.Key, out var time) && time == t.Value);
 
@@ -42,18 +76,21 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
 
     public string Encode()
     {
-        using var stream = new MemoryStream(32 + Timers.Count * 24);
+        using var stream = new MemoryStream(64 + Timers.Count * 16);
         using (var writer = new BinaryWriter(stream, Encoding.UTF8))
         {
             writer.Write(Version);
             writer.Write(Epoch);
             writer.Write(Offset);
             writer.Write(Watermark);
-            writer.Write7BitEncodedInt(Timers.Count);
-            foreach (var (device, time) in Timers)
+            // Devices wait for a few distinct times (the next window ends): each time once.
+            var byTime = Timers.GroupBy(t => t.Value).ToList();
+            writer.Write7BitEncodedInt(byTime.Count);
+            foreach (var group in byTime)
             {
-                writer.Write(device);
-                writer.Write(time);
+                writer.Write(group.Key);
+                writer.Write7BitEncodedInt(group.Count());
+                foreach (var timer in group) writer.Write(timer.Key);
             }
             writer.Write7BitEncodedInt(SideMarks.Count);
             foreach (var mark in SideMarks)
@@ -62,6 +99,14 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
                 writer.Write7BitEncodedInt(mark.Partition);
                 writer.Write(mark.Offset);
             }
+            writer.Write7BitEncodedInt(Jumps.Count);
+            foreach (var jump in Jumps)
+            {
+                writer.Write(jump.Offset);
+                writer.Write(jump.Watermark);
+            }
+            writer.Write7BitEncodedInt(LogGeneration);
+            writer.Write(TopicId ?? "");
         }
         return Convert.ToBase64String(stream.ToArray());
     }
@@ -72,17 +117,38 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
         {
             using var reader = new BinaryReader(new MemoryStream(Convert.FromBase64String(text)), Encoding.UTF8);
             var version = reader.ReadByte();
-            if (version is not (2 or Version)) throw new FormatException($"unknown partition progress version {version}");
+            if (version is not (2 or 3 or Version)) throw new FormatException($"unknown partition progress version {version}");
             var epoch = reader.ReadString();
             var offset = reader.ReadInt64();
             var watermark = reader.ReadInt64();
-            var count = reader.Read7BitEncodedInt();
-            var timers = new Dictionary<string, long>(count);
-            for (var i = 0; i < count; i++) timers[reader.ReadString()] = reader.ReadInt64();
+            var timers = new Dictionary<string, long>();
+            if (version == Version)
+            {
+                var times = reader.Read7BitEncodedInt();
+                for (var i = 0; i < times; i++)
+                {
+                    var time = reader.ReadInt64();
+                    var devices = reader.Read7BitEncodedInt();
+                    for (var d = 0; d < devices; d++) timers[reader.ReadString()] = time;
+                }
+            }
+            else
+            {
+                var count = reader.Read7BitEncodedInt();
+                for (var i = 0; i < count; i++) timers[reader.ReadString()] = reader.ReadInt64();
+            }
             var marks = new List<SideMark>();
             var markCount = version == 2 ? 0 : reader.Read7BitEncodedInt();
             for (var i = 0; i < markCount; i++) marks.Add(new SideMark(reader.ReadString(), reader.Read7BitEncodedInt(), reader.ReadInt64()));
-            return new PartitionProgress(offset, watermark, timers, epoch) { SideMarks = marks };
+            var progress = new PartitionProgress(offset, watermark, timers, epoch) { SideMarks = marks };
+            if (version < Version) return progress;
+
+            var jumps = new List<WatermarkJump>();
+            var jumpCount = reader.Read7BitEncodedInt();
+            for (var i = 0; i < jumpCount; i++) jumps.Add(new WatermarkJump(reader.ReadInt64(), reader.ReadInt64()));
+            var generation = reader.Read7BitEncodedInt();
+            var topicId = reader.ReadString();
+            return progress with { Jumps = jumps, LogGeneration = generation, TopicId = topicId.Length == 0 ? null : topicId };
         }
         catch (EndOfStreamException e)
         {

@@ -7,7 +7,8 @@ namespace MetricsCollector.ReadSide;
 
 /// <summary>
 /// The cluster singleton behind <c>/metrics/top/{n}</c> without a window: it learns every
-/// partition's watermark, so it knows which windows have fired on every partition, and serves
+/// partition's watermark and the topic's partition count as the broker reports it, so it knows which
+/// windows have fired on every partition of the topic, and serves
 /// the latest of those that holds rows (after a finished replay the very latest fired window
 /// is usually empty, and an empty answer would help nobody). It keeps the rows of that window
 /// and newer ones in memory, ranked on demand and cached per figure. After a failover it starts
@@ -18,20 +19,26 @@ public sealed class TopNActor : ReceiveActor
     private const int MaxWindows = 64;
 
     private readonly IResultStore _store;
-    private readonly int _partitions;
     private readonly long _slide;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<int, long> _watermarks = new();
     private readonly SortedDictionary<long, WindowRows> _windows = new();
     private long? _complete;
+    private int? _partitions;
 
-    public TopNActor(IResultStore store, int partitions, long slideMs)
+    public TopNActor(IResultStore store, long slideMs)
     {
         _store = store;
-        _partitions = partitions;
         _slide = slideMs;
 
         Receive<PartitionWatermark>(OnWatermark);
+        Receive<TopicPartitions>(topic =>
+        {
+            if (_partitions == topic.Count) return;
+            _log.Info("The topic has {0} partitions", topic.Count);
+            _partitions = topic.Count;
+            Recompute();
+        });
         Receive<RowsPublished>(published =>
         {
             var oldest = ServedEnd() ?? long.MinValue;
@@ -47,17 +54,30 @@ public sealed class TopNActor : ReceiveActor
         Receive<GetTopN>(Answer);
     }
 
-    public static Props Props(IResultStore store, int partitions, long slideMs) =>
-        Akka.Actor.Props.Create(() => new TopNActor(store, partitions, slideMs));
+    public static Props Props(IResultStore store, long slideMs) =>
+        Akka.Actor.Props.Create(() => new TopNActor(store, slideMs));
 
     private void OnWatermark(PartitionWatermark report)
     {
         // A partition moving to another node restarts from its last checkpoint: never step back.
         if (_watermarks.TryGetValue(report.Partition, out var known) && known >= report.Watermark) return;
         _watermarks[report.Partition] = report.Watermark;
-        if (_watermarks.Count < _partitions) return;
+        Recompute();
+    }
 
-        var lowest = _watermarks.Values.Min();
+    /// <summary>
+    /// The latest window end at or below every partition's watermark. A partition that has not reported
+    /// (one just added) holds it where it was: the answer stays the last complete window meanwhile.
+    /// </summary>
+    private void Recompute()
+    {
+        if (_partitions is not { } partitions || partitions == 0) return;
+        var lowest = long.MaxValue;
+        for (var partition = 0; partition < partitions; partition++)
+        {
+            if (!_watermarks.TryGetValue(partition, out var watermark)) return;
+            lowest = Math.Min(lowest, watermark);
+        }
         if (lowest == long.MinValue) return;
         // The largest window end at or below every partition's watermark.
         var end = lowest - (((lowest % _slide) + _slide) % _slide);
@@ -134,5 +154,8 @@ public sealed class TopNActor : ReceiveActor
 }
 
 public sealed record GetTopN(int N, RankBy By);
+
+/// <summary>Node → top-N singleton: the input topic's partition count as the broker reports it.</summary>
+public sealed record TopicPartitions(int Count);
 
 public sealed record TopNAnswer(IReadOnlyList<WindowResult> Rows);

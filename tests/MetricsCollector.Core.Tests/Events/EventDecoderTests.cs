@@ -199,10 +199,15 @@ public class EventDecoderTests
     public void Not_utf8_wins_over_not_json() =>
         Assert.Equal(RejectReason.NotUtf8, Refused([.. "not json at all "u8, 0xFF]));
 
+    // ---- empty ----
+
+    [Fact]
+    public void No_bytes_at_all_is_empty_not_malformed_json() =>
+        Assert.Equal(RejectReason.Empty, Refused([]));
+
     // ---- not-json ----
 
     [Theory]
-    [InlineData("")]
     [InlineData("   ")]
     [InlineData("{")]
     [InlineData("}")]

@@ -15,6 +15,8 @@ public class RejectReasonTests
     [InlineData(RejectReason.DeviceIdInvalid, "device-id-invalid")]
     [InlineData(RejectReason.TooLarge, "too-large")]
     [InlineData(RejectReason.DuplicateField, "duplicate-field")]
+    [InlineData(RejectReason.Empty, "empty")]
+    [InlineData(RejectReason.TimestampInFuture, "timestamp-in-future")]
     public void Header_value_is_stable(RejectReason reason, string expected) =>
         Assert.Equal(expected, reason.ToHeaderValue());
 

@@ -34,11 +34,14 @@ public sealed class WatermarkTests
         w.Observe(500_000);
 
         clock.Now = 1_029_999;
-        Assert.False(w.AdvanceIfIdle());
+        Assert.Null(w.IdleTarget());
         Assert.Equal(495_000, w.Current);
 
         clock.Now = 1_030_000;
-        Assert.True(w.AdvanceIfIdle());
+        Assert.Equal(1_025_000, w.IdleTarget());
+        // Only a jump moves it: the partition makes the target durable first.
+        Assert.Equal(495_000, w.Current);
+        w.JumpTo(1_025_000);
         Assert.Equal(1_025_000, w.Current);
     }
 
@@ -49,7 +52,7 @@ public sealed class WatermarkTests
         var w = new Watermark(5_000, 30_000, clock);
         w.Observe(10_000_000);
         clock.Now = 100_000;
-        Assert.False(w.AdvanceIfIdle());
+        Assert.Null(w.IdleTarget());
         Assert.Equal(9_995_000, w.Current);
     }
 
@@ -60,8 +63,7 @@ public sealed class WatermarkTests
         var w = new Watermark(5_000, 30_000, clock);
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(80_000), w.IdleDeadline);
         clock.Now = 80_000;
-        Assert.True(w.AdvanceIfIdle());
-        Assert.Equal(75_000, w.Current);
+        Assert.Equal(75_000, w.IdleTarget());
     }
 
     [Fact]
@@ -72,8 +74,26 @@ public sealed class WatermarkTests
         clock.Now = 20_000;
         w.Observe(1_000);
         clock.Now = 40_000;
-        Assert.False(w.AdvanceIfIdle());
+        Assert.Null(w.IdleTarget());
         clock.Now = 50_000;
-        Assert.True(w.AdvanceIfIdle());
+        Assert.Equal(45_000, w.IdleTarget());
+    }
+
+    [Fact]
+    public void A_jump_never_moves_it_down_and_is_not_activity()
+    {
+        var clock = new ManualClock { Now = 0 };
+        var w = new Watermark(5_000, 30_000, clock);
+        w.Observe(100_000);
+        w.JumpTo(50_000);
+        Assert.Equal(95_000, w.Current);
+        clock.Now = 29_000;
+        w.JumpTo(200_000);
+        Assert.Equal(200_000, w.Current);
+        // The idle period started with the record at 0 ms and goes on through the jump.
+        clock.Now = 30_000;
+        Assert.Null(w.IdleTarget());
+        clock.Now = 206_000;
+        Assert.Equal(201_000, w.IdleTarget());
     }
 }

@@ -48,7 +48,7 @@ internal sealed class WindowPipelineHarness
         _clock.Now = farFuture;
         foreach (var (partition, (watermark, timers)) in _partitions)
         {
-            watermark.AdvanceIfIdle();
+            if (watermark.IdleTarget() is { } target) watermark.JumpTo(target);
             WakeDue(partition, watermark, timers);
         }
     }

@@ -20,7 +20,12 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
         _store.ResetAsync().GetAwaiter().GetResult();
     }
 
-    private IActorRef TopN(int partitions = 2) => Sys.ActorOf(TopNActor.Props(_store.Store, partitions, Slide));
+    private IActorRef TopN(int partitions = 2)
+    {
+        var topN = Sys.ActorOf(TopNActor.Props(_store.Store, Slide));
+        topN.Tell(new TopicPartitions(partitions));
+        return topN;
+    }
 
     private static WindowResult Row(string device, long end, double p95, double max = 50, int revision = 1, bool final = false) =>
         new(device, end - 60_000, end, 10, 20, p95, 99, 0, max, 30, 100, revision, final, 0);
@@ -38,6 +43,46 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
         topN.Tell(new RowsPublished([Row("a", 60_000, 90)]));
         topN.Tell(new PartitionWatermark(0, 70_000));
         Assert.Empty(Ask(topN, 10));
+    }
+
+    [Fact]
+    public void Nothing_is_served_before_the_partition_count_is_known()
+    {
+        var topN = Sys.ActorOf(TopNActor.Props(_store.Store, Slide));
+        topN.Tell(new RowsPublished([Row("a", 60_000, 90)]));
+        topN.Tell(new PartitionWatermark(0, 70_000));
+        Assert.Empty(Ask(topN, 10));
+        topN.Tell(new TopicPartitions(1));
+        Assert.Equal(["a"], Ask(topN, 10).Select(r => r.DeviceId));
+    }
+
+    [Fact]
+    public void Every_partition_of_the_topic_counts_however_many_there_are()
+    {
+        // Thirty partitions: ten reporting is not every partition.
+        var topN = TopN(partitions: 30);
+        topN.Tell(new RowsPublished([Row("a", 60_000, 90)]));
+        for (var partition = 0; partition < 10; partition++) topN.Tell(new PartitionWatermark(partition, 70_000));
+        Assert.Empty(Ask(topN, 10));
+        for (var partition = 10; partition < 30; partition++) topN.Tell(new PartitionWatermark(partition, 70_000));
+        Assert.Equal(["a"], Ask(topN, 10).Select(r => r.DeviceId));
+    }
+
+    [Fact]
+    public void A_partition_added_keeps_the_last_complete_window_until_it_reports_then_counts()
+    {
+        var topN = TopN(partitions: 1);
+        topN.Tell(new RowsPublished([Row("a", 60_000, 90), Row("b", 70_000, 80)]));
+        topN.Tell(new PartitionWatermark(0, 65_000));
+        Assert.Equal(["a"], Ask(topN, 10).Select(r => r.DeviceId));
+
+        topN.Tell(new TopicPartitions(2));
+        topN.Tell(new PartitionWatermark(0, 75_000));
+        // Partition 1 has not reported: still the window that was complete.
+        Assert.Equal(["a"], Ask(topN, 10).Select(r => r.DeviceId));
+
+        topN.Tell(new PartitionWatermark(1, 71_000));
+        Assert.Equal(["b"], Ask(topN, 10).Select(r => r.DeviceId));
     }
 
     [Fact]

@@ -1,0 +1,205 @@
+using System.Collections.Immutable;
+using MetricsCollector.Core.Time;
+
+namespace MetricsCollector.Partitions;
+
+/// <summary>
+/// The commit logic of one partition: which offset it may commit, with which checkpoint. Plain
+/// state, driven by the partition actor and tested on its own.
+/// <para>
+/// Kafka is the event log: a commit at offset C promises that a replay from C, judged from the
+/// checkpoint saved with it, rebuilds everything not yet stored. So C may not pass
+/// </para>
+/// <list type="bullet">
+/// <item>a message to a device that no snapshot of the device holds yet (<see cref="Sent"/>,
+/// <see cref="Covered"/>): records, and watermark wake-ups too, since a device restored from an older
+/// snapshot must be woken again;</item>
+/// <item>a side record not yet in its topic (the caller passes the lowest such offset).</item>
+/// </list>
+/// <para>
+/// A checkpoint is taken whenever the watermark may have moved (<see cref="TakeCheckpoint"/>). The
+/// one committed is the latest at or below the safe offset, and it keeps what a replay from it needs:
+/// the watermark before its offset, the side marks of that moment, the timers that were pending at
+/// that moment (those still pending, and those that fired since and whose devices may not have
+/// snapshotted the wake-up), and the idle jumps made at or after its offset.
+/// </para>
+/// </summary>
+public sealed class CommitTracker
+{
+    private readonly Dictionary<string, Uncovered> _uncovered = new();
+    private readonly List<Checkpoint> _checkpoints = new();
+    private readonly EventTimeTimers<string> _timers = new();
+    private readonly List<FiredTimer> _fired = new();
+    private readonly List<WatermarkJump> _jumps = new();
+    private readonly int _maxCheckpoints;
+    private long _nextCheckpointId;
+
+    /// <param name="start">Where the partition resumes: offset, watermark, timers and jumps to replay.</param>
+    /// <param name="maxCheckpoints">
+    /// How many checkpoints are kept while commits cannot move (a device that does not snapshot, a
+    /// store that is down); past it every other one goes, which only makes the eventual commit coarser.
+    /// </param>
+    public CommitTracker(PartitionProgress start, int maxCheckpoints = 256)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCheckpoints, 2);
+        _maxCheckpoints = maxCheckpoints;
+        Saved = start;
+        NextOffset = start.Offset;
+        foreach (var (device, time) in start.Timers) _timers.Set(device, time);
+        _jumps.AddRange(start.Jumps);
+    }
+
+    /// <summary>The progress last saved (or the one started from).</summary>
+    public PartitionProgress Saved { get; private set; }
+
+    /// <summary>The offset of the next record to read.</summary>
+    public long NextOffset { get; private set; }
+
+    /// <summary>Devices that hold messages no snapshot of theirs covers.</summary>
+    public int UncoveredDevices => _uncovered.Count;
+
+    public IEnumerable<string> UncoveredDeviceIds => _uncovered.Keys;
+
+    public int CheckpointCount => _checkpoints.Count;
+
+    public IReadOnlyDictionary<string, long> PendingTimers => _timers.Pending;
+
+    /// <summary>Idle jumps of the start progress not yet reached, in offset order: a replay makes them again.</summary>
+    public IEnumerable<WatermarkJump> JumpsAhead => _jumps.Where(j => j.Offset >= NextOffset).OrderBy(j => j.Offset);
+
+    /// <summary>Takes the record at <paramref name="offset"/>; false for one below the resume point (read again after a rebalance raced a commit).</summary>
+    public bool Read(long offset)
+    {
+        if (offset < NextOffset) return false;
+        NextOffset = offset + 1;
+        return true;
+    }
+
+    /// <summary>Message <paramref name="seq"/> went to <paramref name="device"/>; its effect starts at <paramref name="position"/> (its first record, or the offset the partition had reached for a wake-up).</summary>
+    public void Sent(string device, long seq, long position)
+    {
+        if (_uncovered.TryGetValue(device, out var line)) line.LastSeq = seq;
+        else _uncovered[device] = new Uncovered { FirstSeq = seq, FirstPosition = position, LastSeq = seq };
+    }
+
+    /// <summary>
+    /// A snapshot of <paramref name="device"/> holds every message of this partition up to
+    /// <paramref name="throughSeq"/>, and its records up to <paramref name="appliedOffset"/>. The next
+    /// message's effect starts past that offset whatever it is: a run of later records, or a wake-up
+    /// sent after them.
+    /// </summary>
+    public void Covered(string device, long throughSeq, long appliedOffset)
+    {
+        if (!_uncovered.TryGetValue(device, out var line) || throughSeq < line.FirstSeq) return;
+        if (throughSeq >= line.LastSeq)
+        {
+            _uncovered.Remove(device);
+            return;
+        }
+        line.FirstSeq = throughSeq + 1;
+        line.FirstPosition = Math.Max(line.FirstPosition, appliedOffset + 1);
+    }
+
+    public void SetTimer(string device, long time) => _timers.Set(device, time);
+
+    /// <summary>The devices due at <paramref name="watermark"/>; each is remembered with the checkpoints before it.</summary>
+    public IReadOnlyList<string> TakeDue(long watermark)
+    {
+        var due = _timers.TakeDue(watermark);
+        if (due.Count == 0) return due;
+        var after = _nextCheckpointId - 1;
+        foreach (var device in due) _fired.Add(new FiredTimer(after, device, watermark));
+        return due;
+    }
+
+    /// <summary>The watermark jumps to <paramref name="watermark"/> at <see cref="NextOffset"/> (idle, or replayed).</summary>
+    public void Jumped(long watermark)
+    {
+        _jumps.RemoveAll(j => j.Offset == NextOffset && j.Watermark <= watermark);
+        _jumps.Add(new WatermarkJump(NextOffset, watermark));
+    }
+
+    /// <summary>A point a replay can start from: <see cref="NextOffset"/>, judged by <paramref name="watermark"/>.</summary>
+    public void TakeCheckpoint(long watermark, IReadOnlyList<SideMark> marks)
+    {
+        _checkpoints.Add(new Checkpoint(_nextCheckpointId++, NextOffset, watermark, marks));
+        if (_checkpoints.Count <= _maxCheckpoints) return;
+        // Every other one between the oldest (the commit candidate) and the newest.
+        var kept = new List<Checkpoint>(_checkpoints.Count / 2 + 2) { _checkpoints[0] };
+        for (var i = 2; i < _checkpoints.Count - 1; i += 2) kept.Add(_checkpoints[i]);
+        kept.Add(_checkpoints[^1]);
+        _checkpoints.Clear();
+        _checkpoints.AddRange(kept);
+    }
+
+    /// <summary>The lowest offset whose effect might not be stored yet: everything below it is safe to skip on replay.</summary>
+    public long SafeOffset(long? lowestPendingSide)
+    {
+        var safe = NextOffset;
+        foreach (var line in _uncovered.Values) safe = Math.Min(safe, line.FirstPosition);
+        if (lowestPendingSide is { } side) safe = Math.Min(safe, side);
+        return safe;
+    }
+
+    /// <summary>The progress of the latest checkpoint at or below the safe offset, if a replay from it would differ from one from the saved progress.</summary>
+    public DueProgress? Due(long? lowestPendingSide)
+    {
+        if (_checkpoints.Count == 0) return null;
+        var safe = SafeOffset(lowestPendingSide);
+        var passed = 0;
+        while (passed + 1 < _checkpoints.Count && _checkpoints[passed + 1].Offset <= safe) passed++;
+        if (passed > 0) _checkpoints.RemoveRange(0, passed);
+        var checkpoint = _checkpoints[0];
+        var progress = Saved with
+        {
+            Offset = checkpoint.Offset,
+            Watermark = checkpoint.Watermark,
+            Timers = TimersAt(checkpoint),
+            SideMarks = checkpoint.Marks,
+            Jumps = _jumps.Where(j => j.Offset >= checkpoint.Offset && j.Watermark > checkpoint.Watermark).OrderBy(j => j.Offset).ToList(),
+        };
+        return progress.ResumesLike(Saved) ? null : new DueProgress(progress, checkpoint.Id);
+    }
+
+    /// <summary><paramref name="due"/> is durable: what only replays from older checkpoints needed is forgotten.</summary>
+    public void MarkSaved(DueProgress due)
+    {
+        Saved = due.Progress;
+        _fired.RemoveAll(f => f.AfterCheckpoint < due.CheckpointId);
+        _jumps.RemoveAll(j => j.Watermark <= due.Progress.Watermark);
+    }
+
+    /// <summary>Only <paramref name="progress"/>'s side marks changed (saved before the first record).</summary>
+    public void MarksSaved(PartitionProgress progress) => Saved = progress;
+
+    /// <summary>Timers pending at the checkpoint: those pending now (extra wake-ups are harmless) and those fired since.</summary>
+    private ImmutableDictionary<string, long> TimersAt(Checkpoint checkpoint)
+    {
+        var timers = _timers.Pending.ToImmutableDictionary().ToBuilder();
+        foreach (var fired in _fired)
+        {
+            if (fired.AfterCheckpoint < checkpoint.Id) continue;
+            if (!timers.TryGetValue(fired.Device, out var time) || fired.Time < time) timers[fired.Device] = fired.Time;
+        }
+        return timers.ToImmutable();
+    }
+
+    private sealed class Uncovered
+    {
+        public long FirstSeq;
+        public long FirstPosition;
+        public long LastSeq;
+    }
+
+    private sealed record Checkpoint(long Id, long Offset, long Watermark, IReadOnlyList<SideMark> Marks);
+
+    /// <summary>
+    /// A timer that fired after the checkpoint <see cref="AfterCheckpoint"/> was taken. <see cref="Time"/>
+    /// is the watermark that fired it rather than the time asked for: a replay passes through the same
+    /// watermarks, so the first it reaches at or past either is this one, and the device wakes at the same point.
+    /// </summary>
+    private sealed record FiredTimer(long AfterCheckpoint, string Device, long Time);
+}
+
+/// <summary>A progress to save, and the checkpoint it was built from.</summary>
+public sealed record DueProgress(PartitionProgress Progress, long CheckpointId);
