@@ -13,7 +13,7 @@ namespace MetricsCollector.Kafka;
 /// place and <see cref="ReadBackAsync"/> can tell, after a crash, which of them are already there.
 /// Thread-safe.
 /// </summary>
-public sealed class KafkaSideOutput : IDisposable
+public sealed class KafkaSideOutput : ISideTopics, IDisposable
 {
     public const string ReasonHeader = "reason";
     public const string SourcePartitionHeader = "source-partition";
@@ -65,6 +65,9 @@ public sealed class KafkaSideOutput : IDisposable
         }
         return _producer.ProduceAsync(destination, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers }, cancellationToken);
     }
+
+    public async Task<long> SendAsync(TopicPartition destination, byte[]? key, byte[]? value, string reason, int sourcePartition, long sourceOffset, int? originalSize) =>
+        (await ProduceAsync(destination, key, value, reason, sourcePartition, sourceOffset, originalSize)).Offset.Value;
 
     public Task<int> PartitionCountAsync(string topic) => Task.Run(() =>
     {

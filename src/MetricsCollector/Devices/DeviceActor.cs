@@ -254,7 +254,8 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
 
     private void OnSaved()
     {
-        var saved = _pending!;
+        // The answer to a save asked for before this actor restarted: that snapshot is not this instance's to report.
+        if (_pending is not { } saved) return;
         _saving = false;
         _pending = null;
         if (_snapshotFailures > 0) _log.Debug("Snapshot of device {0} saved after {1} failures", DeviceId, _snapshotFailures);

@@ -438,9 +438,9 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     }
 
     private void Send(long offset, SideRecord record) =>
-        _context.SideOutput.ProduceAsync(new TopicPartition(record.Topic, record.Partition), record.Key, record.Value, record.Reason, Partition, offset, record.OriginalSize)
+        _context.SideOutput.SendAsync(new TopicPartition(record.Topic, record.Partition), record.Key, record.Value, record.Reason, Partition, offset, record.OriginalSize)
             .PipeTo(Self,
-                success: delivered => new SideDelivered(offset, delivered.Offset.Value),
+                success: sideOffset => new SideDelivered(offset, sideOffset),
                 failure: e => new SideFailed(offset, e is AggregateException { InnerException: { } inner } ? inner : e));
 
     private void OnSideDelivered(SideDelivered delivered)

@@ -21,7 +21,7 @@ public sealed record PartitionContext
     /// <summary>Completes once this partition's device shard can only start on this node (<see cref="Ingest.ShardHandOver"/>).</summary>
     public required Task ShardReady { get; init; }
     public required IActorRef TopN { get; init; }
-    public required KafkaSideOutput SideOutput { get; init; }
+    public required ISideTopics SideOutput { get; init; }
     public required IConsumerControl Consumer { get; init; }
     public required IPartitionProgressStore Progress { get; init; }
     public required WindowSettings Windows { get; init; }

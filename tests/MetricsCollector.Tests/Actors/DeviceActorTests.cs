@@ -154,4 +154,61 @@ public sealed class DeviceActorTests : TestKit
             Assert.All(parts, part => Assert.Equal((p, 3L, mean), (part.Partition, part.Row.Count, part.Row.Mean)));
         }
     }
+
+    [Fact]
+    public void A_snapshot_reports_the_messages_it_holds_by_number_to_the_partition_actor_that_sent_them()
+    {
+        var writer = CreateTestProbe();
+        var partition = PartitionProbe();
+        var device = Device("d-6", writer.Ref);
+        var first = Numbered(Events("d-6", partition.Ref, (0, 1_000, 10), (1, 2_000, 20)));
+        var second = Numbered(Events("d-6", partition.Ref, (2, 3_000, 30)));
+        device.Tell(first);
+        device.Tell(second);
+        var covered = partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3));
+        Assert.Equal((second.Delivery.Seq, 2L), (covered.ThroughSeq, covered.ThroughOffset));
+    }
+
+    [Fact]
+    public void A_wake_up_that_fires_nothing_is_covered_at_once_without_a_snapshot()
+    {
+        var writer = CreateTestProbe();
+        var partition = PartitionProbe();
+        var restarted = RestartedAfterSnapshotThrough2("d-7", writer.Ref, partition);
+        // Window ends are multiples of 10 s: 5 000 fires nothing.
+        var wake = Numbered(new AdvanceWatermark("d-7", 0, partition.Ref, 5_000));
+        restarted.Tell(wake);
+        Assert.Equal(wake.Delivery.Seq, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughSeq);
+        writer.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void A_device_that_fails_refuses_the_partition_actor_it_lost_messages_of_and_takes_the_next_one()
+    {
+        var writer = CreateTestProbe();
+        var lostFrom = CreateTestProbe();
+        lostFrom.IgnoreMessages<WakeMeAt>();
+        var device = Device("d-8", writer.Ref);
+        // Handled and acknowledged, never snapshotted (the snapshot interval is a minute).
+        device.Tell(Numbered(Events("d-8", lostFrom.Ref, (0, 1_000, 10))));
+        lostFrom.ExpectMsg<DeviceAck>();
+
+        // A message this actor throws on: it restarts from its snapshot, which holds nothing.
+        EventFilter.Exception<NullReferenceException>().ExpectOne(() =>
+            device.Tell(Numbered(new FlushDevice("d-8", 0, null!))));
+
+        // The partition actor whose acknowledged message is lost must read again: it gets no ack, it is told.
+        device.Tell(Numbered(Events("d-8", lostFrom.Ref, (1, 2_000, 20))));
+        Assert.Equal("d-8", lostFrom.ExpectMsg<DeviceLostState>().DeviceId);
+        lostFrom.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // The partition actor that reads again from the last commit (offset 0) is a new one: taken.
+        var readAgain = CreateTestProbe();
+        readAgain.IgnoreMessages<WakeMeAt>();
+        device.Tell(new DeviceEvents("d-8", 0, readAgain.Ref, "test-broker", [new PartitionEvent(0, long.MinValue, 1_000, 10), new PartitionEvent(1, long.MinValue, 2_000, 20)]) { Delivery = new Delivery(1, 1) });
+        Assert.Equal(1, readAgain.ExpectMsg<DeviceAck>().Seq);
+        device.Tell(new AdvanceWatermark("d-8", 0, readAgain.Ref, 1_000_000) { Delivery = new Delivery(2, 2) });
+        var rows = writer.FishForMessage<StoreRows>(m => m.Rows.Count > 0, TimeSpan.FromSeconds(3)).Rows;
+        Assert.All(rows, r => Assert.Equal(2, r.Row.Count));
+    }
 }

@@ -1,0 +1,201 @@
+using MetricsCollector.Core.Time;
+using MetricsCollector.Partitions;
+
+namespace MetricsCollector.Tests.Partitions;
+
+public sealed class CommitTrackerTests
+{
+    private static readonly IReadOnlyList<SideMark> Marks = [new SideMark("dlq", 0, 0)];
+
+    private static CommitTracker Started(long offset = 0, long watermark = Watermark.Start, IReadOnlyDictionary<string, long>? timers = null, IReadOnlyList<WatermarkJump>? jumps = null)
+    {
+        var start = new PartitionProgress(offset, watermark, timers ?? new Dictionary<string, long>(), "cluster") { SideMarks = Marks, Jumps = jumps ?? [] };
+        var tracker = new CommitTracker(start);
+        tracker.TakeCheckpoint(watermark, Marks);
+        return tracker;
+    }
+
+    /// <summary>Reads records <paramref name="from"/>..<paramref name="to"/> and takes a checkpoint after them.</summary>
+    private static void Read(CommitTracker tracker, long from, long to, long watermark)
+    {
+        for (var offset = from; offset <= to; offset++) Assert.True(tracker.Read(offset));
+        tracker.TakeCheckpoint(watermark, Marks);
+    }
+
+    private static PartitionProgress Commit(CommitTracker tracker, long? pendingSide = null)
+    {
+        var due = tracker.Due(pendingSide) ?? throw new InvalidOperationException("nothing due");
+        tracker.MarkSaved(due);
+        return due.Progress;
+    }
+
+    [Fact]
+    public void Commits_the_latest_checkpoint_below_every_uncovered_message_and_side_record()
+    {
+        var tracker = Started();
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.Sent("a", seq: 1, position: 5);
+        Read(tracker, 10, 19, watermark: 200);
+        Read(tracker, 20, 29, watermark: 300);
+
+        Assert.Equal(5, tracker.SafeOffset(null));
+        Assert.Equal(0, tracker.Due(null)?.Progress.Offset ?? 0);
+
+        tracker.Covered("a", throughSeq: 1, appliedOffset: 7);
+        Assert.Equal(30, tracker.SafeOffset(null));
+        Assert.Equal((20L, 200L), (tracker.Due(lowestPendingSide: 25)!.Progress.Offset, tracker.Due(lowestPendingSide: 25)!.Progress.Watermark));
+        var committed = Commit(tracker);
+        Assert.Equal((30L, 300L), (committed.Offset, committed.Watermark));
+        Assert.Null(tracker.Due(null));
+    }
+
+    [Fact]
+    public void A_partly_covered_device_holds_the_commit_just_past_what_its_snapshot_applied()
+    {
+        var tracker = Started();
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.Sent("a", 1, position: 2);
+        Read(tracker, 10, 19, watermark: 200);
+        tracker.Sent("a", 2, position: 12);
+        Read(tracker, 20, 29, watermark: 300);
+
+        tracker.Covered("a", throughSeq: 1, appliedOffset: 11);
+        Assert.Equal(12, tracker.SafeOffset(null));
+        Assert.Equal(10, Commit(tracker).Offset);
+        // An old report changes nothing.
+        tracker.Covered("a", throughSeq: 1, appliedOffset: 11);
+        Assert.Equal(12, tracker.SafeOffset(null));
+    }
+
+    [Fact]
+    public void A_wake_up_is_uncovered_until_the_device_snapshots_it()
+    {
+        var tracker = Started();
+        tracker.SetTimer("quiet", 150);
+        Read(tracker, 0, 9, watermark: 100);
+        Read(tracker, 10, 19, watermark: 200);
+        Assert.Equal(["quiet"], tracker.TakeDue(200));
+        tracker.Sent("quiet", 1, position: tracker.NextOffset);
+        Read(tracker, 20, 29, watermark: 300);
+
+        // The device fired its window but has not snapshotted: a replay must start at or before the wake-up.
+        Assert.Equal(20, Commit(tracker).Offset);
+        tracker.Covered("quiet", 1, appliedOffset: -1);
+        Assert.Equal(30, Commit(tracker).Offset);
+    }
+
+    [Fact]
+    public void A_checkpoint_keeps_the_timers_pending_when_it_was_taken_not_only_those_pending_at_commit()
+    {
+        // The crash window: a device is woken between the checkpoint and the commit. A replay from that
+        // checkpoint starts below the watermark that woke it, and must wake it again.
+        var tracker = Started();
+        tracker.SetTimer("d", 150);
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.Sent("busy", 1, position: 12);
+        Read(tracker, 10, 19, watermark: 200);
+        Assert.Equal(["d"], tracker.TakeDue(200));
+
+        var progress = Commit(tracker);
+        Assert.Equal(10, progress.Offset);
+        Assert.Equal(200, progress.Timers["d"]);
+    }
+
+    [Fact]
+    public void A_timer_fired_before_the_committed_checkpoint_is_not_kept()
+    {
+        var tracker = Started();
+        tracker.SetTimer("d", 150);
+        Read(tracker, 0, 9, watermark: 200);
+        Assert.Equal(["d"], tracker.TakeDue(200));
+        Read(tracker, 10, 19, watermark: 300);
+        Assert.False(Commit(tracker).Timers.ContainsKey("d"));
+    }
+
+    [Fact]
+    public void A_timer_set_again_after_it_fired_is_kept_at_the_earlier_time()
+    {
+        var tracker = Started();
+        tracker.SetTimer("d", 150);
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.Sent("busy", 1, position: 12);
+        Read(tracker, 10, 19, watermark: 200);
+        tracker.TakeDue(200);
+        tracker.SetTimer("d", 500);
+        Assert.Equal(200, Commit(tracker).Timers["d"]);
+    }
+
+    [Fact]
+    public void An_idle_jump_is_due_at_once_and_carried_until_a_checkpoint_holds_it()
+    {
+        var tracker = Started();
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.Sent("a", 1, position: 3);
+        tracker.Jumped(5_000);
+
+        var due = tracker.Due(null)!;
+        Assert.Equal(0, due.Progress.Offset);
+        Assert.Equal([new WatermarkJump(10, 5_000)], due.Progress.Jumps);
+        tracker.MarkSaved(due);
+
+        tracker.TakeCheckpoint(5_000, Marks);
+        Read(tracker, 10, 19, watermark: 5_000);
+        tracker.Covered("a", 1, 9);
+        var committed = Commit(tracker);
+        Assert.Equal((20L, 5_000L), (committed.Offset, committed.Watermark));
+        Assert.Empty(committed.Jumps);
+    }
+
+    [Fact]
+    public void A_later_jump_at_the_same_offset_replaces_the_earlier()
+    {
+        var tracker = Started();
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.Jumped(5_000);
+        tracker.Jumped(6_000);
+        Assert.Equal([new WatermarkJump(10, 6_000)], tracker.Due(null)!.Progress.Jumps);
+    }
+
+    [Fact]
+    public void Jumps_of_the_start_not_yet_reached_stay_in_every_progress_until_passed()
+    {
+        var jumps = new[] { new WatermarkJump(15, 5_000) };
+        var tracker = Started(offset: 0, watermark: 100, jumps: jumps);
+        Assert.Equal(jumps, tracker.JumpsAhead);
+        Read(tracker, 0, 9, watermark: 200);
+        Assert.Equal(jumps, Commit(tracker).Jumps);
+        Read(tracker, 10, 19, watermark: 5_000);
+        Assert.Empty(Commit(tracker).Jumps);
+    }
+
+    [Fact]
+    public void Records_below_the_resume_point_are_not_taken()
+    {
+        var tracker = Started(offset: 10);
+        Assert.False(tracker.Read(9));
+        Assert.True(tracker.Read(10));
+        Assert.Equal(11, tracker.NextOffset);
+    }
+
+    [Fact]
+    public void Checkpoints_stay_bounded_while_commits_cannot_move_and_the_commit_still_lands_right()
+    {
+        var tracker = Started();
+        tracker.Sent("stuck", 1, position: 0);
+        for (var batch = 0; batch < 10_000; batch++) Read(tracker, batch * 10, batch * 10 + 9, watermark: batch);
+        Assert.InRange(tracker.CheckpointCount, 2, 256);
+
+        tracker.Covered("stuck", 1, 0);
+        var committed = Commit(tracker);
+        Assert.Equal((100_000L, 9_999L), (committed.Offset, committed.Watermark));
+    }
+
+    [Fact]
+    public void Nothing_is_due_when_a_replay_would_start_the_same_way()
+    {
+        var tracker = Started(offset: 5, watermark: 100);
+        Assert.Null(tracker.Due(null));
+        tracker.SetTimer("d", 300);
+        Assert.Equal(300, tracker.Due(null)!.Progress.Timers["d"]);
+    }
+}

@@ -1,0 +1,249 @@
+using System.Text;
+using Akka.TestKit.Xunit2;
+using Confluent.Kafka;
+using MetricsCollector.Devices;
+using MetricsCollector.Kafka;
+using MetricsCollector.Partitions;
+using MetricsCollector.ReadSide;
+using static MetricsCollector.Tests.Partitions.PartitionHarness;
+
+namespace MetricsCollector.Tests.Partitions;
+
+/// <summary>
+/// The partition actor with Akka's TestKit, between probes for its stream and its devices, with side
+/// topics and checkpoints in memory: no broker, no store. What goes through Kafka end to end is tested
+/// in the Kafka and end-to-end tests.
+/// </summary>
+public sealed class PartitionActorTests : TestKit
+{
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(300);
+
+    [Fact]
+    public void A_wrong_device_clock_goes_to_the_dead_letter_topic_and_every_later_record_is_counted()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        var records = new List<ConsumeResult<byte[]?, byte[]?>> { Record(0, Event("liar", 253_402_300_799_999), appended: T0) };
+        records.AddRange(Enumerable.Range(1, 1_000).Select(i => Record(i, Event($"d{i % 10}", T0 + i * 1_000), T0 + i * 1_000)));
+        h.FeedAndAck(records);
+
+        var runs = Enumerable.Range(0, 10).Select(_ => h.ToDevice<DeviceEvents>()).ToList();
+        Assert.Equal(1_000, runs.Sum(r => r.Events.Length));
+        Assert.Equal(0, h.Context.Metrics.TooLate);
+        var dead = Assert.Single(h.Sides.Sent);
+        Assert.Equal(("timestamp-in-future", 0L), (dead.Reason, dead.SourceOffset));
+        // The watermark followed the ordinary records only.
+        Assert.Equal(T0 + 1_000_000 - 5 * Minute, h.TopN.FishForMessage<PartitionWatermark>(_ => true).Watermark);
+    }
+
+    [Fact]
+    public void A_record_without_a_value_is_dead_lettered_as_empty()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        h.FeedAndAck([Record(0, (string?)null), Record(1, Event("d", T0), T0)]);
+        h.ToDevice<DeviceEvents>();
+        AwaitAssert(() => Assert.Equal("empty", Assert.Single(h.Sides.Sent).Reason));
+    }
+
+    [Fact]
+    public void A_record_too_large_for_its_side_topic_goes_there_cut_and_the_partition_commits_past_it()
+    {
+        var h = new PartitionHarness(this);
+        // The topic takes at most 100 kB, as a broker's max.message.bytes would.
+        h.Sides.Refuse = (_, value) => value.Length > 100_000 ? new KafkaException(ErrorCode.MsgSizeTooLarge) : null;
+        h.Start();
+        var huge = Encoding.UTF8.GetBytes(new string('x', 1_100_000));
+        h.FeedAndAck([Record(0, huge, T0), Record(1, Event("d", T0), T0)]);
+        var run = h.ToDevice<DeviceEvents>();
+
+        AwaitAssert(() =>
+        {
+            var dead = Assert.Single(h.Sides.Sent);
+            Assert.Equal(("too-large", (int?)1_100_000), (dead.Reason, dead.OriginalSize));
+            Assert.InRange(dead.Value.Length, 50_000, 100_000);
+            Assert.Equal(huge[..dead.Value.Length], dead.Value);
+        });
+        h.Covered(run, appliedOffset: 1);
+        AwaitAssert(() => Assert.Equal(2, h.Progress.Last?.Offset));
+    }
+
+    [Fact]
+    public void A_side_topic_that_keeps_failing_holds_commits_back_says_so_and_lets_go_when_it_answers()
+    {
+        var heldBack = new List<bool>();
+        var h = new PartitionHarness(this, c => c with { HeldBackChanged = b => { lock (heldBack) heldBack.Add(b); } });
+        var refuse = true;
+        h.Sides.Refuse = (_, _) => Volatile.Read(ref refuse) ? new KafkaException(ErrorCode.TopicAuthorizationFailed) : null;
+        h.Start();
+        h.FeedAndAck([Record(0, "not json", T0), Record(1, Event("d", T0), T0)]);
+        h.Covered(h.ToDevice<DeviceEvents>(), appliedOffset: 1);
+
+        AwaitAssert(() => Assert.Equal([true], heldBack.ToList()));
+        Thread.Sleep(Quiet);
+        Assert.True((h.Progress.Last?.Offset ?? 0) == 0, "no commit may pass a side record that is not in its topic");
+
+        Volatile.Write(ref refuse, false);
+        AwaitAssert(() => Assert.Equal(2, h.Progress.Last?.Offset), TimeSpan.FromSeconds(5));
+        Assert.Equal([true, false], heldBack.ToList());
+    }
+
+    [Fact]
+    public void Intake_pauses_while_pending_side_records_are_over_their_bound_and_resumes_by_itself()
+    {
+        var h = new PartitionHarness(this, c => c with { Sides = new SideOutputSettings { MaxPendingBytes = 50, FirstRetry = TimeSpan.FromMilliseconds(200) } });
+        var refuse = true;
+        h.Sides.Refuse = (_, _) => Volatile.Read(ref refuse) ? new KafkaException(ErrorCode.Local_Transport) : null;
+        h.Start();
+        h.Feed(Enumerable.Range(0, 10).Select(i => Record(i, $"bad record {i}", T0)).ToList());
+        h.Stream.ExpectNoMsg(Quiet);
+
+        Volatile.Write(ref refuse, false);
+        h.Stream.ExpectMsg<StreamAck>(TimeSpan.FromSeconds(5));
+        AwaitAssert(() => Assert.Equal(10, h.Sides.Sent.Count));
+    }
+
+    [Fact]
+    public void Intake_pauses_while_the_result_writer_is_full()
+    {
+        var backlog = new WriteBacklog(limit: 10);
+        var h = new PartitionHarness(this, c => c with { Backlog = backlog });
+        h.Start();
+        backlog.Set(10);
+        h.Feed(Events("d", (0, T0)));
+        h.ToDevice<DeviceEvents>();
+        h.Stream.ExpectNoMsg(Quiet);
+        backlog.Set(3);
+        h.Stream.ExpectMsg<StreamAck>(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void An_idle_jump_is_saved_before_the_records_after_it_are_judged_and_they_are_judged_by_it()
+    {
+        var h = new PartitionHarness(this);
+        var saves = new TaskCompletionSource();
+        h.Start();
+        h.FeedAndAck(Events("d", (0, T0)));
+        h.Covered(h.ToDevice<DeviceEvents>(), 0);
+        h.Consumer.LogEnd = 1;
+        AwaitAssert(() => Assert.Equal(1, h.Progress.Last?.Offset));
+
+        // Idle: the next save (the jump's) hangs until the test lets it through.
+        h.Progress.Hold = _ => saves.Task;
+        h.Clock.Now += 31_000;
+        var jumpTo = h.Clock.Now - 5 * Minute;
+        // Too late under the jump, counted under the watermark before it.
+        var record = Record(1, Event("d", T0 + 1_000), T0 + 1_000);
+        Thread.Sleep(TimeSpan.FromSeconds(1.5));
+        h.Feed([record]);
+        h.Stream.ExpectNoMsg(Quiet);
+        Assert.Empty(h.Sides.Sent);
+
+        saves.SetResult();
+        h.Stream.ExpectMsg<StreamAck>(TimeSpan.FromSeconds(5));
+        AwaitAssert(() => Assert.Equal(("too-late", 1L), (Assert.Single(h.Sides.Sent).Reason, h.Sides.Sent.Single().SourceOffset)));
+        Assert.Contains(h.Progress.Saves, p => p.Offset == 1 && p.Jumps.SequenceEqual([new WatermarkJump(1, jumpTo)]));
+    }
+
+    [Fact]
+    public void A_replay_makes_a_saved_jump_again_before_the_record_at_its_offset()
+    {
+        var h = new PartitionHarness(this);
+        var start = PartitionProgress.Beginning("cluster") with { Offset = 5, Watermark = T0, SideMarks = [new SideMark(DeadLetter, 1, 0), new SideMark(TooLate, 1, 0)], Jumps = [new WatermarkJump(6, T0 + 60 * Minute)] };
+        h.Start(start);
+        // Offset 5 is judged by the checkpoint's watermark, 6 by the jump.
+        h.FeedAndAck([Record(5, Event("d", T0 - Minute), T0), Record(6, Event("d", T0 - Minute), T0)]);
+        var run = h.ToDevice<DeviceEvents>();
+        Assert.Equal([(5L, T0)], run.Events.Select(e => (e.Offset, e.JudgedBy)));
+        AwaitAssert(() => Assert.Equal(6L, Assert.Single(h.Sides.Sent).SourceOffset));
+    }
+
+    [Fact]
+    public void A_device_woken_between_a_checkpoint_and_the_commit_is_woken_again_by_a_replay_from_it()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        h.FeedAndAck(Events("quiet", (0, T0)));
+        var quiet = h.ToDevice<DeviceEvents>();
+        h.Actor.Tell(new WakeMeAt("quiet", T0 + Minute), quiet.PartitionActor);
+        h.Covered(quiet, 0);
+        // A busy device holds the commit at its first record while the watermark passes the quiet one's timer.
+        h.FeedAndAck(Events("busy", (1, T0 + 10 * Minute)));
+        var busy = h.ToDevice<DeviceEvents>();
+        var wake = h.ToDevice<AdvanceWatermark>();
+        Assert.Equal("quiet", wake.DeviceId);
+
+        h.Covered(busy, 1);
+        AwaitAssert(() => Assert.Contains(h.Progress.Saves, p => p.Offset == 2));
+        // The checkpoint at 2 was taken before the watermark it holds woke the quiet device: a replay
+        // from it must wake the device again, which may not have snapshotted what the wake-up fired.
+        Assert.True(h.Progress.Saves.Last(p => p.Offset == 2).Timers.ContainsKey("quiet"), "the quiet device's timer was lost from the checkpoint");
+
+        // Nor does the commit pass the wake-up until the device has snapshotted it.
+        h.FeedAndAck(Events("busy", (2, T0 + 10 * Minute + 1)));
+        h.Covered(h.ToDevice<DeviceEvents>(), 2);
+        Thread.Sleep(Quiet);
+        Assert.DoesNotContain(h.Progress.Saves, p => p.Offset > 2);
+        h.Covered(wake, 0);
+        AwaitAssert(() => Assert.Equal(3, h.Progress.Last?.Offset));
+        Assert.False(h.Progress.Last!.Timers.ContainsKey("quiet"));
+    }
+
+    [Fact]
+    public void A_device_that_lost_acknowledged_state_makes_the_partition_end_to_be_read_again_from_its_commit()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        h.FeedAndAck(Events("d", (0, T0), (1, T0 + 1)));
+        h.ToDevice<DeviceEvents>();
+        h.FeedAndAck(Events("other", (2, T0 + 2)));
+        var other = h.ToDevice<DeviceEvents>();
+
+        h.Actor.Tell(new DeviceLostState("d"), TestActor);
+        var end = h.Ended();
+        Assert.True(end.ReadAgain);
+        Assert.Equal(0, end.Committed);
+        h.Covered(other, 2);
+        Assert.DoesNotContain(h.Progress.Saves, p => p.Offset > 0);
+    }
+
+    [Fact]
+    public void A_partition_actor_that_fails_ends_to_be_read_again_instead_of_hanging()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        h.Progress.Hold = _ => throw new InvalidOperationException("a store that throws instead of failing its task");
+        h.FeedAndAck(Events("d", (0, T0)));
+        h.Covered(h.ToDevice<DeviceEvents>(), 0);
+        var end = h.Ended();
+        Assert.True(end.ReadAgain);
+        Assert.Contains("a store that throws", end.Why);
+    }
+
+    [Fact]
+    public void A_replaced_log_ends_the_partition_at_once_without_a_commit()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        h.FeedAndAck(Events("d", (0, T0)));
+        h.Context.Abandoned.TrySetResult();
+        var end = h.Ended();
+        Assert.True(end.ReadAgain);
+        Assert.DoesNotContain(h.Progress.Saves, p => p.Offset > 0);
+    }
+
+    [Fact]
+    public void A_revoked_partition_hands_over_after_its_devices_snapshot()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        h.FeedAndAck(Events("d", (0, T0)));
+        h.ToDevice<DeviceEvents>();
+        h.Context.Revoked.TrySetResult();
+        var flush = h.ToDevice<FlushDevice>();
+        h.Covered(flush, 0);
+        var end = h.Ended();
+        Assert.False(end.ReadAgain);
+        Assert.Equal(1, end.Committed);
+    }
+}
