@@ -164,7 +164,7 @@ public static class LoadCommand
 
     private static Option<TimeSpan> Duration(string name, string description, TimeSpan fallback) => new(name)
     {
-        Description = $"{description} ({Durations.Accepted}; default {fallback})",
+        Description = $"{description} ({Durations.Accepted}; default {Durations.Format(fallback)})",
         DefaultValueFactory = _ => fallback,
         CustomParser = r => Parse(r, text => Durations.TryParse(text, out var value) ? value : throw new FormatException($"{name} takes {Durations.Accepted}, got '{text}'")),
     };

@@ -71,7 +71,7 @@ public static class ApiScenario
             requests / run.Elapsed.TotalSeconds,
             [
                 new("target", options.Url.ToString()),
-                new("schedule", string.Create(CultureInfo.InvariantCulture, $"{options.Rate:0.###} requests/s for {options.Duration} (warm-up {options.Warmup}), mix {options.Mix}")),
+                new("schedule", string.Create(CultureInfo.InvariantCulture, $"{options.Rate:0.###} requests/s for {Durations.Format(options.Duration)} (warm-up {Durations.Format(options.Warmup)}), mix {options.Mix}")),
                 new("parameters", $"{targets.DeviceIds.Count} device ids and {targets.WindowEnds.Count} windows learned from the API"),
                 new("requests", string.Create(CultureInfo.InvariantCulture, $"{requests:N0} in {run.Elapsed.TotalSeconds:0.0} s ({requests / run.Elapsed.TotalSeconds:0.0}/s), {errors:N0} errors")),
             ],

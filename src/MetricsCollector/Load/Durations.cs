@@ -35,6 +35,16 @@ public static partial class Durations
             && duration >= TimeSpan.Zero;
     }
 
+    /// <summary>The shortest way to type <paramref name="duration"/> back: <c>250ms</c>, <c>15s</c>, <c>10m</c>, <c>1h</c>.</summary>
+    public static string Format(TimeSpan duration) => duration switch
+    {
+        { Ticks: 0 } => "0s",
+        _ when duration.Ticks % TimeSpan.TicksPerHour == 0 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalHours:0}h"),
+        _ when duration.Ticks % TimeSpan.TicksPerMinute == 0 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMinutes:0}m"),
+        _ when duration.Ticks % TimeSpan.TicksPerSecond == 0 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalSeconds:0}s"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMilliseconds:0.###}ms"),
+    };
+
     [GeneratedRegex(@"^(?<value>\d+(\.\d+)?)\s*(?<unit>us|µs|ms|s|m|h)$")]
     private static partial Regex WithUnit();
 }

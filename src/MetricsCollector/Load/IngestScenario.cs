@@ -44,6 +44,7 @@ public static class IngestScenario
         ArgumentNullException.ThrowIfNull(options);
         using var http = new HttpClient { BaseAddress = options.Api, Timeout = TimeSpan.FromSeconds(10) };
         await CheckReachableAsync(http, ct);
+        CheckTopic(options);
 
         var produce = LatencyHistogram.New();
         var visible = LatencyHistogram.New();
@@ -86,7 +87,7 @@ public static class IngestScenario
         var failures = new List<string>();
         if (tracker.Pending > 0)
         {
-            failures.Add($"{tracker.Pending:N0} of {tracker.Sent:N0} probe events were not visible through the API within {options.VisibleTimeout} after producing ended");
+            failures.Add($"{tracker.Pending:N0} of {tracker.Sent:N0} probe events were not visible through the API within {Durations.Format(options.VisibleTimeout)} after producing ended");
         }
 
         var errors = generated.Failed + Interlocked.Read(ref probeFailures);
@@ -102,9 +103,9 @@ public static class IngestScenario
             generated.EventsPerSecond,
             [
                 new("target", $"Kafka {options.Bootstrap}, topic {options.Topic}; API {options.Api}"),
-                new("schedule", string.Create(CultureInfo.InvariantCulture, $"{options.Rate:0.###} events/s over {options.Devices:N0} devices for {options.Duration}, seed {options.Seed}")),
+                new("schedule", string.Create(CultureInfo.InvariantCulture, $"{options.Rate:0.###} events/s over {options.Devices:N0} devices for {Durations.Format(options.Duration)}, seed {options.Seed}")),
                 new("produced", string.Create(CultureInfo.InvariantCulture, $"{generated.Total:N0} events acknowledged in {producedFor.TotalSeconds:0.0} s ({generated.EventsPerSecond:0.0}/s), {errors:N0} failed")),
-                new("probes", string.Create(CultureInfo.InvariantCulture, $"{options.Probes} devices (load-probe-{run}-*), one event each every {options.ProbeInterval}: {tracker.Sent:N0} sent, {tracker.Seen:N0} seen; the API polled every {options.PollInterval} ({Interlocked.Read(ref pollFailures):N0} failed polls)")),
+                new("probes", string.Create(CultureInfo.InvariantCulture, $"{options.Probes} devices (load-probe-{run}-*), one event each every {Durations.Format(options.ProbeInterval)}: {tracker.Sent:N0} sent, {tracker.Seen:N0} seen; the API polled every {Durations.Format(options.PollInterval)} ({Interlocked.Read(ref pollFailures):N0} failed polls)")),
             ],
             [],
             failures);
@@ -123,6 +124,26 @@ public static class IngestScenario
         catch (HttpRequestException e)
         {
             throw new LoadSetupException($"cannot reach {http.BaseAddress}: {e.Message}");
+        }
+    }
+
+    /// <summary>Fails at once, in one line, when the broker cannot be reached or lacks the topic, rather than after a run of undelivered events.</summary>
+    private static void CheckTopic(IngestLoadOptions options)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = options.Bootstrap })
+            .SetLogHandler((_, _) => { })
+            .Build();
+        try
+        {
+            var topic = admin.GetMetadata(options.Topic, TimeSpan.FromSeconds(10)).Topics.SingleOrDefault();
+            if (topic is null || topic.Error.IsError || topic.Partitions.Count == 0)
+            {
+                throw new LoadSetupException($"Kafka at {options.Bootstrap} has no topic {options.Topic}{(topic?.Error.IsError == true ? $" ({topic.Error.Reason})" : "")}");
+            }
+        }
+        catch (KafkaException e)
+        {
+            throw new LoadSetupException($"cannot reach Kafka at {options.Bootstrap}: {e.Error.Reason}");
         }
     }
 

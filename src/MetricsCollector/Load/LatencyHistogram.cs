@@ -18,11 +18,11 @@ public static class LatencyHistogram
     public static void Record(HistogramBase histogram, TimeSpan latency) =>
         histogram.RecordValue(Math.Clamp((long)latency.TotalMicroseconds, 1, Highest));
 
-    /// <summary>Microseconds in the unit a person reads best: µs below a millisecond, ms below ten seconds, else s.</summary>
+    /// <summary>Microseconds in the unit a person reads best: µs below a millisecond, ms below a second, else s.</summary>
     public static string Format(double micros) => micros switch
     {
         < 1_000 => string.Create(CultureInfo.InvariantCulture, $"{micros:0} µs"),
-        < 10_000_000 => string.Create(CultureInfo.InvariantCulture, $"{micros / 1_000:0.00} ms"),
+        < 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{micros / 1_000:0.00} ms"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{micros / 1_000_000:0.00} s"),
     };
 
