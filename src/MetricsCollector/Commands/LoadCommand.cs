@@ -9,7 +9,8 @@ namespace MetricsCollector.Commands;
 /// <summary>
 /// `metrics-collector load api|ingest`: load runs against a running cluster, in the spirit of NBomber:
 /// live progress, HdrHistogram percentiles, a report folder, and thresholds that set the exit code
-/// (0 all held, 1 a threshold missed or probe events never seen, 2 the run could not start).
+/// (0 all held, 1 a threshold missed or probe events never seen, 2 the run could not start; an option
+/// that cannot be read exits as System.CommandLine has it, 1 with the usage).
 /// </summary>
 public static class LoadCommand
 {

@@ -103,9 +103,11 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// The chosen device goes into the address (#device=...), so a link or a reload shows it again.
 function selectDevice(device) {
   selectedDevice = device.trim();
   $("device").value = selectedDevice;
+  history.replaceState(null, "", selectedDevice ? "#device=" + encodeURIComponent(selectedDevice) : "#");
   if (selectedDevice) refreshDevice();
 }
 
@@ -118,5 +120,7 @@ $("search").addEventListener("submit", e => { e.preventDefault(); selectDevice($
 $("top-n").addEventListener("change", refreshTop);
 $("by").addEventListener("change", refreshTop);
 $("every").textContent = REFRESH_MS / 1000;
+const linked = new URLSearchParams(location.hash.substring(1)).get("device");
+if (linked) $("device").value = selectedDevice = linked;
 refreshAll();
 setInterval(refreshAll, REFRESH_MS);
