@@ -29,7 +29,7 @@ const HistoryChart = (() => {
 
   function timeLabel(ms, span) {
     const d = new Date(ms);
-    const hm = d.toISOString().substring(11, span < 120000 ? 19 : 16);
+    const hm = d.toISOString().substring(11, span < 1800000 ? 19 : 16);
     return span > 86400000 ? d.toISOString().substring(5, 10) + " " + hm : hm;
   }
 

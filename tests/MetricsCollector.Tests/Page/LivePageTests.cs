@@ -59,6 +59,7 @@ public sealed class LivePageTests(LiveNode live, ITestOutputHelper output)
             var drawn = await page.Locator("#chart circle[data-series=p95]").EvaluateAllAsync<string[]>("dots => dots.map(d => d.dataset.windowEnd)");
             return (history.Count > 1 && history.SequenceEqual(drawn.Order(StringComparer.Ordinal)), history);
         });
+        Assert.EndsWith($"#device={device}", page.Url, StringComparison.Ordinal);
         Assert.Equal(points.Count, await page.Locator("#chart circle[data-series=p50]").CountAsync());
         Assert.Equal(points.Count, await page.Locator("#chart circle[data-series=p99]").CountAsync());
         Assert.Equal(points.Count, await page.Locator("#chart rect[data-series=count]").CountAsync());
