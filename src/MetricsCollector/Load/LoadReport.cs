@@ -71,7 +71,7 @@ public static class LoadReport
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>Load run: {{E(result.Scenario)}}</title>
             <style>body{font-family:sans-serif;margin:2em;color:#222} table{border-collapse:collapse;margin:1em 0}
-            td,th{border:1px solid #ccc;padding:4px 8px;text-align:right} td:first-child,th:first-child{text-align:left}
+            td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap} td:first-child,th:first-child{text-align:left} td:last-child{white-space:normal;text-align:left}
             .failed{color:#b00;font-weight:bold} .passed{color:#080}</style></head><body>
             <h1>Load run: {{E(result.Scenario)}}</h1><ul>
             """);

@@ -7,14 +7,14 @@ namespace MetricsCollector.Load;
 /// <summary>
 /// Latency by percentile as an SVG line chart, the way HdrHistogram's plotter draws it: the x axis is
 /// log(1 / (1 − percentile)), so 90 %, 99 %, 99.9 % … are equally spaced and the tail gets the room it
-/// deserves; the y axis is linear in milliseconds. Drawn here, so the report needs no script or CDN.
+/// deserves; the y axis is linear, in milliseconds or, for tails of ten seconds and more, seconds. Drawn here, so the report needs no script or CDN.
 /// </summary>
 public static class PercentilePlot
 {
     private const int Width = 720;
     private const int Height = 320;
     private const int Left = 64;
-    private const int Right = 16;
+    private const int Right = 36;
     private const int Top = 24;
     private const int Bottom = 40;
 
@@ -33,10 +33,11 @@ public static class PercentilePlot
 
         // Beyond about log10(count) nines the percentiles are single samples; the axis stops there.
         var nines = Math.Max(2, (int)Math.Ceiling(Math.Log10(histogram.TotalCount)));
-        var maxMs = histogram.GetMaxValue() / 1000.0;
-        var yTop = NiceCeiling(maxMs);
+        // Seconds once the tail reaches ten of them (event → visible), so the labels stay short.
+        var (perUnit, unit) = histogram.GetMaxValue() >= 10_000_000 ? (1_000_000.0, "s") : (1_000.0, "ms");
+        var yTop = NiceCeiling(histogram.GetMaxValue() / perUnit);
         double X(double percentile) => Left + ((Width - Left - Right) * Math.Min(Nines(percentile), nines) / nines);
-        double Y(double ms) => Top + ((Height - Top - Bottom) * (1 - (ms / yTop)));
+        double Y(double value) => Top + ((Height - Top - Bottom) * (1 - (value / yTop)));
 
         for (var tick = 0; tick <= nines; tick++)
         {
@@ -47,16 +48,16 @@ public static class PercentilePlot
 
         for (var i = 0; i <= 4; i++)
         {
-            var ms = yTop * i / 4;
-            var y = Y(ms);
-            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" y1="{y:0.#}" x2="{Width - Right}" y2="{y:0.#}" stroke="#ddd"/><text x="{Left - 6}" y="{y + 4:0.#}" text-anchor="end">{ms.ToString("0.###", CultureInfo.InvariantCulture)}</text>""");
+            var value = yTop * i / 4;
+            var y = Y(value);
+            svg.Append(CultureInfo.InvariantCulture, $"""<line x1="{Left}" y1="{y:0.#}" x2="{Width - Right}" y2="{y:0.#}" stroke="#ddd"/><text x="{Left - 6}" y="{y + 4:0.#}" text-anchor="end">{value.ToString("0.###", CultureInfo.InvariantCulture)}</text>""");
         }
 
-        svg.Append(CultureInfo.InvariantCulture, $"""<text x="{(Left + Width - Right) / 2}" y="{Height - 6}" text-anchor="middle">percentile</text><text x="14" y="{(Top + Height - Bottom) / 2}" text-anchor="middle" transform="rotate(-90 14 {(Top + Height - Bottom) / 2})">latency (ms)</text>""");
+        svg.Append(CultureInfo.InvariantCulture, $"""<text x="{(Left + Width - Right) / 2}" y="{Height - 6}" text-anchor="middle">percentile</text><text x="14" y="{(Top + Height - Bottom) / 2}" text-anchor="middle" transform="rotate(-90 14 {(Top + Height - Bottom) / 2})">latency ({unit})</text>""");
         svg.Append("""<polyline fill="none" stroke="#1f6feb" stroke-width="2" points=" """);
         foreach (var step in histogram.Percentiles(5))
         {
-            svg.Append(CultureInfo.InvariantCulture, $"{X(step.Percentile):0.#},{Y(step.ValueIteratedTo / 1000.0):0.#} ");
+            svg.Append(CultureInfo.InvariantCulture, $"{X(step.Percentile):0.#},{Y(step.ValueIteratedTo / perUnit):0.#} ");
         }
 
         svg.Append("\"/></svg>");

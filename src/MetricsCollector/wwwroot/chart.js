@@ -68,7 +68,8 @@ const HistoryChart = (() => {
       el("title", {}, b).textContent = `${r.windowStart} – ${r.windowEnd}: ${r.count} events`;
     }
 
-    for (const s of SERIES) {
+    // p99 first, so the lower lines stay visible where they meet it (a p95 of 100 under a p99 of 100).
+    for (const s of [...SERIES].reverse()) {
       const g = el("g", { class: "series-" + s.key }, svg);
       el("polyline", { fill: "none", stroke: s.color, "stroke-width": 2, points: data.map(r => `${x(r.t)},${y(r[s.field])}`).join(" ") }, g);
       for (const r of data) {
