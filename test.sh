@@ -10,6 +10,14 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+# The live page's browser test drives Debian's chromium (Playwright with its executable path, no download).
+if [ ! -x /usr/bin/chromium ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "test.sh: chromium is not installed and installing it needs root" >&2; exit 1; }
+  echo "installing chromium with apt-get" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 if [ -f deploy/local-postgres.sh ]; then
   bash deploy/local-postgres.sh start
   eval "$(bash deploy/local-postgres.sh env)"

@@ -7,6 +7,7 @@ var run = RunCommand.Create();
 root.Subcommands.Add(run);
 root.Subcommands.Add(KafkaCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(LoadCommand.Create());
 // `run` is the default: its options and action also stand on the root command.
 foreach (var option in run.Options) root.Options.Add(option);
 root.Action = run.Action;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using HdrHistogram;
 using MetricsCollector.Api;
 using MetricsCollector.Core.Windows;
+using MetricsCollector.Load;
 using MetricsCollector.ReadSide;
 using MetricsCollector.Testing;
 using Microsoft.AspNetCore.Builder;
@@ -16,10 +16,9 @@ using Microsoft.Extensions.Logging;
 namespace MetricsCollector.Benchmarks;
 
 /// <summary>
-/// An open-loop HTTP load against the API on a seeded SQLite store: requests leave on a fixed schedule
-/// whatever the server does, and each latency runs from the request's scheduled start, not its actual
-/// one, so a stall shows up in every request it delays (coordinated omission, as wrk2 corrects it).
-/// BenchmarkDotNet measures code in a loop; this measures what a client of the node sees.
+/// The API under the product's open-loop `load api` (<see cref="ApiScenario"/>), in-process, on a seeded
+/// SQLite store whose size the options set. BenchmarkDotNet measures code in a loop; this measures what a
+/// client of the node sees.
 /// </summary>
 internal static class HttpLoad
 {
@@ -37,44 +36,26 @@ internal static class HttpLoad
             await using var app = await StartApiAsync(store, await LatestTopN.LoadAsync(store, latestWindowEnd));
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
 
-            var random = new Random(42);
-            Route[] routes =
-            [
-                new("/metrics/top/10", _ => "/metrics/top/10"),
-                new("/metrics/top/10?windowEnd=…", _ => $"/metrics/top/10?windowEnd={latestWindowEnd - Minute}"),
-                new("/metrics/devices/{id}", r => $"/metrics/devices/device-{r.Next(options.Devices)}"),
-            ];
-            var clients = Enumerable.Range(0, options.Clients).Select(_ => NewClient(address)).ToArray();
-            try
-            {
-                Console.Error.WriteLine($"warm-up: {options.WarmupSeconds} s at {options.Rate} req/s");
-                await FireAsync(clients, routes, random, options.Rate, TimeSpan.FromSeconds(options.WarmupSeconds), NewHistogram());
-                foreach (var route in routes)
-                {
-                    route.Reset();
-                }
+            var url = new Uri(address);
+            Console.Error.WriteLine($"warm-up: {options.WarmupSeconds} s at {options.Rate} req/s");
+            await ApiScenario.RunAsync(Load(url, options, options.WarmupSeconds), CancellationToken.None);
 
-                // The seed's garbage is the loader's, not the server's: collect it before the clock starts.
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                GC.Collect();
-                var lateness = NewHistogram();
-                var gcBefore = GcStats.Now();
-
-                Console.Error.WriteLine($"measuring: {options.Seconds} s at {options.Rate} req/s");
-                var elapsed = await FireAsync(clients, routes, random, options.Rate, TimeSpan.FromSeconds(options.Seconds), lateness);
-                PrintReport(routes, elapsed, options, lateness, GcStats.Now() - gcBefore);
-                return routes.Sum(r => r.Errors) == 0 ? 0 : 1;
-            }
-            finally
-            {
-                foreach (var client in clients)
-                {
-                    client.Dispose();
-                }
-
-                await app.StopAsync();
-            }
+            // The seed's garbage is the loader's, not the server's: collect it before the clock starts.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            var gcBefore = GcStats.Now();
+            Console.Error.WriteLine($"measuring: {options.Seconds} s at {options.Rate} req/s");
+            var result = await ApiScenario.RunAsync(Load(url, options, options.Seconds), CancellationToken.None);
+            var gc = GcStats.Now() - gcBefore;
+            Console.WriteLine(LoadReport.Summary(result, []));
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{options.Devices:N0} devices × {options.Windows} windows seeded; server GC {System.Runtime.GCSettings.IsServerGC}. "
+                + $"GC while measuring: {gc.Gen0} gen0, {gc.Gen1} gen1, {gc.Gen2} gen2, {gc.Pause.TotalMilliseconds:F0} ms paused, "
+                + $"{gc.Allocated / (double)result.Operations / 1024:F1} KiB allocated per request (loader and server)."));
+            await app.StopAsync();
+            return result.Errors == 0 ? 0 : 1;
         }
         finally
         {
@@ -85,8 +66,12 @@ internal static class HttpLoad
         }
     }
 
-    /// <summary>Microseconds up to a minute, three significant digits.</summary>
-    private static LongConcurrentHistogram NewHistogram() => new(1, 60_000_000, 3);
+    /// <summary>
+    /// The product's `load api` on the three routes measured before it existed: the latest window's top-N,
+    /// an earlier window's top-N (from the store's index) and a device's latest row.
+    /// </summary>
+    private static ApiLoadOptions Load(Uri url, Options options, int seconds) =>
+        new(url, options.Rate, TimeSpan.FromSeconds(seconds), RouteMix.Parse("top=1,window=1,device=1"));
 
     private static async Task<long> SeedAsync(SqliteResultStore store, Options options)
     {
@@ -130,109 +115,6 @@ internal static class HttpLoad
         return app;
     }
 
-    private static HttpClient NewClient(string address) =>
-        new(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
-        {
-            BaseAddress = new Uri(address),
-        };
-
-    /// <summary>
-    /// Sends request i at start + i/rate, round-robin over routes and clients, without waiting for earlier
-    /// answers. A dedicated thread paces the requests: Task.Delay and Thread.Sleep wake 1 to 2 ms late on
-    /// Linux, which, timed from the schedule, would count the loader's own oversleep as server latency.
-    /// Within 2 ms of the next send the thread yields instead of sleeping, giving the CPU to any runnable
-    /// server thread.
-    /// </summary>
-    private static async Task<TimeSpan> FireAsync(
-        HttpClient[] clients, Route[] routes, Random random, int rate, TimeSpan duration, LongConcurrentHistogram lateness)
-    {
-        var total = (long)(rate * duration.TotalSeconds);
-        var inFlight = new Task[total];
-        var start = Stopwatch.GetTimestamp();
-        var nearby = Stopwatch.Frequency / 500;
-        var pacer = new Thread(() =>
-        {
-            for (long i = 0; i < total; i++)
-            {
-                var due = start + i * Stopwatch.Frequency / rate;
-                for (var now = Stopwatch.GetTimestamp(); now < due; now = Stopwatch.GetTimestamp())
-                {
-                    if (due - now > nearby)
-                    {
-                        Thread.Sleep(1);
-                    }
-                    else
-                    {
-                        Thread.Yield();
-                    }
-                }
-
-                var route = routes[i % routes.Length];
-                lateness.RecordValue((long)Stopwatch.GetElapsedTime(due).TotalMicroseconds);
-                inFlight[i] = SendAsync(clients[i % clients.Length], route, route.Path(random), due);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "http-load pacer",
-        };
-        pacer.Start();
-        await Task.Run(pacer.Join);
-        await Task.WhenAll(inFlight);
-        return Stopwatch.GetElapsedTime(start);
-    }
-
-    private static async Task SendAsync(HttpClient client, Route route, string path, long scheduled)
-    {
-        var sent = Stopwatch.GetTimestamp();
-        try
-        {
-            using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
-            await response.Content.ReadAsByteArrayAsync();
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                Interlocked.Increment(ref route.Errors);
-            }
-        }
-        catch (HttpRequestException)
-        {
-            Interlocked.Increment(ref route.Errors);
-        }
-
-        route.Latency.RecordValue((long)Stopwatch.GetElapsedTime(scheduled).TotalMicroseconds);
-        route.Uncorrected.RecordValue((long)Stopwatch.GetElapsedTime(sent).TotalMicroseconds);
-    }
-
-    private static void PrintReport(Route[] routes, TimeSpan elapsed, Options options, LongConcurrentHistogram lateness, GcStats gc)
-    {
-        static string Ms(long micros) => (micros / 1000.0).ToString("F2", CultureInfo.InvariantCulture);
-
-        var sent = routes.Sum(r => r.Latency.TotalCount);
-        Console.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"{sent:N0} requests in {elapsed.TotalSeconds:F1} s ({sent / elapsed.TotalSeconds:N0} req/s; target {options.Rate}), "
-            + $"{options.Clients} clients, {options.Devices:N0} devices × {options.Windows} windows, server GC {System.Runtime.GCSettings.IsServerGC}"));
-        Console.WriteLine();
-        Console.WriteLine("Latency from each request's scheduled start (coordinated omission corrected):");
-        Console.WriteLine();
-        Console.WriteLine("| route | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | uncorrected p99 ms |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var route in routes)
-        {
-            var h = route.Latency;
-            Console.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"| `{route.Name}` | {h.TotalCount:N0} | {route.Errors} | {Ms(h.GetValueAtPercentile(50))} | {Ms(h.GetValueAtPercentile(99))} | {Ms(h.GetValueAtPercentile(99.9))} | {Ms(h.GetMaxValue())} | {Ms(route.Uncorrected.GetValueAtPercentile(99))} |"));
-        }
-
-        Console.WriteLine();
-        Console.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"Sends behind schedule: p99 {Ms(lateness.GetValueAtPercentile(99))} ms, max {Ms(lateness.GetMaxValue())} ms. "
-            + $"GC while measuring: {gc.Gen0} gen0, {gc.Gen1} gen1, {gc.Gen2} gen2, {gc.Pause.TotalMilliseconds:F0} ms paused, "
-            + $"{gc.Allocated / (double)sent / 1024:F1} KiB allocated per request (loader and server)."));
-    }
-
     /// <summary>Process-wide GC counters: the loader shares the process, so they tell whether a tail is a pause.</summary>
     private readonly record struct GcStats(int Gen0, int Gen1, int Gen2, TimeSpan Pause, long Allocated)
     {
@@ -241,27 +123,6 @@ internal static class HttpLoad
 
         public static GcStats operator -(GcStats a, GcStats b) =>
             new(a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Pause - b.Pause, a.Allocated - b.Allocated);
-    }
-
-    private sealed class Route(string name, Func<Random, string> path)
-    {
-        public LongConcurrentHistogram Latency { get; private set; } = NewHistogram();
-
-        /// <summary>From the actual send: what a closed-loop tool would report, for comparison.</summary>
-        public LongConcurrentHistogram Uncorrected { get; private set; } = NewHistogram();
-
-        public long Errors;
-
-        public string Name => name;
-
-        public string Path(Random random) => path(random);
-
-        public void Reset()
-        {
-            Latency = NewHistogram();
-            Uncorrected = NewHistogram();
-            Errors = 0;
-        }
     }
 
     /// <summary>Stands in for the top-N singleton as it will behave: the ranking is held, not computed per request.</summary>
@@ -282,13 +143,13 @@ internal static class HttpLoad
             Task.FromResult<IReadOnlyList<WindowResult>>(ranked[by][..Math.Min(n, ranked[by].Length)]);
     }
 
-    private sealed record Options(int Rate, int Seconds, int WarmupSeconds, int Devices, int Windows, int Clients)
+    private sealed record Options(int Rate, int Seconds, int WarmupSeconds, int Devices, int Windows)
     {
         public static Options Parse(string[] args)
         {
             var values = new Dictionary<string, int>
             {
-                ["--rate"] = 2000, ["--seconds"] = 20, ["--warmup"] = 5, ["--devices"] = 10_000, ["--windows"] = 30, ["--clients"] = 8,
+                ["--rate"] = 2000, ["--seconds"] = 20, ["--warmup"] = 5, ["--devices"] = 10_000, ["--windows"] = 30,
             };
             for (var i = 0; i < args.Length; i += 2)
             {
@@ -301,7 +162,7 @@ internal static class HttpLoad
                 values[args[i]] = value;
             }
 
-            return new Options(values["--rate"], values["--seconds"], values["--warmup"], values["--devices"], values["--windows"], values["--clients"]);
+            return new Options(values["--rate"], values["--seconds"], values["--warmup"], values["--devices"], values["--windows"]);
         }
     }
 }

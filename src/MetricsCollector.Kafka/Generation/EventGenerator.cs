@@ -39,19 +39,30 @@ public static class EventGenerator
         CancellationToken cancellationToken = default) =>
         RunAsync(plan, new ProducerConfig { BootstrapServers = bootstrapServers }, topic, paced, cancellationToken);
 
-    /// <param name="paced">
-    /// Send each event when the wall clock reaches its event-time clock (so event time follows
-    /// the wall clock at the plan's rate); otherwise as fast as the broker takes them.
-    /// </param>
-    public static async Task<GenerationReport> RunAsync(
+    public static Task<GenerationReport> RunAsync(
         EventPlan plan,
         ProducerConfig config,
         string topic = ProductTopics.Input,
         bool paced = false,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        RunAsync(plan, config, topic, paced, new GenerationProgress(), cancellationToken);
+
+    /// <param name="paced">
+    /// Send each event when the wall clock reaches its event-time clock (so event time follows
+    /// the wall clock at the plan's rate); otherwise as fast as the broker takes them.
+    /// </param>
+    /// <param name="progress">Counts kept up to date while the plan runs, for a caller that shows progress or times deliveries; one per run.</param>
+    public static async Task<GenerationReport> RunAsync(
+        EventPlan plan,
+        ProducerConfig config,
+        string topic,
+        bool paced,
+        GenerationProgress progress,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(progress);
         var effective = new ProducerConfig(new Dictionary<string, string>(config))
         {
             EnableIdempotence = true,
@@ -60,7 +71,6 @@ public static class EventGenerator
         effective.LingerMs ??= 5;
 
         var delivered = new long[Enum.GetValues<EventKind>().Length];
-        long failed = 0;
         using var producer = new ProducerBuilder<byte[], byte[]>(effective).Build();
         var clock = Stopwatch.StartNew();
         try
@@ -78,17 +88,20 @@ public static class EventGenerator
                 {
                     try
                     {
+                        var producedAt = Stopwatch.GetTimestamp();
                         producer.Produce(topic, message, report =>
                         {
                             if (report.Error.IsError)
                             {
-                                Interlocked.Increment(ref failed);
+                                progress.Refused();
                             }
                             else
                             {
                                 Interlocked.Increment(ref delivered[kind]);
+                                progress.Acknowledged(producedAt);
                             }
                         });
+                        progress.Sent();
                         break;
                     }
                     catch (ProduceException<byte[], byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -105,10 +118,11 @@ public static class EventGenerator
         }
 
         var undelivered = producer.Flush(TimeSpan.FromSeconds(30));
+        progress.Refused(undelivered);
         clock.Stop();
         return new GenerationReport(
             Enum.GetValues<EventKind>().ToDictionary(k => k, k => Interlocked.Read(ref delivered[(int)k])),
-            Interlocked.Read(ref failed) + undelivered,
+            progress.Failed,
             clock.Elapsed);
     }
 }

@@ -1,10 +1,14 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
 using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Generation;
+using MetricsCollector.Load;
 
 namespace MetricsCollector.Commands;
 
-/// <summary>`metrics-collector generate`: produce a seeded stream of device events into Kafka and report what was sent.</summary>
+/// <summary>`metrics-collector generate`: produce a seeded stream of device events into Kafka and report what was sent, with progress while it runs.</summary>
 public static class GenerateCommand
 {
     public static Command Create()
@@ -58,10 +62,26 @@ public static class GenerateCommand
                 Console.Error.WriteLine($"generate: {e.Message}");
                 return 2;
             }
-            var report = await EventGenerator.RunAsync(plan, servers, parse.GetValue(topic)!, paced: !parse.GetValue(fast), ct);
+            var progress = new GenerationProgress();
+            var clock = Stopwatch.StartNew();
+            GenerationReport report;
+            await using (ConsoleProgress.Start(() => Line(progress, plan, clock.Elapsed)))
+            {
+                report = await EventGenerator.RunAsync(plan, new ProducerConfig { BootstrapServers = servers }, parse.GetValue(topic)!, !parse.GetValue(fast), progress, ct);
+            }
+
             Console.WriteLine(report);
             return report.Failed > 0 ? 1 : 0;
         });
         return command;
+    }
+
+    private static string Line(GenerationProgress progress, EventPlan plan, TimeSpan elapsed)
+    {
+        var sent = progress.Produced;
+        var of = plan.Count is { } total ? string.Create(CultureInfo.InvariantCulture, $" of {total:N0}") : "";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"generate {elapsed.TotalSeconds:0} s  sent {sent:N0}{of} ({sent / Math.Max(elapsed.TotalSeconds, 0.001):0}/s)  acked {progress.Delivered:N0}  errors {progress.Failed:N0}");
     }
 }

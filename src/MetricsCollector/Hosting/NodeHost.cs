@@ -15,6 +15,7 @@ using MetricsCollector.Observability;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.FileProviders;
 
 namespace MetricsCollector.Hosting;
 
@@ -102,6 +103,11 @@ public static class NodeHost
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
         app.MapGet("/metrics", (CollectorMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapStatusApi();
+        // The live page at `/`: files copied beside the executable, so it is found from any working directory.
+        var page = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         return app;
     }
 

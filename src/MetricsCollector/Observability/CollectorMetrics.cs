@@ -111,4 +111,15 @@ public sealed class CollectorMetrics
         foreach (var (partition, value) in values.OrderBy(p => p.Key))
             text.Append(CultureInfo.InvariantCulture, $"{name}{{partition=\"{partition}\"}} {value}\n");
     }
+
+    /// <summary>The partitions this node consumes, with their watermark and committed offset (log end and lag not tracked here).</summary>
+    public IReadOnlyList<PartitionStatus> PartitionStatuses() =>
+        _watermarks.Keys.Union(_committed.Keys).Order()
+            .Select(p => new PartitionStatus(
+                p,
+                _watermarks.TryGetValue(p, out var watermark) ? watermark : long.MinValue,
+                _committed.TryGetValue(p, out var committed) ? committed : -1,
+                null,
+                null))
+            .ToList();
 }

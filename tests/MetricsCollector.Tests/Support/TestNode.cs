@@ -47,6 +47,8 @@ public sealed class TestNode : IAsyncDisposable
         var configFile = Path.Combine(workDir, $"node-{Guid.NewGuid():N}.conf");
         await File.WriteAllTextAsync(configFile, hocon ?? NodeEnvironment.TestHocon);
         var settings = CollectorSettings.Load(configFile, env);
+        // As `run` does: MC_GENERATOR=on adds the embedded generator, producing into the node's broker.
+        if (settings.GeneratorEnabled) extras = [.. extras ?? [], new GeneratorService.Registration(bootstrap, settings)];
         var app = NodeHost.Build(settings, bootstrap, extras);
         await app.StartAsync();
         return new TestNode(app, settings);
