@@ -14,7 +14,6 @@ using MetricsCollector.Membership;
 using MetricsCollector.Observability;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace MetricsCollector.Hosting;
 
@@ -29,6 +28,8 @@ public static class NodeHost
         builder.WebHost.UseUrls($"http://0.0.0.0:{settings.HttpPort}");
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // It logs an error for every unhealthy poll; ReadinessGate logs the changes instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
         // One line per entry, with the UTC time, so that an operator can line the host's entries up with Akka's.
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -42,8 +43,12 @@ public static class NodeHost
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton(metrics);
+        // A factory, so that the container disposes the meter with the node.
+        builder.Services.AddSingleton(_ => metrics);
         builder.Services.AddSingleton(readiness);
+        builder.Services.AddSingleton<ReadinessGate>();
+        builder.Services.AddSingleton<IReadinessGate>(services => services.GetRequiredService<ReadinessGate>());
+        builder.Services.AddCollectorTelemetry(builder.Configuration);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IPartitionProgressStore>(new StoreProgress(store));
         builder.Services.AddSingleton<ILatestTopN, TopNClient>();
@@ -65,6 +70,7 @@ public static class NodeHost
                 {
                     var cluster = Cluster.Get(system);
                     cluster.RegisterOnMemberUp(readiness.MarkClusterUp);
+                    metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics), "result-writer");
@@ -99,9 +105,9 @@ public static class NodeHost
 
         var app = builder.Build();
         app.UseMetricsApi();
-        app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
-        app.MapGet("/metrics", (CollectorMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapHealthChecks("/health/live", HealthAnswer.For("live"));
+        app.MapHealthChecks("/health/ready", HealthAnswer.For("ready"));
+        app.MapCollectorMetrics();
         return app;
     }
 
@@ -193,34 +199,6 @@ internal sealed class StoreSchemaService(IResultStore store) : IHostedService
     public Task StartAsync(CancellationToken cancellationToken) => store.EnsureSchemaAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
-
-internal sealed class LivenessCheck(ActorSystem system) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(system.WhenTerminated.IsCompleted
-            ? HealthCheckResult.Unhealthy("actor system terminated")
-            : HealthCheckResult.Healthy());
-}
-
-/// <summary>Ready: a member of the cluster that is Up, consuming Kafka, and able to reach the store.</summary>
-internal sealed class ReadinessCheck(ActorSystem system, NodeReadiness readiness, IResultStore store) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        var status = Cluster.Get(system).SelfMember.Status;
-        if (status != MemberStatus.Up) return HealthCheckResult.Unhealthy($"cluster member is {status}");
-        if (!readiness.Consuming) return HealthCheckResult.Unhealthy("not consuming Kafka");
-        try
-        {
-            await store.PingAsync(cancellationToken);
-        }
-        catch (Exception e)
-        {
-            return HealthCheckResult.Unhealthy("store unreachable", e);
-        }
-        return HealthCheckResult.Healthy();
-    }
 }
 
 /// <summary>The API's view of the top-N singleton, through its proxy.</summary>

@@ -90,6 +90,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             PartitionBufferSize = _settings.PartitionBuffer,
             StartOffsets = LoadStartsAsync,
             OnRevoked = FlushRevokedAsync,
+            OnAssigned = _ => _readiness.MarkAssigned(),
         };
 
         RunConsumer(consumer, devices, topN, _system.Materializer());
@@ -110,6 +111,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                 assigned => StartPartition(assigned.Partition, assigned.Records, devices, topN, materializer)))
             .Run(materializer);
         _control = control;
+        _metrics.WatchConsumer(control, _settings.Topic);
         _readiness.Consuming = true;
         _ = control.Completion.ContinueWith(
             async t =>
