@@ -10,6 +10,14 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+# The Prometheus test runs Debian's server against a node; promtool checks the deploy/ rules.
+if ! command -v promtool >/dev/null 2>&1 || [ ! -x /usr/bin/prometheus ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "test.sh: prometheus is not installed and installing it needs root" >&2; exit 1; }
+  echo "installing prometheus with apt-get" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+fi
+
 if [ -f deploy/local-postgres.sh ]; then
   bash deploy/local-postgres.sh start
   eval "$(bash deploy/local-postgres.sh env)"
