@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
@@ -39,12 +40,11 @@ public static class NodeHost
         });
 
         var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
-        var metrics = new CollectorMetrics();
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(store);
-        // A factory, so that the container disposes the meter with the node.
-        builder.Services.AddSingleton(_ => metrics);
+        // On the node's own meter factory, so that its OpenTelemetry reader sees its numbers only.
+        builder.Services.AddSingleton(services => new CollectorMetrics(services.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton(readiness);
         builder.Services.AddSingleton<ReadinessGate>();
         builder.Services.AddSingleton<IReadinessGate>(services => services.GetRequiredService<ReadinessGate>());
@@ -55,6 +55,7 @@ public static class NodeHost
 
         builder.Services.AddAkka(SystemName, (akka, services) =>
         {
+            var metrics = services.GetRequiredService<CollectorMetrics>();
             // No seed nodes: this node seeds itself (joining its own address works with port 0 too).
             var seeds = settings.SeedNodes.Select(s => $"akka.tcp://{SystemName}@{s}").ToArray();
             akka.AddHocon(AkkaConfig(settings), HoconAddMode.Prepend)

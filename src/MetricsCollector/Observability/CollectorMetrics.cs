@@ -50,9 +50,14 @@ public sealed class CollectorMetrics : IDisposable
     private volatile Func<int, long?> _logEnd = _ => null;
     private volatile Akka.Cluster.Cluster? _cluster;
 
-    public CollectorMetrics()
+    /// <param name="meters">
+    /// The node's meter factory: a node's OpenTelemetry reader listens only to meters of its own
+    /// container, so nodes sharing a process (tests) keep their numbers apart. Without one, a
+    /// free-standing meter (actor tests, benchmarks).
+    /// </param>
+    public CollectorMetrics(IMeterFactory? meters = null)
     {
-        _meter = new Meter(MeterName);
+        _meter = meters?.Create(MeterName) ?? new Meter(MeterName);
         // Every reason from zero, so that a rate over them exists before the first invalid record.
         foreach (var reason in Enum.GetValues<RejectReason>().Where(r => r != RejectReason.None)) _deadLettered[reason.ToHeaderValue()] = 0;
         Counter("mc_records_in", "Kafka records consumed from the input topic.", () => RecordsIn);
@@ -172,6 +177,9 @@ public sealed class CollectorMetrics : IDisposable
         }
         return statuses;
     }
+
+    /// <summary>This node's meter, told apart from other nodes' in the same process (tests) by identity, not name.</summary>
+    internal Meter Meter => _meter;
 
     public void Dispose() => _meter.Dispose();
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -26,6 +27,7 @@ public static class Telemetry
                 .AddNpgsqlInstrumentation()
                 // No otel_scope_* labels: every name here is unique without them, and series stay as operators and scripts read them.
                 .AddPrometheusExporter(prometheus => prometheus.ScopeInfoEnabled = false));
+        services.ConfigureOpenTelemetryMeterProvider((provider, metrics) => metrics.AddView(OnlyThisNode(provider.GetRequiredService<IMeterFactory>())));
         if (!string.IsNullOrWhiteSpace(configuration[OtlpEndpointVariable]))
         {
             otel.WithTracing(tracing => tracing
@@ -36,6 +38,17 @@ public static class Telemetry
         }
         return services;
     }
+
+    /// <summary>
+    /// OpenTelemetry listens to meters by name, process-wide: where several nodes share a process
+    /// (tests), each would report the others' numbers too. A node keeps our meter only from its own
+    /// container's factory and leaves out every meter another container's factory made (ASP.NET
+    /// Core's, for one); process-wide meters (runtime, Npgsql) stay.
+    /// </summary>
+    private static Func<Instrument, MetricStreamConfiguration?> OnlyThisNode(IMeterFactory own) => instrument =>
+        instrument.Meter.Scope == own || (instrument.Meter.Scope is not IMeterFactory && instrument.Meter.Name != CollectorMetrics.MeterName)
+            ? null
+            : MetricStreamConfiguration.Drop;
 
     /// <summary>The Prometheus scrape endpoint, left out of the HTTP metrics it would otherwise dominate.</summary>
     public static IEndpointRouteBuilder MapCollectorMetrics(this IEndpointRouteBuilder endpoints)

@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Text.RegularExpressions;
+using MetricsCollector.Observability;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MetricsCollector.Tests.Telemetry;
 
@@ -43,6 +46,21 @@ public sealed partial class MetricsEndpointTests(ObservedNode observed)
         Assert.Contains(families.Keys, f => f.StartsWith("db_client_", StringComparison.Ordinal));
         // The hand-written exposition is gone: nothing but OTel writes the page.
         Assert.DoesNotContain("quantile=", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_node_exposes_its_own_numbers_only_when_other_nodes_share_its_process()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var other = new CollectorMetrics(services.GetRequiredService<IMeterFactory>());
+        other.AddRecordsIn(1_000_000_000);
+        other.SetWatermark(77, 1_000);
+
+        var text = await observed.Node.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.DoesNotContain("partition=\"77\"", text, StringComparison.Ordinal);
+        var recordsIn = long.Parse(Regex.Match(text, @"(?m)^mc_records_in_total(?:\{\})? (\d+)$").Groups[1].Value);
+        Assert.InRange(recordsIn, 1, observed.Metrics.RecordsIn);
     }
 
     [Fact]
