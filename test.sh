@@ -10,12 +10,16 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-# The live page's browser test drives Debian's chromium (Playwright with its executable path, no download).
-if [ ! -x /usr/bin/chromium ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "test.sh: chromium is not installed and installing it needs root" >&2; exit 1; }
-  echo "installing chromium with apt-get" >&2
+# Debian packages some tests drive: chromium for the live page's browser test (Playwright with its
+# executable path, no download), prometheus (server and promtool) for the metrics and rules tests.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+{ command -v promtool >/dev/null 2>&1 && [ -x /usr/bin/prometheus ]; } || missing+=(prometheus)
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "test.sh: ${missing[*]} not installed and installing needs root" >&2; exit 1; }
+  echo "installing ${missing[*]} with apt-get" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ -f deploy/local-postgres.sh ]; then

@@ -92,8 +92,9 @@ internal static class ClusterBenchmark
     {
         var text = await node.Http.GetStringAsync("/metrics");
         long Value(string name) =>
-            text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
-                .Select(l => long.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+            // The OTel exporter writes a series without labels as name{}.
+            text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal) || l.StartsWith(name + "{} ", StringComparison.Ordinal))
+                .Select(l => long.Parse(l[(l.IndexOf(' ') + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
         return (Value("mc_records_in_total"), Value("mc_events_in_total"), Value("mc_too_late_total"), Value("mc_events_applied_total"));
     }
 

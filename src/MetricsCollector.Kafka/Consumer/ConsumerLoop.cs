@@ -409,6 +409,7 @@ internal sealed class ConsumerLoop : IConsumerControl
         }
 
         _log.Info("Assigned {0}", string.Join(", ", assignment));
+        _settings.OnAssigned?.Invoke(partitions);
         return assignment;
     }
 

@@ -65,6 +65,12 @@ public sealed record KafkaConsumerSettings
 
     public OffsetOutOfRangeHandler? OnOffsetOutOfRange { get; init; }
 
+    /// <summary>
+    /// Runs on the consumer thread once each assignment the group hands this member has been
+    /// taken, an empty one included: from then on the member takes part in the group.
+    /// </summary>
+    public Action<IReadOnlyList<TopicPartition>>? OnAssigned { get; init; }
+
     internal ConsumerConfig EffectiveConfig()
     {
         var config = new ConsumerConfig(new Dictionary<string, string>(Config));

@@ -35,7 +35,7 @@ public static class MetricsApi
 
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder endpoints)
     {
-        var metrics = endpoints.MapGroup("/metrics");
+        var metrics = endpoints.MapGroup("/metrics").AddEndpointFilter(ServeOnlyWhenReadyAsync);
         metrics.MapGet("/top/{n}", TopAsync);
         metrics.MapGet("/devices/{deviceId}", LatestAsync);
         metrics.MapGet("/devices/{deviceId}/history", HistoryAsync);
@@ -173,6 +173,20 @@ public static class MetricsApi
                 statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "Temporarily unavailable");
         }
+    }
+
+    /// <summary>503 while the node is not ready (<see cref="IReadinessGate"/>); a host without a gate always serves.</summary>
+    private static async ValueTask<object?> ServeOnlyWhenReadyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (context.HttpContext.RequestServices.GetService<IReadinessGate>()?.NotReady() is { } notReady)
+        {
+            return TypedResults.Problem(
+                detail: $"This node is not ready: {notReady}.",
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "Not ready");
+        }
+
+        return await next(context);
     }
 
     private static JsonBody<T> Json<T>(T value, Action<Utf8JsonWriter, T> write) => new(value, write);

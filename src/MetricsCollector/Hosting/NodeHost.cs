@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
@@ -14,7 +15,6 @@ using MetricsCollector.Membership;
 using MetricsCollector.Observability;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.FileProviders;
 
 namespace MetricsCollector.Hosting;
@@ -30,6 +30,8 @@ public static class NodeHost
         builder.WebHost.UseUrls($"http://0.0.0.0:{settings.HttpPort}");
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // It logs an error for every unhealthy poll; ReadinessGate logs the changes instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
         // One line per entry, with the UTC time, so that an operator can line the host's entries up with Akka's.
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -39,18 +41,22 @@ public static class NodeHost
         });
 
         var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
-        var metrics = new CollectorMetrics();
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(store);
-        builder.Services.AddSingleton(metrics);
+        // On the node's own meter factory, so that its OpenTelemetry reader sees its numbers only.
+        builder.Services.AddSingleton(services => new CollectorMetrics(services.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton(readiness);
+        builder.Services.AddSingleton<ReadinessGate>();
+        builder.Services.AddSingleton<IReadinessGate>(services => services.GetRequiredService<ReadinessGate>());
+        builder.Services.AddCollectorTelemetry(builder.Configuration);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IPartitionProgressStore>(new StoreProgress(store));
         builder.Services.AddSingleton<ILatestTopN, TopNClient>();
 
         builder.Services.AddAkka(SystemName, (akka, services) =>
         {
+            var metrics = services.GetRequiredService<CollectorMetrics>();
             // No seed nodes: this node seeds itself (joining its own address works with port 0 too).
             var seeds = settings.SeedNodes.Select(s => $"akka.tcp://{SystemName}@{s}").ToArray();
             akka.AddHocon(AkkaConfig(settings), HoconAddMode.Prepend)
@@ -66,6 +72,7 @@ public static class NodeHost
                 {
                     var cluster = Cluster.Get(system);
                     cluster.RegisterOnMemberUp(readiness.MarkClusterUp);
+                    metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics), "result-writer");
@@ -100,9 +107,9 @@ public static class NodeHost
 
         var app = builder.Build();
         app.UseMetricsApi();
-        app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") });
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") });
-        app.MapGet("/metrics", (CollectorMetrics m) => Results.Text(m.ToPrometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapHealthChecks("/health/live", HealthAnswer.For("live"));
+        app.MapHealthChecks("/health/ready", HealthAnswer.For("ready"));
+        app.MapCollectorMetrics();
         app.MapStatusApi();
         // The live page at `/`: files copied beside the executable, so it is found from any working directory.
         var page = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
@@ -199,34 +206,6 @@ internal sealed class StoreSchemaService(IResultStore store) : IHostedService
     public Task StartAsync(CancellationToken cancellationToken) => store.EnsureSchemaAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
-
-internal sealed class LivenessCheck(ActorSystem system) : IHealthCheck
-{
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(system.WhenTerminated.IsCompleted
-            ? HealthCheckResult.Unhealthy("actor system terminated")
-            : HealthCheckResult.Healthy());
-}
-
-/// <summary>Ready: a member of the cluster that is Up, consuming Kafka, and able to reach the store.</summary>
-internal sealed class ReadinessCheck(ActorSystem system, NodeReadiness readiness, IResultStore store) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        var status = Cluster.Get(system).SelfMember.Status;
-        if (status != MemberStatus.Up) return HealthCheckResult.Unhealthy($"cluster member is {status}");
-        if (!readiness.Consuming) return HealthCheckResult.Unhealthy("not consuming Kafka");
-        try
-        {
-            await store.PingAsync(cancellationToken);
-        }
-        catch (Exception e)
-        {
-            return HealthCheckResult.Unhealthy("store unreachable", e);
-        }
-        return HealthCheckResult.Healthy();
-    }
 }
 
 /// <summary>The API's view of the top-N singleton, through its proxy.</summary>

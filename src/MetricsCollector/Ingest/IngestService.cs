@@ -111,6 +111,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             {
                 if (_running.TryGetValue(partition, out var context)) context.Abandoned.TrySetResult();
             },
+            OnAssigned = _ => _readiness.MarkAssigned(),
         };
 
         RunConsumer(consumer, devices, topN, _system.Materializer());
@@ -132,6 +133,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                 assigned => StartPartition(assigned.Partition, assigned.Records, devices, topN, materializer)))
             .Run(materializer);
         _control = control;
+        _metrics.WatchConsumer(control, _settings.Topic);
         _readiness.Consuming = true;
         _ = control.Completion.ContinueWith(
             async t =>
@@ -325,6 +327,12 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             MaxOutOfOrderness = (long)_settings.MaxOutOfOrderness.TotalMilliseconds,
             IdleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds,
             MaxFutureSkew = MaxFutureSkew,
+            HeldBackChanged = held =>
+            {
+                _metrics.SetHeldBack(partition.Partition.Value, held);
+                if (held) _readiness.HoldBack(partition.Partition.Value, "a side record keeps failing");
+                else _readiness.Release(partition.Partition.Value);
+            },
             DeadLetterTopic = _settings.DeadLetterTopic,
             TooLateTopic = _settings.TooLateTopic,
             Metrics = _metrics,

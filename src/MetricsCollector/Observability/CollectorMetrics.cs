@@ -1,16 +1,32 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Text;
+using System.Diagnostics.Metrics;
+using Akka.Cluster;
+using Confluent.Kafka;
 using HdrHistogram;
+using MetricsCollector.Core.Events;
+using MetricsCollector.Kafka.Consumer;
 
 namespace MetricsCollector.Observability;
 
 /// <summary>
-/// The node's counters and gauges, written in the Prometheus text format at <c>/metrics</c>.
-/// Plain interlocked counters: they are bumped per batch on the hot path and read rarely.
+/// The node's own metrics, as OpenTelemetry instruments of the meter <see cref="MeterName"/>
+/// (exposed at <c>/metrics</c> by the OpenTelemetry Prometheus exporter, see <see cref="Telemetry"/>).
+/// The hot path only bumps interlocked fields, once per batch: the counters are observable
+/// instruments that read those fields when a reader collects, so nothing on the path of an
+/// event allocates or takes a lock, and the in-process readers (tests, benchmarks) read the
+/// same numbers the exposition shows.
 /// </summary>
-public sealed class CollectorMetrics
+public sealed class CollectorMetrics : IDisposable
 {
+    public const string MeterName = "MetricsCollector";
+
+    /// <summary>Buckets of the delay histograms, in seconds: a row is expected within tens of milliseconds, a slow store takes seconds.</summary>
+    private static readonly double[] DelayBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+    private readonly Meter _meter;
+    private readonly Histogram<double> _fireToStoreSeconds;
+    private readonly Histogram<double> _eventToVisibleSeconds;
+
     private long _recordsIn;
     private long _eventsIn;
     private long _eventsApplied;
@@ -26,10 +42,57 @@ public sealed class CollectorMetrics
     private readonly ConcurrentDictionary<string, long> _deadLettered = new();
 
     // From a window's first row being computed (right after the watermark reached its end) to the
-    // row being committed in the store: what a reader of the API waits for. Milliseconds.
+    // row being committed in the store: what a reader of the API waits for. Milliseconds; kept
+    // beside the OTel histogram for in-process quantiles (FireToStore), which OTel cannot answer.
     private readonly LongConcurrentHistogram _fireToStore = new(1, 3_600_000, 3);
     private readonly ConcurrentDictionary<int, long> _watermarks = new();
     private readonly ConcurrentDictionary<int, long> _committed = new();
+    private readonly ConcurrentDictionary<int, bool> _heldBack = new();
+    private volatile Func<int, long?> _logEnd = _ => null;
+    private volatile Akka.Cluster.Cluster? _cluster;
+
+    /// <param name="meters">
+    /// The node's meter factory: a node's OpenTelemetry reader listens only to meters of its own
+    /// container, so nodes sharing a process (tests) keep their numbers apart. Without one, a
+    /// free-standing meter (actor tests, benchmarks).
+    /// </param>
+    public CollectorMetrics(IMeterFactory? meters = null)
+    {
+        _meter = meters?.Create(MeterName) ?? new Meter(MeterName);
+        // Every reason from zero, so that a rate over them exists before the first invalid record.
+        foreach (var reason in Enum.GetValues<RejectReason>().Where(r => r != RejectReason.None)) _deadLettered[reason.ToHeaderValue()] = 0;
+        Counter("mc_records_in", "Kafka records consumed from the input topic.", () => RecordsIn);
+        Counter("mc_events_in", "Valid events decoded.", () => EventsIn);
+        Counter("mc_events_applied", "Events applied by device actors (replays skipped).", () => EventsApplied);
+        _meter.CreateObservableCounter("mc_dead_lettered", DeadLetteredByReason, description: "Invalid records sent to the dead-letter topic, by reason.");
+        Counter("mc_too_late", "Events too late for every window, sent to the too-late topic.", () => TooLate);
+        Counter("mc_late_events", "Events that revised at least one fired window.", () => Interlocked.Read(ref _lateEvents));
+        Counter("mc_windows_fired", "Windows fired with at least one event.", () => WindowsFired);
+        Counter("mc_rows_written", "Result rows upserted into the read-side store.", () => RowsWritten);
+        Counter("mc_store_failures", "Failed read-side writes (retried).", () => Interlocked.Read(ref _storeFailures));
+        Counter("mc_partition_logs_replaced", "Partitions whose log was found replaced under their checkpoint (topic recreated, offsets reset) and read anew.", () => Interlocked.Read(ref _logsReplaced));
+        Counter("mc_snapshots", "Device snapshots saved.", () => Snapshots);
+        Counter("mc_snapshot_bytes", "Bytes of device snapshots saved.", () => SnapshotBytes);
+        Counter("mc_snapshot_failures", "Device snapshots that failed (retried).", () => Interlocked.Read(ref _snapshotFailures));
+
+        _fireToStoreSeconds = _meter.CreateHistogram(
+            "mc_fire_to_store", "s", "Delay from a window firing (its first row computed) to that row being stored.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
+        _eventToVisibleSeconds = _meter.CreateHistogram(
+            "mc_event_to_visible", "s",
+            "Delay from the Kafka record timestamp of the newest event of a window at fire time to the stored row that counts it.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
+
+        PartitionGauge("mc_partition_watermark_ms", "Event-time watermark per assigned partition (epoch ms).",
+            s => s.Watermark == Core.Time.Watermark.Start ? null : s.Watermark);
+        PartitionGauge("mc_partition_committed_offset", "Last committed offset per assigned partition.", s => s.Committed < 0 ? null : s.Committed);
+        PartitionGauge("mc_partition_log_end_offset", "End of the partition's log as the broker last reported it to the consumer.", s => s.LogEnd);
+        PartitionGauge("mc_partition_lag", "Consumer lag per assigned partition: log end minus committed offset.", s => s.Lag);
+        _meter.CreateObservableGauge("mc_records_behind", RecordsBehind, description: "Records this node has yet to commit over all its partitions (the sum of their lag).");
+        _meter.CreateObservableGauge("mc_partitions_held_back", HeldBack, description: "1 for an assigned partition held back by a failing side topic, else 0.");
+        _meter.CreateObservableGauge("mc_cluster_members", Members, description: "Cluster members by status, as this node sees them.");
+        _meter.CreateObservableGauge("mc_cluster_unreachable_members", Unreachable, description: "Cluster members this node sees as unreachable.");
+    }
 
     public long RecordsIn => Interlocked.Read(ref _recordsIn);
     public long EventsIn => Interlocked.Read(ref _eventsIn);
@@ -45,10 +108,23 @@ public sealed class CollectorMetrics
     public void AddEventsIn(long n) => Interlocked.Add(ref _eventsIn, n);
     public void AddEventsApplied(long n) => Interlocked.Add(ref _eventsApplied, n);
 
-    public void RecordFireToStore(long milliseconds) => _fireToStore.RecordValue(Math.Clamp(milliseconds, 1, 3_600_000));
+    public void RecordFireToStore(long milliseconds)
+    {
+        _fireToStore.RecordValue(Math.Clamp(milliseconds, 1, 3_600_000));
+        _fireToStoreSeconds.Record(Math.Max(milliseconds, 0) / 1000.0);
+    }
 
     /// <summary>The fire-to-store delay at quantile <paramref name="q"/> (0..1), in milliseconds; 0 before any window fired.</summary>
     public long FireToStore(double q) => _fireToStore.TotalCount == 0 ? 0 : _fireToStore.GetValueAtPercentile(q * 100);
+
+    /// <summary>
+    /// A first row stored <paramref name="storedAt"/> (epoch ms) whose newest event, when the window
+    /// fired, had the Kafka record timestamp <paramref name="newestRecordTimestamp"/>: how long
+    /// after the producer wrote it an event became visible through the API.
+    /// </summary>
+    public void RecordEventToVisible(long newestRecordTimestamp, long storedAt) =>
+        _eventToVisibleSeconds.Record(Math.Max(storedAt - newestRecordTimestamp, 0) / 1000.0);
+
     public void AddTooLate(long n) => Interlocked.Add(ref _tooLate, n);
     public void AddLateEvents(long n) => Interlocked.Add(ref _lateEvents, n);
     public void AddWindowsFired(long n) => Interlocked.Add(ref _windowsFired, n);
@@ -69,57 +145,87 @@ public sealed class CollectorMetrics
 
     public void SetCommitted(int partition, long offset) => _committed[partition] = offset;
 
+    /// <summary>Whether <paramref name="partition"/> is held back by a side topic that keeps failing.</summary>
+    public void SetHeldBack(int partition, bool heldBack) => _heldBack[partition] = heldBack;
+
     public void ForgetPartition(int partition)
     {
         _watermarks.TryRemove(partition, out _);
         _committed.TryRemove(partition, out _);
+        _heldBack.TryRemove(partition, out _);
     }
 
-    public string ToPrometheusText()
+    /// <summary>Reads the log end of each partition of <paramref name="topic"/> from this consumer (the one running now).</summary>
+    public void WatchConsumer(IConsumerControl consumer, string topic) =>
+        _logEnd = partition => consumer.HighWatermark(new TopicPartition(topic, partition));
+
+    /// <summary>Where the cluster gauges read the membership from.</summary>
+    public void WatchCluster(Akka.Cluster.Cluster cluster) => _cluster = cluster;
+
+    /// <summary>Every partition this node runs, in partition order.</summary>
+    public IReadOnlyList<PartitionStatus> PartitionStatuses()
     {
-        var text = new StringBuilder(2048);
-        Counter(text, "mc_records_in_total", "Kafka records consumed from the input topic.", RecordsIn);
-        Counter(text, "mc_events_in_total", "Valid events decoded.", EventsIn);
-        Counter(text, "mc_events_applied_total", "Events applied by device actors (replays skipped).", EventsApplied);
-        text.Append("# HELP mc_dead_lettered_total Invalid records sent to the dead-letter topic, by reason.\n# TYPE mc_dead_lettered_total counter\n");
-        foreach (var (reason, n) in _deadLettered.OrderBy(p => p.Key, StringComparer.Ordinal))
-            text.Append(CultureInfo.InvariantCulture, $"mc_dead_lettered_total{{reason=\"{reason}\"}} {n}\n");
-        Counter(text, "mc_too_late_total", "Events too late for every window, sent to the too-late topic.", TooLate);
-        Counter(text, "mc_late_events_total", "Events that revised at least one fired window.", Interlocked.Read(ref _lateEvents));
-        Counter(text, "mc_windows_fired_total", "Windows fired with at least one event.", WindowsFired);
-        Counter(text, "mc_rows_written_total", "Result rows upserted into the read-side store.", RowsWritten);
-        Counter(text, "mc_store_failures_total", "Failed read-side writes (retried).", Interlocked.Read(ref _storeFailures));
-        Counter(text, "mc_partition_logs_replaced_total", "Partitions whose log was found replaced under their checkpoint and read anew.", Interlocked.Read(ref _logsReplaced));
-        Counter(text, "mc_snapshots_total", "Device snapshots saved.", Snapshots);
-        Counter(text, "mc_snapshot_bytes_total", "Bytes of device snapshots saved.", SnapshotBytes);
-        Counter(text, "mc_snapshot_failures_total", "Device snapshots that failed (retried).", Interlocked.Read(ref _snapshotFailures));
-        text.Append("# HELP mc_fire_to_store_ms Delay from a window firing to its row being stored.\n# TYPE mc_fire_to_store_ms summary\n");
-        foreach (var q in new[] { 0.5, 0.9, 0.99 })
-            text.Append(CultureInfo.InvariantCulture, $"mc_fire_to_store_ms{{quantile=\"{q}\"}} {FireToStore(q)}\n");
-        text.Append(CultureInfo.InvariantCulture, $"mc_fire_to_store_ms_count {_fireToStore.TotalCount}\n");
-        Gauges(text, "mc_partition_watermark_ms", "Event-time watermark per assigned partition (epoch ms).", _watermarks);
-        Gauges(text, "mc_partition_committed_offset", "Last committed offset per assigned partition.", _committed);
-        return text.ToString();
+        var partitions = new SortedSet<int>(_watermarks.Keys);
+        partitions.UnionWith(_committed.Keys);
+        var logEnd = _logEnd;
+        var statuses = new List<PartitionStatus>(partitions.Count);
+        foreach (var partition in partitions)
+        {
+            var watermark = _watermarks.TryGetValue(partition, out var w) ? w : Core.Time.Watermark.Start;
+            var committed = _committed.TryGetValue(partition, out var c) ? c : -1;
+            var end = logEnd(partition);
+            // A commit can run ahead of the cached log end, which the broker only reports with a fetch.
+            long? lag = end is { } e && committed >= 0 ? Math.Max(e - committed, 0) : null;
+            statuses.Add(new PartitionStatus(partition, watermark, committed, end, lag));
+        }
+        return statuses;
     }
 
-    private static void Counter(StringBuilder text, string name, string help, long value) =>
-        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+    /// <summary>This node's meter, told apart from other nodes' in the same process (tests) by identity, not name.</summary>
+    internal Meter Meter => _meter;
 
-    private static void Gauges(StringBuilder text, string name, string help, ConcurrentDictionary<int, long> values)
+    public void Dispose() => _meter.Dispose();
+
+    private void Counter(string name, string description, Func<long> value) =>
+        _meter.CreateObservableCounter(name, value, description: description);
+
+    private void PartitionGauge(string name, string description, Func<PartitionStatus, long?> value) =>
+        _meter.CreateObservableGauge(name, () => PartitionMeasurements(value), description: description);
+
+    private List<Measurement<long>> PartitionMeasurements(Func<PartitionStatus, long?> value)
     {
-        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} gauge\n");
-        foreach (var (partition, value) in values.OrderBy(p => p.Key))
-            text.Append(CultureInfo.InvariantCulture, $"{name}{{partition=\"{partition}\"}} {value}\n");
+        var measurements = new List<Measurement<long>>();
+        foreach (var status in PartitionStatuses())
+            if (value(status) is { } v) measurements.Add(new Measurement<long>(v, PartitionTag(status.Partition)));
+        return measurements;
     }
 
-    /// <summary>The partitions this node consumes, with their watermark and committed offset (log end and lag not tracked here).</summary>
-    public IReadOnlyList<PartitionStatus> PartitionStatuses() =>
-        _watermarks.Keys.Union(_committed.Keys).Order()
-            .Select(p => new PartitionStatus(
-                p,
-                _watermarks.TryGetValue(p, out var watermark) ? watermark : long.MinValue,
-                _committed.TryGetValue(p, out var committed) ? committed : -1,
-                null,
-                null))
+    private long RecordsBehind() => PartitionStatuses().Sum(s => s.Lag ?? 0);
+
+    private List<Measurement<int>> HeldBack()
+    {
+        var measurements = new List<Measurement<int>>();
+        var partitions = new SortedSet<int>(_watermarks.Keys);
+        partitions.UnionWith(_heldBack.Keys);
+        foreach (var partition in partitions)
+            measurements.Add(new Measurement<int>(_heldBack.TryGetValue(partition, out var held) && held ? 1 : 0, PartitionTag(partition)));
+        return measurements;
+    }
+
+    private IEnumerable<Measurement<long>> DeadLetteredByReason() =>
+        _deadLettered.Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("reason", p.Key))).ToList();
+
+    /// <summary>Every status, zeros included, so that a panel or rule over one status always has a series.</summary>
+    private List<Measurement<int>> Members()
+    {
+        if (_cluster is not { } cluster) return [];
+        var members = cluster.State.Members;
+        return Enum.GetValues<MemberStatus>()
+            .Select(status => new Measurement<int>(members.Count(m => m.Status == status), new KeyValuePair<string, object?>("status", status.ToString())))
             .ToList();
+    }
+
+    private int Unreachable() => _cluster?.State.Unreachable.Count ?? 0;
+
+    private static KeyValuePair<string, object?> PartitionTag(int partition) => new("partition", partition);
 }

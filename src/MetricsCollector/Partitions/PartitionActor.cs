@@ -5,6 +5,7 @@ using MetricsCollector.Core.Events;
 using MetricsCollector.Core.Partitions;
 using MetricsCollector.Core.Time;
 using MetricsCollector.Devices;
+using MetricsCollector.Observability;
 
 namespace MetricsCollector.Partitions;
 
@@ -303,6 +304,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void Process(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
     {
+        using var span = CollectorTracing.PartitionBatch(Partition, records.Count);
         long events = 0;
         foreach (var record in records)
         {

@@ -34,8 +34,11 @@ public sealed class LiveNode : IAsyncLifetime
             new Dictionary<string, string> { ["MC_GENERATOR"] = "on" }, Hocon);
         // The generator backfills a window and a bound of history first, so a full top-10 comes within seconds.
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await Node.Http.GetFromJsonAsync<JsonElement>("/metrics/top/10")).GetArrayLength() < 10)
+        while (true)
         {
+            // 503 until the node is ready.
+            using var answer = await Node.Http.GetAsync("/metrics/top/10");
+            if (answer.IsSuccessStatusCode && (await answer.Content.ReadFromJsonAsync<JsonElement>()).GetArrayLength() >= 10) break;
             Assert.True(DateTime.UtcNow < deadline, "the node served no full top-10 within 60 s");
             await Task.Delay(250);
         }

@@ -41,7 +41,7 @@ public sealed class LocalPostgres : IDisposable
     private async Task RunAsync(string verb)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(RepositoryRoot(), "deploy", "local-postgres.sh"));
+        info.ArgumentList.Add(Path.Combine(Repository.Root, "deploy", "local-postgres.sh"));
         info.ArgumentList.Add(verb);
         foreach (var (key, value) in _environment) info.Environment[key] = value;
         using var process = Process.Start(info) ?? throw new InvalidOperationException("bash did not start");
@@ -50,12 +50,5 @@ public sealed class LocalPostgres : IDisposable
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"local-postgres.sh {verb} failed ({process.ExitCode}): {await output}{await error}");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "MetricsCollector.sln"))) return dir.FullName;
-        throw new InvalidOperationException("MetricsCollector.sln not found above " + AppContext.BaseDirectory);
     }
 }
