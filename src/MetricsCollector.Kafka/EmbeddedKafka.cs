@@ -95,6 +95,13 @@ public sealed class EmbeddedKafka : IDisposable
         Check(rd_kafka_mock_topic_create(Cluster(), name, partitions, replication), $"create topic {name}");
     }
 
+    /// <summary>
+    /// Deletes a topic and its records. Created again (<see cref="CreateTopic"/>), it is a new log whose
+    /// offsets start at 0 and may have another partition count: this broker cannot add partitions to a
+    /// topic in place, so that is how a test grows one.
+    /// </summary>
+    public void DeleteTopic(string name) => Check(rd_kafka_mock_topic_delete(Cluster(), name), $"delete topic {name}");
+
     /// <summary>Closes the broker's listener and all its connections, as if its process died.</summary>
     public void SetBrokerDown(int brokerId) =>
         Check(rd_kafka_mock_broker_set_down(Cluster(), brokerId), $"set broker {brokerId} down");

@@ -131,6 +131,7 @@ public sealed class CollectorMetrics : IDisposable
     public void AddRowsWritten(long n) => Interlocked.Add(ref _rowsWritten, n);
     public void AddStoreFailure() => Interlocked.Increment(ref _storeFailures);
     public void AddLogReplaced() => Interlocked.Increment(ref _logsReplaced);
+    public long LogsReplaced => Interlocked.Read(ref _logsReplaced);
     public void AddSnapshotFailure() => Interlocked.Increment(ref _snapshotFailures);
 
     public void AddSnapshot(long bytes)

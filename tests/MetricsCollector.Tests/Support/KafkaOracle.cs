@@ -18,6 +18,8 @@ public sealed class KafkaOracle
 
     public HashSet<(int Partition, long Offset)> TooLate => Windows.TooLate.Select(t => (t.Partition, t.Position)).ToHashSet();
 
+    public const long MaxFutureSkewMs = 3_600_000;
+
     public static KafkaOracle Read(string bootstrap, string topic, long sizeMs, long slideMs, long latenessMs, long boundMs)
     {
         var oracle = new ExactWindowOracle(sizeMs, slideMs, latenessMs, boundMs);
@@ -28,6 +30,12 @@ public sealed class KafkaOracle
             if (!decoder.TryDecode(record.Message.Value, out var evt, out var reason))
             {
                 deadLetters.Add((record.Partition.Value, record.Offset.Value, reason.ToHeaderValue()));
+                continue;
+            }
+            // The default maximum future skew: an hour ahead of the record's own timestamp.
+            if (evt.Timestamp - record.Message.Timestamp.UnixTimestampMs > MaxFutureSkewMs)
+            {
+                deadLetters.Add((record.Partition.Value, record.Offset.Value, RejectReason.TimestampInFuture.ToHeaderValue()));
                 continue;
             }
             oracle.Record(record.Partition.Value, record.Offset.Value, evt.DeviceId, evt.Timestamp, evt.CpuUsage);
