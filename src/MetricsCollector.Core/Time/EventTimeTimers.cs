@@ -34,16 +34,26 @@ public sealed class EventTimeTimers<TKey> where TKey : notnull
     /// <summary>Removes and returns every key whose time is at or below <paramref name="watermark"/>.</summary>
     public IReadOnlyList<TKey> TakeDue(long watermark)
     {
+        var due = TakeDueTimers(watermark);
+        if (due.Count == 0) return [];
+        var keys = new List<TKey>(due.Count);
+        foreach (var (key, _) in due) keys.Add(key);
+        return keys;
+    }
+
+    /// <summary>Removes and returns every key whose time is at or below <paramref name="watermark"/>, with the time it asked for.</summary>
+    public IReadOnlyList<(TKey Key, long Time)> TakeDueTimers(long watermark)
+    {
         // Called after every batch; most calls find nothing due and should not allocate.
         if (!_queue.TryPeek(out _, out var earliest) || earliest > watermark) return [];
-        var due = new List<TKey>();
+        var due = new List<(TKey, long)>();
         while (_queue.TryPeek(out var key, out var time) && time <= watermark)
         {
             _queue.Dequeue();
             if (_pending.TryGetValue(key, out var wanted) && wanted == time)
             {
                 _pending.Remove(key);
-                due.Add(key);
+                due.Add((key, time));
             }
         }
         return due;

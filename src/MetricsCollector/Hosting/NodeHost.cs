@@ -43,7 +43,10 @@ public static class NodeHost
         var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton<InputTopic>();
+        builder.Services.AddSingleton<RowFinality>();
+        // Readers see rows final only once every partition has stored its watermark past them; the writer and the top-N singleton use the store itself.
+        builder.Services.AddSingleton<IResultStore>(services => new FinalRowsStore(store, services.GetRequiredService<RowFinality>()));
         // On the node's own meter factory, so that its OpenTelemetry reader sees its numbers only.
         builder.Services.AddSingleton(services => new CollectorMetrics(services.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton(readiness);
@@ -52,7 +55,8 @@ public static class NodeHost
         builder.Services.AddCollectorTelemetry(builder.Configuration);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IPartitionProgressStore>(new StoreProgress(store));
-        builder.Services.AddSingleton<ILatestTopN, TopNClient>();
+        builder.Services.AddSingleton<TopNClient>();
+        builder.Services.AddSingleton<ILatestTopN>(services => new FinalTopN(services.GetRequiredService<TopNClient>(), services.GetRequiredService<RowFinality>()));
 
         builder.Services.AddAkka(SystemName, (akka, services) =>
         {

@@ -42,6 +42,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly IPartitionProgressStore _progress;
     private readonly CollectorMetrics _metrics;
     private readonly NodeReadiness _readiness;
+    private readonly InputTopic _topic;
     private readonly ILogger<IngestService> _log;
     private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
@@ -62,6 +63,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         IPartitionProgressStore progress,
         CollectorMetrics metrics,
         NodeReadiness readiness,
+        InputTopic topic,
         ILogger<IngestService> log)
     {
         _settings = settings;
@@ -70,6 +72,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         _progress = progress;
         _metrics = metrics;
         _readiness = readiness;
+        _topic = topic;
         _log = log;
     }
 
@@ -189,6 +192,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                     if (known >= 0) _log.LogInformation("Topic {Topic} now has {Count} partitions (had {Known})", _settings.Topic, count, known);
                     known = count;
                 }
+                _topic.Partitions = count;
                 _topN.Tell(new TopicPartitions(count));
             }
             catch (KafkaException e)

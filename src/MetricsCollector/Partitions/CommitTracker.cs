@@ -23,6 +23,11 @@ namespace MetricsCollector.Partitions;
 /// that moment (those still pending, and those that fired since and whose devices may not have
 /// snapshotted the wake-up), and the idle jumps made at or after its offset.
 /// </para>
+/// <para>
+/// It also knows how far the partition's watermark is stored (<see cref="FinalThrough"/>): every window
+/// that closes at or below it has its final part of this partition in the store, and no later record of
+/// the partition can change it. The read side calls a row final only below every partition's.
+/// </para>
 /// </summary>
 public sealed class CommitTracker
 {
@@ -75,11 +80,23 @@ public sealed class CommitTracker
         return true;
     }
 
-    /// <summary>Message <paramref name="seq"/> went to <paramref name="device"/>; its effect starts at <paramref name="position"/> (its first record, or the offset the partition had reached for a wake-up).</summary>
-    public void Sent(string device, long seq, long position)
+    /// <summary>
+    /// Message <paramref name="seq"/> went to <paramref name="device"/>; its effect starts at <paramref name="position"/>
+    /// (its first record, or the offset the partition had reached for a wake-up), and it may close windows only
+    /// above <paramref name="closesAbove"/> (the watermark a device held before it; <see cref="long.MaxValue"/>
+    /// for a message that closes none).
+    /// </summary>
+    public void Sent(string device, long seq, long position, long closesAbove)
     {
-        if (_uncovered.TryGetValue(device, out var line)) line.LastSeq = seq;
-        else _uncovered[device] = new Uncovered { FirstSeq = seq, FirstPosition = position, LastSeq = seq };
+        if (_uncovered.TryGetValue(device, out var line))
+        {
+            line.LastSeq = seq;
+            line.ClosesAbove = Math.Min(line.ClosesAbove, closesAbove);
+        }
+        else
+        {
+            _uncovered[device] = new Uncovered { FirstSeq = seq, FirstPosition = position, LastSeq = seq, ClosesAbove = closesAbove };
+        }
     }
 
     /// <summary>
@@ -102,14 +119,25 @@ public sealed class CommitTracker
 
     public void SetTimer(string device, long time) => _timers.Set(device, time);
 
-    /// <summary>The devices due at <paramref name="watermark"/>; each is remembered with the checkpoints before it.</summary>
-    public IReadOnlyList<string> TakeDue(long watermark)
+    /// <summary>The devices due at <paramref name="watermark"/>, with the time each asked for; each is remembered with the checkpoints before it.</summary>
+    public IReadOnlyList<(string Device, long Time)> TakeDue(long watermark)
     {
-        var due = _timers.TakeDue(watermark);
+        var due = _timers.TakeDueTimers(watermark);
         if (due.Count == 0) return due;
         var after = _nextCheckpointId - 1;
-        foreach (var device in due) _fired.Add(new FiredTimer(after, device, watermark));
+        foreach (var (device, _) in due) _fired.Add(new FiredTimer(after, device, watermark));
         return due;
+    }
+
+    /// <summary>
+    /// How far the partition's watermark is stored: <paramref name="watermark"/>, held below the lowest
+    /// window close a message not yet snapshotted may bring. Never lower than what was saved before.
+    /// </summary>
+    public long FinalThrough(long watermark)
+    {
+        var through = watermark;
+        foreach (var line in _uncovered.Values) through = Math.Min(through, line.ClosesAbove);
+        return Math.Max(through, Saved.FinalThrough);
     }
 
     /// <summary>The watermark jumps to <paramref name="watermark"/> at <see cref="NextOffset"/> (idle, or replayed).</summary>
@@ -141,8 +169,11 @@ public sealed class CommitTracker
         return safe;
     }
 
-    /// <summary>The progress of the latest checkpoint at or below the safe offset, if a replay from it would differ from one from the saved progress.</summary>
-    public DueProgress? Due(long? lowestPendingSide)
+    /// <summary>
+    /// The progress of the latest checkpoint at or below the safe offset, if a replay from it would differ
+    /// from one from the saved progress or the stored watermark moved (<paramref name="watermark"/> is the live one).
+    /// </summary>
+    public DueProgress? Due(long? lowestPendingSide, long watermark)
     {
         if (_checkpoints.Count == 0) return null;
         var safe = SafeOffset(lowestPendingSide);
@@ -157,8 +188,9 @@ public sealed class CommitTracker
             Timers = TimersAt(checkpoint),
             SideMarks = checkpoint.Marks,
             Jumps = _jumps.Where(j => j.Offset >= checkpoint.Offset && j.Watermark > checkpoint.Watermark).OrderBy(j => j.Offset).ToList(),
+            FinalThrough = FinalThrough(watermark),
         };
-        return progress.ResumesLike(Saved) ? null : new DueProgress(progress, checkpoint.Id);
+        return progress.ResumesLike(Saved) && progress.FinalThrough == Saved.FinalThrough ? null : new DueProgress(progress, checkpoint.Id);
     }
 
     /// <summary><paramref name="due"/> is durable: what only replays from older checkpoints needed is forgotten.</summary>
@@ -189,6 +221,7 @@ public sealed class CommitTracker
         public long FirstSeq;
         public long FirstPosition;
         public long LastSeq;
+        public long ClosesAbove;
     }
 
     private sealed record Checkpoint(long Id, long Offset, long Watermark, IReadOnlyList<SideMark> Marks);

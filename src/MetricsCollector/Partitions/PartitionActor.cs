@@ -341,7 +341,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         foreach (var (device, run) in _runs)
         {
             var events_ = run.ToArray();
-            ToDevice(device, events_[0].Offset, d => new DeviceEvents(device, Partition, Self, _tracker.Saved.RecordsEpoch, events_) { Delivery = d });
+            // The device first catches up with the first record's watermark: windows below it may close.
+            ToDevice(device, events_[0].Offset, Below(events_[0].JudgedBy), d => new DeviceEvents(device, Partition, Self, _tracker.Saved.RecordsEpoch, events_) { Delivery = d });
         }
         _runs.Clear();
         // The watermark after this batch is the one the next record will be judged by.
@@ -364,24 +365,30 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void WakeDue()
     {
         var watermark = Watermark;
-        foreach (var device in _tracker.TakeDue(watermark)) Wake(device);
+        foreach (var (device, time) in _tracker.TakeDue(watermark)) Wake(device, time);
         _context.Metrics.SetWatermark(Partition, watermark);
         if (watermark == _reportedWatermark) return;
         _reportedWatermark = watermark;
         _context.TopN.Tell(new PartitionWatermark(Partition, watermark));
     }
 
-    private void Wake(string device)
+    /// <summary>Wakes a device that asked for <paramref name="time"/>: it has nothing to close below it.</summary>
+    private void Wake(string device, long time)
     {
         var watermark = Watermark;
-        ToDevice(device, _tracker.NextOffset, d => new AdvanceWatermark(device, Partition, Self, watermark) { Delivery = d });
+        ToDevice(device, _tracker.NextOffset, Below(time), d => new AdvanceWatermark(device, Partition, Self, watermark) { Delivery = d });
     }
 
-    /// <summary>Sends a numbered message to a device; the partition may not commit past <paramref name="position"/> until a snapshot of the device holds it.</summary>
-    private void ToDevice(string device, long position, Func<Delivery, IFromPartition> message)
+    private static long Below(long watermark) => watermark == long.MinValue ? long.MinValue : watermark - 1;
+
+    /// <summary>
+    /// Sends a numbered message to a device; the partition may not commit past <paramref name="position"/>, nor
+    /// call windows closing above <paramref name="closesAbove"/> stored, until a snapshot of the device holds it.
+    /// </summary>
+    private void ToDevice(string device, long position, long closesAbove, Func<Delivery, IFromPartition> message)
     {
         var stamped = _outbox.Stamp(device, message, Now);
-        _tracker.Sent(device, stamped.Delivery.Seq, position);
+        _tracker.Sent(device, stamped.Delivery.Seq, position, closesAbove);
         _context.Devices.Tell(stamped);
     }
 
@@ -503,7 +510,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// <summary>Saves the due progress, if any and if no save is under way; true when a save started.</summary>
     private bool Commit()
     {
-        if (_saving || _tracker.Due(Sides.LowestPending) is not { } due) return false;
+        if (_saving || _tracker.Due(Sides.LowestPending, Watermark) is not { } due) return false;
         _saving = true;
         _context.Progress.SaveAsync(_context.ProgressKey, due.Progress)
             .PipeTo(Self, success: () => new ProgressSaved(due), failure: e => new ProgressFailed(e));
@@ -548,7 +555,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         if (_completed) return;
         _completed = true;
         foreach (var device in _tracker.UncoveredDeviceIds.ToList())
-            ToDevice(device, _tracker.NextOffset, d => new FlushDevice(device, Partition, Self) { Delivery = d });
+            ToDevice(device, _tracker.NextOffset, long.MaxValue, d => new FlushDevice(device, Partition, Self) { Delivery = d });
         Timers.StartSingleTimer("flush-timeout", FlushTimeout.Instance, _context.FlushTimeout);
         CheckFlushed();
     }
@@ -557,7 +564,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void CheckFlushed()
     {
         if (!_completed || _saving || _end is not null) return;
-        if (_tracker.Saved.Offset < _tracker.NextOffset || _tracker.Due(Sides.LowestPending) is not null)
+        if (_tracker.Saved.Offset < _tracker.NextOffset || _tracker.Due(Sides.LowestPending, Watermark) is not null)
         {
             Commit();
             return;

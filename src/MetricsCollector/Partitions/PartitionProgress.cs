@@ -25,7 +25,7 @@ public sealed record WatermarkJump(long Offset, long Watermark);
 /// </summary>
 public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDictionary<string, long> Timers, string Epoch)
 {
-    /// <summary>Version 3 added the side marks; 4 the idle jumps, the log generation and the topic id, and timers grouped by time.</summary>
+    /// <summary>Version 3 added the side marks; 4 the idle jumps, the log generation, the topic id, the stored watermark, and timers grouped by time.</summary>
     private const byte Version = 4;
 
     public IReadOnlyList<SideMark> SideMarks { get; init; } = [];
@@ -36,6 +36,12 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
 
     /// <summary>The topic's id where the broker reports one (a real Kafka does, the embedded broker does not).</summary>
     public string? TopicId { get; init; }
+
+    /// <summary>
+    /// How far the partition's watermark is stored (<see cref="CommitTracker.FinalThrough"/>): no record of this
+    /// partition can change a window that closes at or below it, and its final part is in the store. Only rises.
+    /// </summary>
+    public long FinalThrough { get; init; } = Core.Time.Watermark.Start;
 
     /// <summary>What names the log these offsets belong to, for devices that remember offsets.</summary>
     public string RecordsEpoch => LogGeneration == 0 ? Epoch : $"{Epoch}~{LogGeneration}";
@@ -107,6 +113,7 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
             }
             writer.Write7BitEncodedInt(LogGeneration);
             writer.Write(TopicId ?? "");
+            writer.Write(FinalThrough);
         }
         return Convert.ToBase64String(stream.ToArray());
     }
@@ -148,7 +155,8 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
             for (var i = 0; i < jumpCount; i++) jumps.Add(new WatermarkJump(reader.ReadInt64(), reader.ReadInt64()));
             var generation = reader.Read7BitEncodedInt();
             var topicId = reader.ReadString();
-            return progress with { Jumps = jumps, LogGeneration = generation, TopicId = topicId.Length == 0 ? null : topicId };
+            var finalThrough = reader.ReadInt64();
+            return progress with { Jumps = jumps, LogGeneration = generation, TopicId = topicId.Length == 0 ? null : topicId, FinalThrough = finalThrough };
         }
         catch (EndOfStreamException e)
         {

@@ -189,6 +189,44 @@ public sealed class HostileInputTests : IAsyncLifetime
             TimeSpan.FromSeconds(30));
     }
 
+    [Fact]
+    public async Task Unkeyed_rows_are_never_served_final_before_every_partition_has_passed_them()
+    {
+        // A backlog of unkeyed records: every device on every partition, and partitions that drain it at their
+        // own speed, far apart in event time. Each row is watched while the node works through it.
+        ProductTopics.Create(_kafka);
+        await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 43, devices: 12, events: 30_000, Slide, Bound, Lateness,
+            unkeyedOver: ProductTopics.DefaultPartitions);
+        var oracle = Oracle();
+        var devices = oracle.Windows.Windows.Keys.Select(k => k.Item1).Distinct().ToList();
+
+        await using var node = await StartNodeAsync();
+        var firstFinal = new Dictionary<(string, long), long>();
+        using var watching = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!watching.IsCancellationRequested)
+            {
+                foreach (var device in devices)
+                {
+                    using var answer = await node.Http.GetAsync($"/metrics/devices/{device}/history?limit=1000");
+                    if (!answer.IsSuccessStatusCode) continue;
+                    foreach (var row in (await answer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("items").EnumerateArray())
+                        if (row.GetProperty("final").GetBoolean())
+                            firstFinal.TryAdd((device, ParseTime(row.GetProperty("windowEnd").GetString()!)), row.GetProperty("count").GetInt64());
+                }
+            }
+        });
+        await WaitForAllFinalAsync(node, oracle.Windows, TimeSpan.FromSeconds(120));
+        await watching.CancelAsync();
+        await watcher;
+
+        var early = firstFinal.Where(f => oracle.Windows.Windows.TryGetValue(f.Key, out var w) && w.Count != f.Value).ToList();
+        Assert.True(early.Count == 0, $"{early.Count} of {firstFinal.Count} rows were served final before their last part, e.g. "
+            + string.Join("; ", early.Take(5).Select(e => $"{e.Key} count {e.Value} of {oracle.Windows.Windows[e.Key].Count}")));
+        await AssertRowsMatchAsync(node.Http, oracle.Windows);
+    }
+
     private static async Task<JsonElement[]> TopAsync(TestNode node)
     {
         using var answer = await node.Http.GetAsync("/metrics/top/10");

@@ -22,9 +22,9 @@ public sealed class CommitTrackerTests
         tracker.TakeCheckpoint(watermark, Marks);
     }
 
-    private static PartitionProgress Commit(CommitTracker tracker, long? pendingSide = null)
+    private static PartitionProgress Commit(CommitTracker tracker, long? pendingSide = null, long watermark = Watermark.Start)
     {
-        var due = tracker.Due(pendingSide) ?? throw new InvalidOperationException("nothing due");
+        var due = tracker.Due(pendingSide, watermark) ?? throw new InvalidOperationException("nothing due");
         tracker.MarkSaved(due);
         return due.Progress;
     }
@@ -34,19 +34,19 @@ public sealed class CommitTrackerTests
     {
         var tracker = Started();
         Read(tracker, 0, 9, watermark: 100);
-        tracker.Sent("a", seq: 1, position: 5);
+        tracker.Sent("a", seq: 1, position: 5, closesAbove: long.MaxValue);
         Read(tracker, 10, 19, watermark: 200);
         Read(tracker, 20, 29, watermark: 300);
 
         Assert.Equal(5, tracker.SafeOffset(null));
-        Assert.Equal(0, tracker.Due(null)?.Progress.Offset ?? 0);
+        Assert.Equal(0, tracker.Due(null, Watermark.Start)?.Progress.Offset ?? 0);
 
         tracker.Covered("a", throughSeq: 1, appliedOffset: 7);
         Assert.Equal(30, tracker.SafeOffset(null));
-        Assert.Equal((20L, 200L), (tracker.Due(lowestPendingSide: 25)!.Progress.Offset, tracker.Due(lowestPendingSide: 25)!.Progress.Watermark));
+        Assert.Equal((20L, 200L), (tracker.Due(lowestPendingSide: 25, Watermark.Start)!.Progress.Offset, tracker.Due(lowestPendingSide: 25, Watermark.Start)!.Progress.Watermark));
         var committed = Commit(tracker);
         Assert.Equal((30L, 300L), (committed.Offset, committed.Watermark));
-        Assert.Null(tracker.Due(null));
+        Assert.Null(tracker.Due(null, Watermark.Start));
     }
 
     [Fact]
@@ -54,9 +54,9 @@ public sealed class CommitTrackerTests
     {
         var tracker = Started();
         Read(tracker, 0, 9, watermark: 100);
-        tracker.Sent("a", 1, position: 2);
+        tracker.Sent("a", 1, position: 2, closesAbove: long.MaxValue);
         Read(tracker, 10, 19, watermark: 200);
-        tracker.Sent("a", 2, position: 12);
+        tracker.Sent("a", 2, position: 12, closesAbove: long.MaxValue);
         Read(tracker, 20, 29, watermark: 300);
 
         tracker.Covered("a", throughSeq: 1, appliedOffset: 11);
@@ -74,8 +74,8 @@ public sealed class CommitTrackerTests
         tracker.SetTimer("quiet", 150);
         Read(tracker, 0, 9, watermark: 100);
         Read(tracker, 10, 19, watermark: 200);
-        Assert.Equal(["quiet"], tracker.TakeDue(200));
-        tracker.Sent("quiet", 1, position: tracker.NextOffset);
+        Assert.Equal(["quiet"], tracker.TakeDue(200).Select(d => d.Device));
+        tracker.Sent("quiet", 1, position: tracker.NextOffset, closesAbove: long.MaxValue);
         Read(tracker, 20, 29, watermark: 300);
 
         // The device fired its window but has not snapshotted: a replay must start at or before the wake-up.
@@ -92,9 +92,9 @@ public sealed class CommitTrackerTests
         var tracker = Started();
         tracker.SetTimer("d", 150);
         Read(tracker, 0, 9, watermark: 100);
-        tracker.Sent("busy", 1, position: 12);
+        tracker.Sent("busy", 1, position: 12, closesAbove: long.MaxValue);
         Read(tracker, 10, 19, watermark: 200);
-        Assert.Equal(["d"], tracker.TakeDue(200));
+        Assert.Equal(["d"], tracker.TakeDue(200).Select(d => d.Device));
 
         var progress = Commit(tracker);
         Assert.Equal(10, progress.Offset);
@@ -107,7 +107,7 @@ public sealed class CommitTrackerTests
         var tracker = Started();
         tracker.SetTimer("d", 150);
         Read(tracker, 0, 9, watermark: 200);
-        Assert.Equal(["d"], tracker.TakeDue(200));
+        Assert.Equal(["d"], tracker.TakeDue(200).Select(d => d.Device));
         Read(tracker, 10, 19, watermark: 300);
         Assert.False(Commit(tracker).Timers.ContainsKey("d"));
     }
@@ -118,7 +118,7 @@ public sealed class CommitTrackerTests
         var tracker = Started();
         tracker.SetTimer("d", 150);
         Read(tracker, 0, 9, watermark: 100);
-        tracker.Sent("busy", 1, position: 12);
+        tracker.Sent("busy", 1, position: 12, closesAbove: long.MaxValue);
         Read(tracker, 10, 19, watermark: 200);
         tracker.TakeDue(200);
         tracker.SetTimer("d", 500);
@@ -130,10 +130,10 @@ public sealed class CommitTrackerTests
     {
         var tracker = Started();
         Read(tracker, 0, 9, watermark: 100);
-        tracker.Sent("a", 1, position: 3);
+        tracker.Sent("a", 1, position: 3, closesAbove: long.MaxValue);
         tracker.Jumped(5_000);
 
-        var due = tracker.Due(null)!;
+        var due = tracker.Due(null, Watermark.Start)!;
         Assert.Equal(0, due.Progress.Offset);
         Assert.Equal([new WatermarkJump(10, 5_000)], due.Progress.Jumps);
         tracker.MarkSaved(due);
@@ -153,7 +153,7 @@ public sealed class CommitTrackerTests
         Read(tracker, 0, 9, watermark: 100);
         tracker.Jumped(5_000);
         tracker.Jumped(6_000);
-        Assert.Equal([new WatermarkJump(10, 6_000)], tracker.Due(null)!.Progress.Jumps);
+        Assert.Equal([new WatermarkJump(10, 6_000)], tracker.Due(null, Watermark.Start)!.Progress.Jumps);
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public sealed class CommitTrackerTests
     public void Checkpoints_stay_bounded_while_commits_cannot_move_and_the_commit_still_lands_right()
     {
         var tracker = Started();
-        tracker.Sent("stuck", 1, position: 0);
+        tracker.Sent("stuck", 1, position: 0, closesAbove: long.MaxValue);
         for (var batch = 0; batch < 10_000; batch++) Read(tracker, batch * 10, batch * 10 + 9, watermark: batch);
         Assert.InRange(tracker.CheckpointCount, 2, 256);
 
@@ -194,8 +194,41 @@ public sealed class CommitTrackerTests
     public void Nothing_is_due_when_a_replay_would_start_the_same_way()
     {
         var tracker = Started(offset: 5, watermark: 100);
-        Assert.Null(tracker.Due(null));
+        Assert.Null(tracker.Due(null, Watermark.Start));
         tracker.SetTimer("d", 300);
-        Assert.Equal(300, tracker.Due(null)!.Progress.Timers["d"]);
+        Assert.Equal(300, tracker.Due(null, Watermark.Start)!.Progress.Timers["d"]);
+    }
+
+    [Fact]
+    public void Stored_through_the_watermark_when_every_message_is_covered_and_held_below_what_an_uncovered_one_may_close()
+    {
+        var tracker = Started();
+        Read(tracker, 0, 9, watermark: 1_000);
+        Assert.Equal(1_000, tracker.FinalThrough(1_000));
+
+        // A run whose first record is judged by 900 may close windows above 899; a wake-up asked for at 950 above 949.
+        tracker.Sent("a", 1, position: 10, closesAbove: 899);
+        tracker.Sent("b", 1, position: 10, closesAbove: 949);
+        Assert.Equal(899, tracker.FinalThrough(1_000));
+        tracker.Covered("a", 1, 10);
+        Assert.Equal(949, tracker.FinalThrough(1_000));
+        tracker.Covered("b", 1, -1);
+        Assert.Equal(1_000, tracker.FinalThrough(1_000));
+    }
+
+    [Fact]
+    public void The_stored_watermark_is_saved_when_it_moves_and_never_goes_back_even_in_a_replay()
+    {
+        var tracker = Started();
+        Read(tracker, 0, 9, watermark: 1_000);
+        var saved = Commit(tracker, watermark: 1_000);
+        Assert.Equal(1_000, saved.FinalThrough);
+        // Only the stored watermark moves: still due.
+        Assert.Equal(2_000, tracker.Due(null, 2_000)!.Progress.FinalThrough);
+
+        // A new actor replaying from an older checkpoint starts below it: what was saved stands.
+        var replay = new CommitTracker(saved with { Watermark = 500 });
+        replay.TakeCheckpoint(500, Marks);
+        Assert.Equal(1_000, replay.FinalThrough(600));
     }
 }
