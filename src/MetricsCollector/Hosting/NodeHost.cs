@@ -44,6 +44,8 @@ public static class NodeHost
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<InputTopic>();
+        var backlog = new WriteBacklog(20_000);
+        builder.Services.AddSingleton(backlog);
         builder.Services.AddSingleton<RowFinality>();
         // Readers see rows final only once every partition has stored its watermark past them; the writer and the top-N singleton use the store itself.
         builder.Services.AddSingleton<IResultStore>(services => new FinalRowsStore(store, services.GetRequiredService<RowFinality>()));
@@ -79,7 +81,7 @@ public static class NodeHost
                     metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
-                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics), "result-writer");
+                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, backlog), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);

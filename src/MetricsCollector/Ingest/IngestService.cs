@@ -43,6 +43,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly CollectorMetrics _metrics;
     private readonly NodeReadiness _readiness;
     private readonly InputTopic _topic;
+    private readonly WriteBacklog _backlog;
     private readonly ILogger<IngestService> _log;
     private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
@@ -64,6 +65,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         CollectorMetrics metrics,
         NodeReadiness readiness,
         InputTopic topic,
+        WriteBacklog backlog,
         ILogger<IngestService> log)
     {
         _settings = settings;
@@ -73,6 +75,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         _metrics = metrics;
         _readiness = readiness;
         _topic = topic;
+        _backlog = backlog;
         _log = log;
     }
 
@@ -331,6 +334,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             MaxOutOfOrderness = (long)_settings.MaxOutOfOrderness.TotalMilliseconds,
             IdleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds,
             MaxFutureSkew = MaxFutureSkew,
+            Backlog = _backlog,
             HeldBackChanged = held =>
             {
                 _metrics.SetHeldBack(partition.Partition.Value, held);

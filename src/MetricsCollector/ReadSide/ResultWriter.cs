@@ -11,7 +11,9 @@ namespace MetricsCollector.ReadSide;
 /// into one transaction at a time, acknowledges each device once its rows are stored (a device
 /// snapshots only after that), and passes the rows as stored, merged where a window has several
 /// parts, on to the top-N singleton. A failed write is retried, never dropped: an outage of
-/// the store stalls snapshots and commits, and nothing is lost.
+/// the store stalls snapshots and commits, and nothing is lost. What it holds is published in
+/// <see cref="WriteBacklog"/>: past its limit the partitions stop taking records, so a long outage
+/// holds memory bounded, and they resume by themselves once the rows are stored.
 /// </summary>
 public sealed class ResultWriter : ReceiveActor, IWithTimers
 {
@@ -24,11 +26,15 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private List<(StoreRows Request, IActorRef Device)> _buffer = new();
     private int _bufferedRows;
+    private int _writingRows;
     private bool _writing;
     private int _failures;
 
-    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics)
+    private readonly WriteBacklog _backlog;
+
+    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics, WriteBacklog backlog)
     {
+        _backlog = backlog;
         _store = store;
         _topN = topN;
         _metrics = metrics;
@@ -37,6 +43,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
         {
             _buffer.Add((request, Sender));
             _bufferedRows += request.Rows.Count;
+            PublishBacklog();
             if (_bufferedRows >= MaxBatchRows) Write();
             else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, TimeSpan.FromMilliseconds(10));
         });
@@ -44,6 +51,8 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
         Receive<Written>(written =>
         {
             _writing = false;
+            _writingRows = 0;
+            PublishBacklog();
             if (_failures > 0) _log.Info("Result store reachable again after {0} failed writes", _failures);
             _failures = 0;
             var parts = 0;
@@ -71,20 +80,25 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             _log.Warning(failed.Cause, "Writing {0} result rows failed ({1} in a row); retrying in {2}", parts, _failures, delay);
             _buffer.InsertRange(0, failed.Batch);
             _bufferedRows += parts;
+            _writingRows = 0;
+            PublishBacklog();
             Timers.StartSingleTimer("flush", Flush.Instance, delay);
         });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics));
+    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics, WriteBacklog backlog) =>
+        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics, backlog));
+
+    private void PublishBacklog() => _backlog.Set(_bufferedRows + _writingRows);
 
     private void Write()
     {
         if (_writing || _buffer.Count == 0) return;
         var batch = _buffer;
         _buffer = new List<(StoreRows, IActorRef)>();
+        _writingRows = _bufferedRows;
         _bufferedRows = 0;
         _writing = true;
         // The store keeps the latest form of each part: a device's later rows of a window supersede its earlier ones.
