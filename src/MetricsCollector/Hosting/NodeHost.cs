@@ -46,7 +46,9 @@ public static class NodeHost
         builder.Services.AddSingleton<InputTopic>();
         var backlog = new WriteBacklog(20_000);
         builder.Services.AddSingleton(backlog);
-        builder.Services.AddSingleton<RowFinality>();
+        // On the store itself, not the container's checkpoint store: a host may wrap that one around the readers' store.
+        builder.Services.AddSingleton(services => new RowFinality(
+            new StoreProgress(store), services.GetRequiredService<InputTopic>(), settings, services.GetRequiredService<TimeProvider>()));
         // Readers see rows final only once every partition has stored its watermark past them; the writer and the top-N singleton use the store itself.
         builder.Services.AddSingleton<IResultStore>(services => new FinalRowsStore(store, services.GetRequiredService<RowFinality>()));
         // On the node's own meter factory, so that its OpenTelemetry reader sees its numbers only.
