@@ -37,7 +37,7 @@ public static class EventGenerator
         string topic = ProductTopics.Input,
         bool paced = false,
         CancellationToken cancellationToken = default) =>
-        RunAsync(plan, new ProducerConfig { BootstrapServers = bootstrapServers }, topic, paced, cancellationToken);
+        RunAsync(plan, new KafkaClients(bootstrapServers).Producer(), topic, paced, cancellationToken);
 
     /// <param name="paced">
     /// Send each event when the wall clock reaches its event-time clock (so event time follows

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MetricsCollector.Configuration;
 using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Generation;
 
@@ -22,7 +23,7 @@ public static class GenerateCommand
         var late = new Option<double>("--late") { Description = "Fraction late (within the allowed lateness)." };
         var tooLate = new Option<double>("--too-late") { Description = "Fraction too late for every window." };
         var invalid = new Option<double>("--invalid") { Description = "Fraction of invalid records." };
-        var command = new Command("generate", "Produce device events into Kafka (keyed by device id, murmur2 partitioner) and report what was sent.")
+        var command = new Command("generate", "Produce device events into Kafka (keyed by device id, murmur2 partitioner) and report what was sent. MC_KAFKA_PROP_<NAME> variables pass librdkafka properties (SASL, TLS) to its producer.")
         {
             bootstrap, topic, devices, rate, duration, count, seed, start, fast, outOfOrder, late, tooLate, invalid,
         };
@@ -58,7 +59,8 @@ public static class GenerateCommand
                 Console.Error.WriteLine($"generate: {e.Message}");
                 return 2;
             }
-            var report = await EventGenerator.RunAsync(plan, servers, parse.GetValue(topic)!, paced: !parse.GetValue(fast), ct);
+            var clients = new KafkaClients(servers, KafkaClientProperties.FromEnvironment(Environment.GetEnvironmentVariables()));
+            var report = await EventGenerator.RunAsync(plan, clients.Producer(), parse.GetValue(topic)!, paced: !parse.GetValue(fast), ct);
             Console.WriteLine(report);
             return report.Failed > 0 ? 1 : 0;
         });

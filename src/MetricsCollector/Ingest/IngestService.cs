@@ -26,9 +26,6 @@ namespace MetricsCollector.Ingest;
 /// </summary>
 public sealed class IngestService : IHostedService, IAsyncDisposable
 {
-    private const int BatchSize = 500;
-    private static readonly TimeSpan ConsumerRestartDelay = TimeSpan.FromSeconds(5);
-
     private readonly CollectorSettings _settings;
     private readonly ActorSystem _system;
     private readonly ActorRegistry _registry;
@@ -70,22 +67,13 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var bootstrap = _readiness.KafkaBootstrap;
         await Hosting.PersistenceWarmUp.RunAsync(_system, _settings, cancellationToken);
 
-        _epoch = await BrokerEpochAsync(bootstrap, cancellationToken);
-        _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });
+        var clients = new KafkaClients(bootstrap, _settings.KafkaClientProperties);
+        _epoch = await BrokerIdentity.ClusterIdAsync(clients, TimeSpan.FromSeconds(30)).WaitAsync(cancellationToken);
+        _sideOutput = new KafkaSideOutput(clients);
         _handOver = new ShardHandOver(devices, Akka.Cluster.Cluster.Get(_system), _log);
         var consumer = new KafkaConsumerSettings
         {
-            Config = new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = _settings.GroupId,
-                AutoOffsetReset = AutoOffsetReset.Earliest,
-                // A dead node's partitions wait for its session to expire.
-                SessionTimeoutMs = (int)(_settings.KafkaSessionTimeout ?? BrokerIdentity.SessionTimeoutFor(_epoch)).TotalMilliseconds,
-                // Survivors learn of a rebalance from a heartbeat's answer; the sooner they rejoin,
-                // the likelier the first assignment includes them all.
-                HeartbeatIntervalMs = 500,
-            },
+            Config = ConsumerConfigOf(clients, _settings, _epoch),
             Topics = [_settings.Topic],
             PartitionBufferSize = _settings.PartitionBuffer,
             StartOffsets = LoadStartsAsync,
@@ -96,6 +84,18 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group} (session timeout {Session} ms)",
             _settings.Topic, bootstrap, _settings.GroupId, consumer.Config.SessionTimeoutMs);
     }
+
+    /// <summary>The group consumer's configuration: the node's Kafka client properties, and what the group needs.</summary>
+    internal static ConsumerConfig ConsumerConfigOf(KafkaClients clients, CollectorSettings settings, string epoch) =>
+        new(clients.Consumer(settings.GroupId))
+        {
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            // A dead node's partitions wait for its session to expire.
+            SessionTimeoutMs = (int)(settings.KafkaSessionTimeout ?? BrokerIdentity.SessionTimeoutFor(epoch)).TotalMilliseconds,
+            // Survivors learn of a rebalance from a heartbeat's answer; the sooner they rejoin,
+            // the likelier the first assignment includes them all.
+            HeartbeatIntervalMs = 500,
+        };
 
     /// <summary>
     /// Runs the consumer, and runs a new one when it fails: a node that stopped consuming would
@@ -116,8 +116,8 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             {
                 _readiness.Consuming = false;
                 if (!t.IsFaulted || ShuttingDown) return;
-                _log.LogError(t.Exception, "Kafka consumer failed; a new one starts in {Delay}", ConsumerRestartDelay);
-                await Task.Delay(ConsumerRestartDelay);
+                _log.LogError(t.Exception, "Kafka consumer failed; a new one starts in {Delay}", _settings.ConsumerRestartDelay);
+                await Task.Delay(_settings.ConsumerRestartDelay);
                 if (!ShuttingDown) RunConsumer(consumer, devices, topN, materializer);
             },
             TaskScheduler.Default);
@@ -232,7 +232,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         }, TaskScheduler.Default);
         var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
         records
-            .Batch(BatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(BatchSize) { first }, (batch, next) =>
+            .Batch(_settings.ConsumerBatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(_settings.ConsumerBatchSize) { first }, (batch, next) =>
             {
                 batch.Add(next);
                 return batch;
@@ -262,10 +262,6 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         }
         _log.LogInformation("Revoked partitions {Partitions}{Lost}", string.Join(",", partitions.Select(p => p.Partition.Value)), lost ? " (lost)" : "");
     }
-
-    /// <summary>The broker cluster's id: what makes offsets comparable.</summary>
-    private static Task<string> BrokerEpochAsync(string bootstrap, CancellationToken ct) =>
-        Task.Run(() => BrokerIdentity.ClusterId(bootstrap, TimeSpan.FromSeconds(30)), ct);
 
     private string KeyOf(TopicPartition partition) => PartitionProgress.KeyOf(_settings.GroupId, partition.Topic, partition.Partition.Value);
 }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using MetricsCollector.Configuration;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.Devices;
 using MetricsCollector.Observability;
@@ -15,30 +16,29 @@ namespace MetricsCollector.ReadSide;
 /// </summary>
 public sealed class ResultWriter : ReceiveActor, IWithTimers
 {
-    private const int MaxBatchRows = 2000;
-    private const int PublishSlice = 100;
-
     private readonly IResultStore _store;
     private readonly IActorRef _topN;
     private readonly CollectorMetrics _metrics;
+    private readonly ResultWriterSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private List<(StoreRows Request, IActorRef Device)> _buffer = new();
     private int _bufferedRows;
     private bool _writing;
     private int _failures;
 
-    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics)
+    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings)
     {
         _store = store;
         _topN = topN;
         _metrics = metrics;
+        _settings = settings;
 
         Receive<StoreRows>(request =>
         {
             _buffer.Add((request, Sender));
             _bufferedRows += request.Rows.Count;
-            if (_bufferedRows >= MaxBatchRows) Write();
-            else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, TimeSpan.FromMilliseconds(10));
+            if (_bufferedRows >= _settings.BatchRows) Write();
+            else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, _settings.FlushDelay);
         });
         Receive<Flush>(_ => Write());
         Receive<Written>(written =>
@@ -58,7 +58,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             _metrics.AddRowsWritten(parts);
             // The singleton may live on another node, and remoting drops a message over its frame
             // size (128 KB); a slice of rows stays well under it.
-            foreach (var slice in written.Rows.Chunk(PublishSlice)) _topN.Tell(new RowsPublished(slice));
+            foreach (var slice in written.Rows.Chunk(_settings.PublishSlice)) _topN.Tell(new RowsPublished(slice));
             if (_buffer.Count > 0) Write();
         });
         Receive<WriteFailed>(failed =>
@@ -77,8 +77,8 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics));
+    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings) =>
+        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics, settings));
 
     private void Write()
     {
