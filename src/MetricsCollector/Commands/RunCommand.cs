@@ -46,20 +46,20 @@ public static class RunCommand
             var extras = new List<IHostedServiceRegistration>();
             if (settings.GeneratorEnabled) extras.Add(new GeneratorService.Registration(bootstrap, settings));
             await using var app = NodeHost.Build(settings, bootstrap, extras);
-            StartActorSystem(app);
+            var system = StartActorSystem(app);
             try
             {
                 await app.StartAsync(ct);
+                PrintBanner(settings, bootstrap);
+                await app.WaitForShutdownAsync(ct);
             }
             catch (OperationCanceledException) when (app.Lifetime.ApplicationStopping.IsCancellationRequested || ct.IsCancellationRequested)
             {
-                // Stopped (Ctrl+C, SIGTERM) while still starting, e.g. waiting to join the cluster: not a failure.
+                // Stopped while still starting (waiting to join the cluster, say): by Ctrl+C or
+                // SIGTERM, or because the actor system stopped, which ExitCode tells apart.
                 await app.StopAsync(CancellationToken.None);
-                return 0;
             }
-            PrintBanner(settings, bootstrap);
-            await app.WaitForShutdownAsync(ct);
-            return 0;
+            return ExitCode(system);
         }
         finally
         {
@@ -72,11 +72,11 @@ public static class RunCommand
     /// it as a host failure with every stack trace: Akka reads most of its configuration then, so
     /// a bad value in the akka { } section stops the node with one line like any other bad value.
     /// </summary>
-    private static void StartActorSystem(WebApplication app)
+    private static ActorSystem StartActorSystem(WebApplication app)
     {
         try
         {
-            _ = app.Services.GetRequiredService<ActorSystem>();
+            return app.Services.GetRequiredService<ActorSystem>();
         }
         catch (Exception e)
         {
@@ -84,6 +84,19 @@ public static class RunCommand
             while (cause.InnerException is { } inner) cause = inner;
             throw new ConfigurationException($"akka: the actor system did not start: {cause.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// 0 when the node was asked to stop; Akka's own code when its actor system stopped by itself
+    /// (3: downed by the split-brain resolver, 79: a TLS handshake failed), so that a supervisor
+    /// that restarts failed processes restarts it.
+    /// </summary>
+    private static int ExitCode(ActorSystem system)
+    {
+        var reason = CoordinatedShutdown.Get(system).ShutdownReason;
+        if (reason is null || reason.ExitCode == 0) return 0;
+        Console.Error.WriteLine($"metrics-collector: the actor system stopped by itself ({reason.GetType().Name}); exit code {reason.ExitCode}");
+        return reason.ExitCode;
     }
 
     private static void EnsureSqliteDirectory(CollectorSettings settings)
