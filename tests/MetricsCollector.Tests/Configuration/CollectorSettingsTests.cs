@@ -54,20 +54,13 @@ public sealed class CollectorSettingsTests
     }
 
     [Fact]
-    public void Tuning_values_keep_the_defaults_they_had_as_constants()
+    public void Tuning_values_keep_the_defaults_they_had_as_constants_and_are_read_from_the_file()
     {
-        var settings = Load(null);
-        Assert.Equal(new PartitionSettings(4000, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)), settings.Partition);
-        Assert.Equal(new ResultWriterSettings(2000, TimeSpan.FromMilliseconds(10), 100), settings.ResultWriter);
-        Assert.Equal(500, settings.ConsumerBatchSize);
-        Assert.Equal(TimeSpan.FromSeconds(5), settings.ConsumerRestartDelay);
-        Assert.Equal(TimeSpan.FromSeconds(3), settings.TopNTimeout);
-    }
-
-    [Fact]
-    public void Tuning_values_are_read_from_the_config_file()
-    {
-        var settings = Load("""
+        Assert.Equal(
+            (new PartitionSettings(4000, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)),
+             new ResultWriterSettings(2000, TimeSpan.FromMilliseconds(10), 100), 500, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3)),
+            TuningOf(Load(null)));
+        var configured = Load("""
             metrics-collector {
               partitions { in-flight-limit = 100, device-resend-after = 10s, commit-interval = 250ms, revoked-flush-timeout = 5s }
               result-writer { batch-rows = 50, flush-delay = 2ms, publish-slice = 10 }
@@ -75,11 +68,10 @@ public sealed class CollectorSettingsTests
               http.top-n-timeout = 1500ms
             }
             """);
-        Assert.Equal(new PartitionSettings(100, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5)), settings.Partition);
-        Assert.Equal(new ResultWriterSettings(50, TimeSpan.FromMilliseconds(2), 10), settings.ResultWriter);
-        Assert.Equal(64, settings.ConsumerBatchSize);
-        Assert.Equal(TimeSpan.FromSeconds(1), settings.ConsumerRestartDelay);
-        Assert.Equal(TimeSpan.FromMilliseconds(1500), settings.TopNTimeout);
+        Assert.Equal(
+            (new PartitionSettings(100, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5)),
+             new ResultWriterSettings(50, TimeSpan.FromMilliseconds(2), 10), 64, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(1500)),
+            TuningOf(configured));
     }
 
     [Fact]
@@ -263,6 +255,9 @@ public sealed class CollectorSettingsTests
             File.Delete(certificate);
         }
     }
+
+    private static (PartitionSettings, ResultWriterSettings, int, TimeSpan, TimeSpan) TuningOf(CollectorSettings settings) =>
+        (settings.Partition, settings.ResultWriter, settings.ConsumerBatchSize, settings.ConsumerRestartDelay, settings.TopNTimeout);
 
     private static CollectorSettings Load(string? hocon, Dictionary<string, string>? environment = null)
     {
