@@ -30,9 +30,11 @@ public static class AkkaConfiguration
         var provider = settings.StoreProvider == "postgresql" ? "PostgreSQL.15" : "SQLite.MS";
         var connection = JsonSerializer.Serialize(settings.PersistenceConnection);
         var detector = settings.DownOnRefusedConnection ? $"cluster.failure-detector.implementation-class = \"{FailureDetectorClass}\"" : "";
+        // Akka publishes what passes loglevel; NodeLogger prints Akka's own entries only from metrics-collector.log-level.
         var fromSettings = ConfigurationFactory.ParseString($$"""
+            metrics-collector.log-level = {{NameOf(settings.LogLevel)}}
             akka {
-              loglevel = {{LogLevelOf(settings.LogLevel)}}
+              loglevel = {{LogLevelOf(settings.OwnLogLevel)}}
               persistence.journal.sql { connection-string = {{connection}}, provider-name = "{{provider}}" }
               persistence.snapshot-store.sql { connection-string = {{connection}}, provider-name = "{{provider}}" }
               {{detector}}
@@ -65,6 +67,14 @@ public static class AkkaConfiguration
             throw new ConfigurationException($"{key}: '{path}' cannot be opened with {tcp}.ssl.certificate.password ({e.Message})");
         }
     }
+
+    private static string NameOf(LogLevel level) => level switch
+    {
+        LogLevel.Trace or LogLevel.Debug => "debug",
+        LogLevel.Information => "info",
+        LogLevel.Warning => "warning",
+        _ => "error",
+    };
 
     private static string LogLevelOf(LogLevel level) => level switch
     {

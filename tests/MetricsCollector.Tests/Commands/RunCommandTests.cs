@@ -15,6 +15,9 @@ public sealed class RunCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>Akka's own INFO entries at every start (the node's own INFO entries, few, do show).</summary>
+    private static readonly string[] AkkasChatter = ["Starting remoting", "Cluster Node [akka.tcp://metrics-collector@", "Singleton manager started singleton actor"];
+
     [Fact]
     public async Task The_console_shows_the_banner_without_akkas_chatter()
     {
@@ -22,7 +25,7 @@ public sealed class RunCommandTests : IDisposable
 
         Assert.True(exitCode == 0, $"exit code {exitCode}:\n{log}");
         Assert.Contains("MetricsCollector is running in embedded mode.", log, StringComparison.Ordinal);
-        var chatter = log.Split('\n').Where(l => l.StartsWith("[INFO]", StringComparison.Ordinal) || l.StartsWith("[DEBUG]", StringComparison.Ordinal)
+        var chatter = log.Split('\n').Where(l => l.StartsWith("[DEBUG]", StringComparison.Ordinal) || AkkasChatter.Any(c => l.Contains(c, StringComparison.Ordinal))
             || l.Contains("info: Microsoft.", StringComparison.Ordinal)).ToList();
         Assert.True(chatter.Count == 0, "Akka and the framework logged below WARNING:\n" + string.Join('\n', chatter));
         Assert.DoesNotContain("ClusterSingletonProxy failed to find", log, StringComparison.Ordinal);
@@ -34,8 +37,7 @@ public sealed class RunCommandTests : IDisposable
         var (exitCode, log) = await RunUntilBannerAndStopAsync(["-v"]);
 
         Assert.True(exitCode == 0, $"exit code {exitCode}:\n{log}");
-        Assert.Contains("[INFO]", log, StringComparison.Ordinal);
-        Assert.Contains("Cluster Node [akka.tcp://metrics-collector@", log, StringComparison.Ordinal);
+        Assert.All(AkkasChatter, c => Assert.Contains(c, log, StringComparison.Ordinal));
         Assert.DoesNotContain("ClusterSingletonProxy failed to find", log, StringComparison.Ordinal);
     }
 

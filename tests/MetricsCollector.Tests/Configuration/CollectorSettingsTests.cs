@@ -219,6 +219,7 @@ public sealed class CollectorSettingsTests
             """);
         var akka = AkkaConfiguration.For(settings);
         Assert.Equal("DEBUG", akka.GetString("akka.loglevel"));
+        Assert.Equal("warning", akka.GetString("metrics-collector.log-level"));
         Assert.Equal(TimeSpan.FromSeconds(9), akka.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.Equal(256000L, akka.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
         // What the file leaves alone still comes from hocon/akka.conf and from the settings.
@@ -228,10 +229,14 @@ public sealed class CollectorSettingsTests
     }
 
     [Fact]
-    public void Akka_logs_at_the_node_log_level_by_default()
+    public void Akka_publishes_the_nodes_own_level_and_prints_its_own_entries_from_the_log_level()
     {
-        Assert.Equal("WARNING", AkkaConfiguration.For(Load(null)).GetString("akka.loglevel"));
-        Assert.Equal("INFO", AkkaConfiguration.For(Load(null, new() { ["MC_LOG_LEVEL"] = "info" })).GetString("akka.loglevel"));
+        var quiet = AkkaConfiguration.For(Load(null));
+        Assert.Equal("INFO", quiet.GetString("akka.loglevel"));
+        Assert.Equal("warning", quiet.GetString("metrics-collector.log-level"));
+        var errors = AkkaConfiguration.For(Load(null, new() { ["MC_LOG_LEVEL"] = "error" }));
+        Assert.Equal("ERROR", errors.GetString("akka.loglevel"));
+        Assert.Equal("error", errors.GetString("metrics-collector.log-level"));
         Assert.False(AkkaConfiguration.For(Load(null)).GetBoolean("akka.cluster.singleton-proxy.log-singleton-identification-failure"));
     }
 
