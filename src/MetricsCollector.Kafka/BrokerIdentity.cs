@@ -1,34 +1,24 @@
-using System.Runtime.InteropServices;
 using Confluent.Kafka;
-using MetricsCollector.Kafka.Consumer;
+using Confluent.Kafka.Admin;
 
 namespace MetricsCollector.Kafka;
 
 /// <summary>
 /// Which Kafka cluster a bootstrap address leads to. Offsets only mean something within one
 /// cluster: a fresh embedded broker (or a recreated cluster) starts every partition at 0 again.
-/// Confluent.Kafka does not expose the cluster id of the metadata responses, and the mock
-/// cluster has no controller for DescribeCluster, so this asks librdkafka (rd_kafka_clusterid)
-/// through a client's native handle.
+/// Asked through the admin API (DescribeCluster), which every platform's librdkafka has, so a
+/// node pointed at a real Kafka needs nothing of the embedded broker's Linux-only plumbing.
 /// </summary>
 public static class BrokerIdentity
 {
-    static BrokerIdentity() => MockClusterNative.EnsureResolver();
-
-    public static string ClusterId(string bootstrapServers, TimeSpan timeout)
+    public static async Task<string> ClusterIdAsync(KafkaClients clients, TimeSpan timeout)
     {
-        using var producer = new ProducerBuilder<Null, Null>(new ProducerConfig { BootstrapServers = bootstrapServers }).Build();
-        var id = rd_kafka_clusterid(OffsetMetadata.Native(producer), (int)timeout.TotalMilliseconds);
-        if (id == IntPtr.Zero)
-            throw new KafkaException(new Error(ErrorCode.Local_TimedOut, $"the brokers at {bootstrapServers} did not tell their cluster id within {timeout}"));
-        try
-        {
-            return Marshal.PtrToStringUTF8(id) ?? "";
-        }
-        finally
-        {
-            rd_kafka_mem_free(IntPtr.Zero, id);
-        }
+        ArgumentNullException.ThrowIfNull(clients);
+        using var admin = new AdminClientBuilder(clients.Admin()).Build();
+        var cluster = await admin.DescribeClusterAsync(new DescribeClusterOptions { RequestTimeout = timeout }).ConfigureAwait(false);
+        return string.IsNullOrEmpty(cluster.ClusterId)
+            ? throw new KafkaException(new Error(ErrorCode.Local_Fail, $"the brokers at {clients.BootstrapServers} did not tell their cluster id"))
+            : cluster.ClusterId;
     }
 
     /// <summary>
@@ -45,10 +35,4 @@ public static class BrokerIdentity
 
     /// <summary>Whether a cluster id is one of librdkafka's mock cluster (the embedded broker).</summary>
     public static bool IsMock(string clusterId) => clusterId.StartsWith("mockCluster", StringComparison.Ordinal);
-
-    [DllImport(MockClusterNative.Lib)]
-    private static extern IntPtr rd_kafka_clusterid(IntPtr rk, int timeoutMs);
-
-    [DllImport(MockClusterNative.Lib)]
-    private static extern void rd_kafka_mem_free(IntPtr rk, IntPtr ptr);
 }

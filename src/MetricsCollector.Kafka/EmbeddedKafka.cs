@@ -74,6 +74,9 @@ public sealed class EmbeddedKafka : IDisposable
             throw new InvalidOperationException("rd_kafka_mock_cluster_new failed (see librdkafka's log on stderr).");
         }
 
+        // The mock names no controller unless told, and DescribeCluster (BrokerIdentity) waits for one.
+        rd_kafka_mock_set_controller_id(cluster, 1);
+
         try
         {
             return new EmbeddedKafka(handle, cluster, brokers, firstPort);

@@ -24,18 +24,17 @@ public sealed class KafkaSideOutput : ISideTopics, IDisposable
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     private readonly IProducer<byte[]?, byte[]?> _producer;
-    private readonly string _bootstrap;
+    private readonly KafkaClients _clients;
 
-    public KafkaSideOutput(ProducerConfig config)
+    public KafkaSideOutput(KafkaClients clients)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        var effective = new ProducerConfig(new Dictionary<string, string>(config))
-        {
-            EnableIdempotence = true,
-            Acks = Acks.All,
-        };
-        _bootstrap = config.BootstrapServers;
-        _producer = new ProducerBuilder<byte[]?, byte[]?>(effective).Build();
+        ArgumentNullException.ThrowIfNull(clients);
+        var config = clients.Producer();
+        config.EnableIdempotence = true;
+        config.Acks = Acks.All;
+        config.LingerMs ??= 5;
+        _clients = clients;
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build();
     }
 
     /// <summary>
@@ -86,10 +85,8 @@ public sealed class KafkaSideOutput : ISideTopics, IDisposable
     public Task<SideReadBack> ReadBackAsync(TopicPartition partition, long? from, int sourcePartition, CancellationToken cancellationToken = default) =>
         Task.Run(() =>
         {
-            using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+            using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig(_clients.Consumer("metrics-collector-side-read-back"))
             {
-                BootstrapServers = _bootstrap,
-                GroupId = "metrics-collector-side-read-back",
                 EnableAutoCommit = false,
                 // A mark below what retention kept: whatever is left is all there is.
                 AutoOffsetReset = AutoOffsetReset.Earliest,

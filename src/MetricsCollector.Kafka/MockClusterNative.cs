@@ -95,6 +95,9 @@ internal static class MockClusterNative
     internal static extern int rd_kafka_mock_topic_delete(IntPtr mcluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic);
 
     [DllImport(Lib)]
+    internal static extern void rd_kafka_mock_set_controller_id(IntPtr mcluster, int brokerId);
+
+    [DllImport(Lib)]
     internal static extern int rd_kafka_mock_broker_set_down(IntPtr mcluster, int brokerId);
 
     [DllImport(Lib)]

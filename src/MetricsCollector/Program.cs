@@ -14,10 +14,27 @@ root.Action = run.Action;
 
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    // System.CommandLine's own exception handler would catch every exception of an action, print
+    // it with its stack trace and return 1, so a configuration error would never reach the catch below.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
-catch (ConfigurationException e)
+catch (Exception e) when (ConfigurationError(e) is { } error)
 {
-    Console.Error.WriteLine($"metrics-collector: configuration error: {e.Message}");
+    // One line, no stack trace: the message names the variable or key and what it accepts.
+    Console.Error.WriteLine($"metrics-collector: configuration error: {string.Join(' ', error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
     return 2;
 }
+catch (Exception e)
+{
+    Console.Error.WriteLine($"metrics-collector: {e}");
+    return 1;
+}
+
+// Akka reports a bad value of an akka { } section when the actor system starts, wrapped by the host.
+static ConfigurationException? ConfigurationError(Exception e) => e switch
+{
+    ConfigurationException found => found,
+    AggregateException aggregate => aggregate.InnerExceptions.Select(ConfigurationError).FirstOrDefault(found => found is not null),
+    { InnerException: { } inner } => ConfigurationError(inner),
+    _ => null,
+};

@@ -37,7 +37,7 @@ public static class EventGenerator
         string topic = ProductTopics.Input,
         bool paced = false,
         CancellationToken cancellationToken = default) =>
-        RunAsync(plan, new ProducerConfig { BootstrapServers = bootstrapServers }, topic, paced, cancellationToken);
+        RunAsync(plan, new KafkaClients(bootstrapServers).Producer(), topic, paced, cancellationToken);
 
     public static Task<GenerationReport> RunAsync(
         EventPlan plan,

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
+using MetricsCollector.Configuration;
 using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Generation;
 using MetricsCollector.Load;
@@ -26,7 +27,7 @@ public static class GenerateCommand
         var late = new Option<double>("--late") { Description = "Fraction late (within the allowed lateness)." };
         var tooLate = new Option<double>("--too-late") { Description = "Fraction too late for every window." };
         var invalid = new Option<double>("--invalid") { Description = "Fraction of invalid records." };
-        var command = new Command("generate", "Produce device events into Kafka (keyed by device id, murmur2 partitioner) and report what was sent.")
+        var command = new Command("generate", "Produce device events into Kafka (keyed by device id, murmur2 partitioner) and report what was sent. MC_KAFKA_PROP_<NAME> variables pass librdkafka properties (SASL, TLS) to its producer.")
         {
             bootstrap, topic, devices, rate, duration, count, seed, start, fast, outOfOrder, late, tooLate, invalid,
         };
@@ -62,12 +63,13 @@ public static class GenerateCommand
                 Console.Error.WriteLine($"generate: {e.Message}");
                 return 2;
             }
+            var clients = new KafkaClients(servers, KafkaClientProperties.FromEnvironment(Environment.GetEnvironmentVariables()));
             var progress = new GenerationProgress();
             var clock = Stopwatch.StartNew();
             GenerationReport report;
             await using (ConsoleProgress.Start(() => Line(progress, plan, clock.Elapsed)))
             {
-                report = await EventGenerator.RunAsync(plan, new ProducerConfig { BootstrapServers = servers }, parse.GetValue(topic)!, !parse.GetValue(fast), progress, ct);
+                report = await EventGenerator.RunAsync(plan, clients.Producer(), parse.GetValue(topic)!, !parse.GetValue(fast), progress, ct);
             }
 
             Console.WriteLine(report);

@@ -31,22 +31,19 @@ public sealed record GeneratorSettings(
         WindowSlide = TimeSpan.FromMilliseconds(node.Windows.Spec.Slide),
     };
 
-    public static GeneratorSettings FromConfig(Config c)
+    internal static GeneratorSettings FromConfig(SettingsReader c)
     {
         var settings = new GeneratorSettings(
-            c.GetInt("devices", 1000),
-            c.GetDouble("rate", 1000),
-            c.GetTimeSpan("duration", TimeSpan.Zero),
-            c.GetInt("seed", 42),
-            c.GetDouble("out-of-order", 0),
-            c.GetDouble("late", 0),
-            c.GetDouble("too-late", 0),
-            c.GetDouble("invalid", 0));
-        if (settings.Devices < 1) throw new ConfigurationException("generator.devices must be at least 1");
-        if (settings.Rate <= 0) throw new ConfigurationException("generator.rate must be positive");
-        double[] fractions = [settings.OutOfOrder, settings.Late, settings.TooLate, settings.Invalid];
-        if (fractions.Any(f => f is < 0 or > 1) || fractions.Sum() > 1)
-            throw new ConfigurationException("generator fractions must each be in [0, 1] and add up to at most 1");
+            c.Int("generator.devices", 1, 10_000_000),
+            c.Double("generator.rate", 0.001, 10_000_000),
+            c.Duration("generator.duration", TimeSpan.Zero, TimeSpan.FromDays(3660)),
+            c.Int("generator.seed", int.MinValue, int.MaxValue),
+            c.Double("generator.out-of-order", 0, 1),
+            c.Double("generator.late", 0, 1),
+            c.Double("generator.too-late", 0, 1),
+            c.Double("generator.invalid", 0, 1));
+        if (settings.OutOfOrder + settings.Late + settings.TooLate + settings.Invalid > 1)
+            throw new ConfigurationException($"{SettingsReader.Root}.generator: out-of-order, late, too-late and invalid must add up to at most 1");
         return settings;
     }
 }

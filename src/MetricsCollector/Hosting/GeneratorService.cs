@@ -1,4 +1,5 @@
 using MetricsCollector.Configuration;
+using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Generation;
 
 namespace MetricsCollector.Hosting;
@@ -18,6 +19,7 @@ public sealed class GeneratorService(string bootstrap, CollectorSettings setting
         var slide = TimeSpan.FromMilliseconds(settings.Windows.Spec.Slide);
         var history = TimeSpan.FromMilliseconds(settings.Windows.Spec.Size) + settings.MaxOutOfOrderness + slide;
         var backfillRate = live.Devices / slide.TotalSeconds;
+        var clients = new KafkaClients(bootstrap, settings.KafkaClientProperties);
         var backfill = live with
         {
             Seed = live.Seed + 1,
@@ -28,10 +30,10 @@ public sealed class GeneratorService(string bootstrap, CollectorSettings setting
         };
         try
         {
-            var filled = await EventGenerator.RunAsync(new EventPlan(backfill), bootstrap, settings.Topic, paced: false, stoppingToken);
+            var filled = await EventGenerator.RunAsync(new EventPlan(backfill), clients.Producer(), settings.Topic, paced: false, stoppingToken);
             log.LogInformation("Generator backfilled {History} of history: {Report}", history, filled);
             log.LogInformation("Generator: {Devices} devices at {Rate} events/s into {Topic}", live.Devices, live.Rate, settings.Topic);
-            var report = await EventGenerator.RunAsync(new EventPlan(live), bootstrap, settings.Topic, paced: true, stoppingToken);
+            var report = await EventGenerator.RunAsync(new EventPlan(live), clients.Producer(), settings.Topic, paced: true, stoppingToken);
             log.LogInformation("Generator finished: {Report}", report);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

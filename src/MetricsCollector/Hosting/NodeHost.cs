@@ -4,7 +4,6 @@ using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Sharding.External;
-using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using MetricsCollector.Api;
@@ -27,8 +26,10 @@ public static class NodeHost
     public static WebApplication Build(CollectorSettings settings, string kafkaBootstrap, IEnumerable<IHostedServiceRegistration>? extras = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://0.0.0.0:{settings.HttpPort}");
+        builder.WebHost.UseUrls(settings.HttpBindUrl);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+        builder.Logging.SetMinimumLevel(settings.LogLevel);
+        builder.Logging.AddFilter("MetricsCollector", settings.OwnLogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // It logs an error for every unhealthy poll; ReadinessGate logs the changes instead.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
@@ -44,7 +45,7 @@ public static class NodeHost
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<InputTopic>();
-        var backlog = new WriteBacklog(20_000);
+        var backlog = new WriteBacklog(settings.WriteBacklogRows);
         builder.Services.AddSingleton(backlog);
         // On the store itself, not the container's checkpoint store: a host may wrap that one around the readers' store.
         builder.Services.AddSingleton(services => new RowFinality(
@@ -66,8 +67,8 @@ public static class NodeHost
         {
             var metrics = services.GetRequiredService<CollectorMetrics>();
             // No seed nodes: this node seeds itself (joining its own address works with port 0 too).
-            var seeds = settings.SeedNodes.Select(s => $"akka.tcp://{SystemName}@{s}").ToArray();
-            akka.AddHocon(AkkaConfig(settings), HoconAddMode.Prepend)
+            var seeds = settings.SeedNodes.Select(s => $"{AkkaConfiguration.Protocol(settings)}://{SystemName}@{s}").ToArray();
+            akka.AddHocon(AkkaConfiguration.For(settings), HoconAddMode.Prepend)
                 .AddHocon(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
                 .WithRemoting(settings.ClusterHost, settings.ClusterPort)
                 .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = ["collector"] })
@@ -83,7 +84,7 @@ public static class NodeHost
                     metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
-                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, backlog), "result-writer");
+                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);
@@ -125,81 +126,6 @@ public static class NodeHost
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         return app;
     }
-
-    /// <summary>How Akka's config names <see cref="RefusalAwareFailureDetector"/>.</summary>
-    public static readonly string FailureDetectorClass = $"{typeof(RefusalAwareFailureDetector).FullName}, {typeof(RefusalAwareFailureDetector).Assembly.GetName().Name}";
-
-    private static Config AkkaConfig(CollectorSettings settings)
-    {
-        var provider = settings.StoreProvider == "postgresql" ? "PostgreSQL.15" : "SQLite.MS";
-        var connection = System.Text.Json.JsonSerializer.Serialize(settings.PersistenceConnection);
-        return ConfigurationFactory.ParseString($$"""
-            akka {
-              loglevel = INFO
-              loggers = ["Akka.Event.DefaultLogger"]
-              coordinated-shutdown.exit-clr = off
-              persistence {
-                journal {
-                  plugin = "akka.persistence.journal.sql"
-                  sql { connection-string = {{connection}}, provider-name = "{{provider}}", auto-initialize = on }
-                }
-                snapshot-store {
-                  plugin = "akka.persistence.snapshot-store.sql"
-                  sql { connection-string = {{connection}}, provider-name = "{{provider}}", auto-initialize = on }
-                }
-              }
-              cluster {
-                # A node whose process is gone (kill -9, a crash) refuses connections on its port and
-                # is downed 1-2 s after it dies (RefusedConnectionDowning, which also makes the
-                # failure detector report it at once). What stays silent without refusing (a paused
-                # process, a lost host, a partition) goes through the failure detector and keep-
-                # majority split-brain resolution, decided 4 s after the membership settles: with a
-                # 3 s heartbeat pause such a node is unreachable 4-8 s after it stops and downed 8-12 s
-                # after. Under load the survivors' heartbeats come up to 3-5 s apart and they see each
-                # other unreachable for a second or so; the 4 s leave room for that.
-                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-                split-brain-resolver {
-                  active-strategy = keep-majority
-                  stable-after = 4s
-                  down-all-when-unstable = on
-                }
-                # How long the shard coordinator keeps a removed node's shards before it places them
-                # elsewhere (stable-after unless set), so that a downed node that is still running
-                # can stop its shards first. Here the Kafka group fences instead: a partition's shard
-                # receives records only from the node the group assigned that partition to, and a
-                # downed node's partitions go to another only once it has left the group or its
-                # session has expired. So 1 s, and take-over after a kill -9 is 4 s quicker.
-                down-removal-margin = 1s
-                # The leader removes a downed node on its next tick once every member has seen the
-                # Down: a quarter-second tick instead of 1 s. Gossip stays at 1 s: at 250 ms the
-                # take-overs were faster, but four benchmark runs in a row ended with the resolver
-                # downing busy survivors that had marked each other unreachable (it happens at 1 s
-                # too on two shared cores, less often).
-                leader-actions-interval = 250ms
-                failure-detector {
-                  acceptable-heartbeat-pause = 3s
-                  threshold = 8.0
-                  {{(settings.DownOnRefusedConnection ? $"implementation-class = \"{FailureDetectorClass}\"" : "")}}
-                }
-                run-coordinated-shutdown-when-down = on
-                sharding {
-                  # Shard locations live in distributed data, not in the journal: devices are the only persistent actors.
-                  state-store-mode = ddata
-                  remember-entities = off
-                  passivation.strategy = none
-                  # Devices stop through StopDevice so that they snapshot first.
-                  handoff-timeout = 30s
-                  # How soon a shard follows its partition to the node that now consumes it.
-                  rebalance-interval = 2s
-                  # Coordinator state stays written to every member (Akka's default for fewer than
-                  # five), though a write stalls until a dead member is removed: majority writes and a
-                  # shorter write timeout were both measured worse (docs/benchmarks.md, fifth recovery
-                  # round), and a killed node is now removed about 2.5 s after it dies.
-                }
-              }
-            }
-            """);
-    }
 }
 
 /// <summary>An extra hosted service for a node (the embedded generator), registered by the caller.</summary>
@@ -217,20 +143,20 @@ internal sealed class StoreSchemaService(IResultStore store) : IHostedService
 }
 
 /// <summary>The API's view of the top-N singleton, through its proxy.</summary>
-internal sealed class TopNClient(ActorRegistry registry) : ILatestTopN
+internal sealed class TopNClient(ActorRegistry registry, CollectorSettings settings) : ILatestTopN
 {
     public async Task<IReadOnlyList<Core.Windows.WindowResult>> TopAsync(int n, Core.Windows.RankBy by, CancellationToken ct)
     {
         var proxy = await registry.GetAsync<TopNProxy>(ct);
         try
         {
-            var answer = await proxy.Ask<TopNAnswer>(new GetTopN(n, by), TimeSpan.FromSeconds(3), ct);
+            var answer = await proxy.Ask<TopNAnswer>(new GetTopN(n, by), settings.TopNTimeout, ct);
             return answer.Rows;
         }
         catch (AskTimeoutException e)
         {
             // The API answers 503 for a TimeoutException: the singleton is moving or its node is down.
-            throw new TimeoutException("the top-N singleton did not answer within 3 s", e);
+            throw new TimeoutException($"the top-N singleton did not answer within {settings.TopNTimeout.TotalSeconds:0.###} s", e);
         }
     }
 }

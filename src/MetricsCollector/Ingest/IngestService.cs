@@ -30,12 +30,6 @@ namespace MetricsCollector.Ingest;
 /// </summary>
 public sealed class IngestService : IHostedService, IAsyncDisposable
 {
-    private const int BatchSize = 500;
-    private static readonly TimeSpan ConsumerRestartDelay = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan TopicWatchInterval = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan MaxReadAgainDelay = TimeSpan.FromSeconds(30);
-    private static readonly long MaxFutureSkew = (long)TimeSpan.FromHours(1).TotalMilliseconds;
-
     private readonly CollectorSettings _settings;
     private readonly ActorSystem _system;
     private readonly ActorRegistry _registry;
@@ -87,28 +81,15 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var bootstrap = _readiness.KafkaBootstrap;
         await Hosting.PersistenceWarmUp.RunAsync(_system, _settings, cancellationToken);
 
-        _epoch = await BrokerEpochAsync(bootstrap, cancellationToken);
-        _sideOutput = new KafkaSideOutput(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 5 });
-        _inspector = new TopicInspector(new ConsumerConfig { BootstrapServers = bootstrap }, reportsTopicIds: !BrokerIdentity.IsMock(_epoch));
+        var clients = new KafkaClients(bootstrap, _settings.KafkaClientProperties);
+        _epoch = await BrokerIdentity.ClusterIdAsync(clients, TimeSpan.FromSeconds(30)).WaitAsync(cancellationToken);
+        _sideOutput = new KafkaSideOutput(clients);
+        _inspector = new TopicInspector(clients.Consumer("metrics-collector-inspector"), reportsTopicIds: !BrokerIdentity.IsMock(_epoch));
         _topN = topN;
         _handOver = new ShardHandOver(devices, Akka.Cluster.Cluster.Get(_system), _log);
         var consumer = new KafkaConsumerSettings
         {
-            Config = new ConsumerConfig
-            {
-                BootstrapServers = bootstrap,
-                GroupId = _settings.GroupId,
-                // Every start offset comes from a checkpoint; one the broker no longer has means the log
-                // was replaced or cut under it, which OnOffsetOutOfRange handles rather than librdkafka silently.
-                AutoOffsetReset = AutoOffsetReset.Error,
-                // How soon partitions added to the topic, or a topic created again, are seen and assigned.
-                TopicMetadataRefreshIntervalMs = (int)TopicWatchInterval.TotalMilliseconds,
-                // A dead node's partitions wait for its session to expire.
-                SessionTimeoutMs = (int)(_settings.KafkaSessionTimeout ?? BrokerIdentity.SessionTimeoutFor(_epoch)).TotalMilliseconds,
-                // Survivors learn of a rebalance from a heartbeat's answer; the sooner they rejoin,
-                // the likelier the first assignment includes them all.
-                HeartbeatIntervalMs = 500,
-            },
+            Config = ConsumerConfigOf(clients, _settings, _epoch),
             Topics = [_settings.Topic],
             PartitionBufferSize = _settings.PartitionBuffer,
             StartOffsets = LoadStartsAsync,
@@ -125,6 +106,22 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         _log.LogInformation("Consuming {Topic} from {Bootstrap} as group {Group} (session timeout {Session} ms)",
             _settings.Topic, bootstrap, _settings.GroupId, consumer.Config.SessionTimeoutMs);
     }
+
+    /// <summary>The group consumer's configuration: the node's Kafka client properties, and what the group needs.</summary>
+    internal static ConsumerConfig ConsumerConfigOf(KafkaClients clients, CollectorSettings settings, string epoch) =>
+        new(clients.Consumer(settings.GroupId))
+        {
+            // Every start offset comes from a checkpoint; one the broker no longer has means the log
+            // was replaced or cut under it, which OnOffsetOutOfRange handles rather than librdkafka silently.
+            AutoOffsetReset = AutoOffsetReset.Error,
+            // How soon partitions added to the topic, or a topic created again, are seen and assigned.
+            TopicMetadataRefreshIntervalMs = (int)settings.MetadataRefresh.TotalMilliseconds,
+            // A dead node's partitions wait for its session to expire.
+            SessionTimeoutMs = (int)(settings.KafkaSessionTimeout ?? BrokerIdentity.SessionTimeoutFor(epoch)).TotalMilliseconds,
+            // Survivors learn of a rebalance from a heartbeat's answer; the sooner they rejoin,
+            // the likelier the first assignment includes them all.
+            HeartbeatIntervalMs = 500,
+        };
 
     /// <summary>
     /// Runs the consumer, and runs a new one when it fails: a node that stopped consuming would
@@ -146,8 +143,8 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             {
                 _readiness.Consuming = false;
                 if (!t.IsFaulted || ShuttingDown) return;
-                _log.LogError(t.Exception, "Kafka consumer failed; a new one starts in {Delay}", ConsumerRestartDelay);
-                await Task.Delay(ConsumerRestartDelay);
+                _log.LogError(t.Exception, "Kafka consumer failed; a new one starts in {Delay}", _settings.ConsumerRestartDelay);
+                await Task.Delay(_settings.ConsumerRestartDelay);
                 if (!ShuttingDown) RunConsumer(consumer, devices, topN, materializer);
             },
             TaskScheduler.Default);
@@ -208,7 +205,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             }
             try
             {
-                await Task.Delay(TopicWatchInterval, ct);
+                await Task.Delay(_settings.MetadataRefresh, ct);
             }
             catch (OperationCanceledException)
             {
@@ -333,7 +330,12 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             Windows = _settings.Windows,
             MaxOutOfOrderness = (long)_settings.MaxOutOfOrderness.TotalMilliseconds,
             IdleTimeout = (long)_settings.IdleTimeout.TotalMilliseconds,
-            MaxFutureSkew = MaxFutureSkew,
+            MaxFutureSkew = (long)_settings.MaxFutureSkew.TotalMilliseconds,
+            MaxInFlight = _settings.Partition.InFlightLimit,
+            ResendAfter = _settings.Partition.DeviceResendAfter,
+            CommitInterval = _settings.Partition.CommitInterval,
+            FlushTimeout = _settings.Partition.RevokedFlushTimeout,
+            Sides = _settings.Partition.Sides,
             Backlog = _backlog,
             HeldBackChanged = held =>
             {
@@ -354,7 +356,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         }, TaskScheduler.Default);
         var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
         records
-            .Batch(BatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(BatchSize) { first }, (batch, next) =>
+            .Batch(_settings.ConsumerBatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(_settings.ConsumerBatchSize) { first }, (batch, next) =>
             {
                 batch.Add(next);
                 return batch;
@@ -397,7 +399,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var (count, last) = _readAgain.GetValueOrDefault(partition);
         count = now - last > TimeSpan.FromMinutes(2) ? 1 : count + 1;
         _readAgain[partition] = (count, now);
-        var delay = TimeSpan.FromSeconds(Math.Min(MaxReadAgainDelay.TotalSeconds, Math.Pow(2, count - 1) - 1));
+        var delay = TimeSpan.FromSeconds(Math.Min(_settings.Partition.ReadAgainMaxDelay.TotalSeconds, Math.Pow(2, count - 1) - 1));
         _log.LogWarning("Partition {Partition} ended ({Why}); reading it again from its last commit{Delay}",
             partition.Partition.Value, end.Why, delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0} s" : "");
         try
@@ -414,10 +416,6 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             // The node stops: the next owner reads the partition from its checkpoint.
         }
     }
-
-    /// <summary>The broker cluster's id: what makes offsets comparable.</summary>
-    private static Task<string> BrokerEpochAsync(string bootstrap, CancellationToken ct) =>
-        Task.Run(() => BrokerIdentity.ClusterId(bootstrap, TimeSpan.FromSeconds(30)), ct);
 
     private string KeyOf(TopicPartition partition) => PartitionProgress.KeyOf(_settings.GroupId, partition.Topic, partition.Partition.Value);
 }

@@ -32,34 +32,23 @@ public sealed record PartitionContext
     public required string TooLateTopic { get; init; }
     public required CollectorMetrics Metrics { get; init; }
     public TimeProvider Clock { get; init; } = TimeProvider.System;
-    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Messages to devices not yet handled, beyond which the stream waits (well under the shard region's buffer of 100k).</summary>
-    public int MaxInFlight { get; init; } = 4_000;
+    /// <summary>The tuning values: see <c>metrics-collector.partitions</c> in <c>hocon/metrics-collector.conf</c> for what each one is for.</summary>
+    public required TimeSpan CommitInterval { get; init; }
 
-    /// <summary>
-    /// How long a device may leave messages unacknowledged before they are sent again (<see cref="Devices.DeviceOutbox"/>):
-    /// only for a lost last message; a gap is reported by the device at once. Short timeouts resend to
-    /// devices that are only slow while a backlog drains.
-    /// </summary>
-    public TimeSpan ResendAfter { get; init; } = TimeSpan.FromSeconds(30);
+    public required int MaxInFlight { get; init; }
 
-    public SideOutputSettings Sides { get; init; } = new();
+    public required TimeSpan ResendAfter { get; init; }
+
+    public required TimeSpan FlushTimeout { get; init; }
+
+    public required SideOutputSettings Sides { get; init; }
 
     /// <summary>Rows waiting for the store: while it is full the partition takes no records, so that a store outage holds memory bounded.</summary>
-    public WriteBacklog Backlog { get; init; } = new(int.MaxValue);
+    public required WriteBacklog Backlog { get; init; }
 
     /// <summary>Told whenever the partition becomes held back by a side record that keeps failing, or free again.</summary>
     public Action<bool> HeldBackChanged { get; init; } = _ => { };
-    /// <summary>
-    /// How long a revoked partition waits for its devices' snapshots before handing over anyway
-    /// (the next owner then replays from the last commit, exactly once all the same). The whole
-    /// consumer group waits for the slowest member's flush (every member revokes everything in an
-    /// eager rebalance), and on the mock broker a member that rejoins more than session - 1 s
-    /// after the rebalance began (4 s with its 5 s session) starts one more: the heartbeat that
-    /// tells a member to rejoin comes up to 0.5 s late, so a 2 s flush leaves room for a loaded node.
-    /// </summary>
-    public TimeSpan FlushTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Completed by the ingest when the group takes the partition away. The partition then

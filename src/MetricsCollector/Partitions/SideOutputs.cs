@@ -9,18 +9,19 @@ public sealed record SideRecord(string Topic, int Partition, byte[]? Key, byte[]
     public long Size => (Key?.Length ?? 0) + Value.Length;
 }
 
-/// <summary>How side records are held: the size a record is cut to, the memory pending ones may take, the retry backoff.</summary>
+/// <summary>
+/// How side records are held: the size a record is cut to (the producer's <c>message.max.bytes</c>), the
+/// bytes pending ones may take before the partition waits, the retry backoff. See <c>metrics-collector.partitions</c>.
+/// </summary>
 public sealed record SideOutputSettings
 {
-    /// <summary>The producer's default <c>message.max.bytes</c>: a bigger record never leaves the client.</summary>
-    public int MaxRecordBytes { get; init; } = 1_000_000;
+    public required int MaxRecordBytes { get; init; }
 
-    /// <summary>Past this many bytes of records not yet delivered, the partition takes no more records until some are.</summary>
-    public long MaxPendingBytes { get; init; } = 16 * 1024 * 1024;
+    public required long MaxPendingBytes { get; init; }
 
-    public TimeSpan FirstRetry { get; init; } = TimeSpan.FromMilliseconds(500);
+    public required TimeSpan FirstRetry { get; init; }
 
-    public TimeSpan MaxRetry { get; init; } = TimeSpan.FromSeconds(30);
+    public required TimeSpan MaxRetry { get; init; }
 }
 
 /// <summary>What to do after a side record failed: send <see cref="Record"/> again after <see cref="Delay"/>.</summary>

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using MetricsCollector.Configuration;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.Devices;
 using MetricsCollector.Observability;
@@ -17,12 +18,10 @@ namespace MetricsCollector.ReadSide;
 /// </summary>
 public sealed class ResultWriter : ReceiveActor, IWithTimers
 {
-    private const int MaxBatchRows = 2000;
-    private const int PublishSlice = 100;
-
     private readonly IResultStore _store;
     private readonly IActorRef _topN;
     private readonly CollectorMetrics _metrics;
+    private readonly ResultWriterSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private List<(StoreRows Request, IActorRef Device)> _buffer = new();
     private int _bufferedRows;
@@ -32,20 +31,21 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     private readonly WriteBacklog _backlog;
 
-    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics, WriteBacklog backlog)
+    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings, WriteBacklog backlog)
     {
         _backlog = backlog;
         _store = store;
         _topN = topN;
         _metrics = metrics;
+        _settings = settings;
 
         Receive<StoreRows>(request =>
         {
             _buffer.Add((request, Sender));
             _bufferedRows += request.Rows.Count;
             PublishBacklog();
-            if (_bufferedRows >= MaxBatchRows) Write();
-            else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, TimeSpan.FromMilliseconds(10));
+            if (_bufferedRows >= _settings.BatchRows) Write();
+            else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, _settings.FlushDelay);
         });
         Receive<Flush>(_ => Write());
         Receive<Written>(written =>
@@ -67,7 +67,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             _metrics.AddRowsWritten(parts);
             // The singleton may live on another node, and remoting drops a message over its frame
             // size (128 KB); a slice of rows stays well under it.
-            foreach (var slice in written.Rows.Chunk(PublishSlice)) _topN.Tell(new RowsPublished(slice));
+            foreach (var slice in written.Rows.Chunk(_settings.PublishSlice)) _topN.Tell(new RowsPublished(slice));
             if (_buffer.Count > 0) Write();
         });
         Receive<WriteFailed>(failed =>
@@ -88,8 +88,8 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics, WriteBacklog backlog) =>
-        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics, backlog));
+    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings, WriteBacklog backlog) =>
+        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics, settings, backlog));
 
     private void PublishBacklog() => _backlog.Set(_bufferedRows + _writingRows);
 

@@ -18,10 +18,10 @@ public sealed class EmbeddedKafkaTests : IDisposable
     }
 
     [Fact]
-    public void The_embedded_broker_is_known_as_the_mock_and_gets_its_shorter_session()
+    public async Task The_embedded_broker_is_known_as_the_mock_and_gets_its_shorter_session()
     {
         // The mock waits session - 1 s before each assignment; a real broker refuses less than 6 s by default.
-        var clusterId = BrokerIdentity.ClusterId(_broker.BootstrapServers, TimeSpan.FromSeconds(10));
+        var clusterId = await BrokerIdentity.ClusterIdAsync(new KafkaClients(_broker.BootstrapServers), TimeSpan.FromSeconds(10));
         Assert.Equal(TimeSpan.FromSeconds(5), BrokerIdentity.SessionTimeoutFor(clusterId));
         Assert.Equal(TimeSpan.FromSeconds(6), BrokerIdentity.SessionTimeoutFor("MkU3OEVBNTcwNTJENDM2Qk"));
     }

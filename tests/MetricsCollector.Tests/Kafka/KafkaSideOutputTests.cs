@@ -15,7 +15,7 @@ public sealed class KafkaSideOutputTests : IDisposable
     {
         ProductTopics.Create(_broker, partitions: 3);
         byte[] original = [0x7B, 0xC3, 0x28, 0x7D];
-        using (var output = new KafkaSideOutput(new ProducerConfig { BootstrapServers = _broker.BootstrapServers }))
+        using (var output = new KafkaSideOutput(new KafkaClients(_broker.BootstrapServers)))
         {
             var delivered = await output.ProduceAsync(
                 new TopicPartition(ProductTopics.DeadLetter, 2), Encoding.UTF8.GetBytes("device-1"), original, "bad-utf8", sourcePartition: 4, sourceOffset: 17);
@@ -46,7 +46,7 @@ public sealed class KafkaSideOutputTests : IDisposable
     {
         ProductTopics.Create(_broker, partitions: 3);
         var side = new TopicPartition(ProductTopics.TooLate, 1);
-        using var output = new KafkaSideOutput(new ProducerConfig { BootstrapServers = _broker.BootstrapServers });
+        using var output = new KafkaSideOutput(new KafkaClients(_broker.BootstrapServers));
         // Source partitions 1 and 4 share side partition 1 (4 % 3); offset 30 of partition 4 is there twice.
         var produced = new List<(int Source, long SourceOffset, long SideOffset)>();
         foreach (var (source, offset) in new[] { (4, 10L), (1, 10L), (4, 20L), (4, 30L), (1, 30L), (4, 30L), (4, 31L) })

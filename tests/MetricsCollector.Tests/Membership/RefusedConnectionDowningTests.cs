@@ -7,7 +7,7 @@ using Akka.Configuration;
 using Akka.Event;
 using Akka.Remote;
 using Akka.TestKit.Xunit2;
-using MetricsCollector.Hosting;
+using MetricsCollector.Configuration;
 using MetricsCollector.Membership;
 using Xunit.Abstractions;
 
@@ -26,7 +26,7 @@ public sealed class RefusedConnectionDowningTests : TestKit
         akka.actor.provider = cluster
         akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
         akka.cluster.failure-detector {
-          implementation-class = "{{NodeHost.FailureDetectorClass}}"
+          implementation-class = "{{AkkaConfiguration.FailureDetectorClass}}"
           acceptable-heartbeat-pause = 60s
         }
         akka.cluster.downing-provider-class = ""

@@ -91,7 +91,7 @@ public sealed class PartitionActorTests : TestKit
     [Fact]
     public void Intake_pauses_while_pending_side_records_are_over_their_bound_and_resumes_by_itself()
     {
-        var h = new PartitionHarness(this, c => c with { Sides = new SideOutputSettings { MaxPendingBytes = 50, FirstRetry = TimeSpan.FromMilliseconds(200) } });
+        var h = new PartitionHarness(this, c => c with { Sides = c.Sides with { MaxPendingBytes = 50, FirstRetry = TimeSpan.FromMilliseconds(200) } });
         var refuse = true;
         h.Sides.Refuse = (_, _) => Volatile.Read(ref refuse) ? new KafkaException(ErrorCode.Local_Transport) : null;
         h.Start();

@@ -152,6 +152,11 @@ internal sealed class PartitionHarness
             Metrics = new CollectorMetrics(),
             Clock = Clock,
             CommitInterval = TimeSpan.FromMilliseconds(100),
+            MaxInFlight = 4_000,
+            ResendAfter = TimeSpan.FromSeconds(30),
+            FlushTimeout = TimeSpan.FromSeconds(2),
+            Sides = new SideOutputSettings { MaxRecordBytes = 1_000_000, MaxPendingBytes = 16 << 20, FirstRetry = TimeSpan.FromMilliseconds(500), MaxRetry = TimeSpan.FromSeconds(30) },
+            Backlog = new WriteBacklog(int.MaxValue),
         };
         Context = adjust?.Invoke(context) ?? context;
     }

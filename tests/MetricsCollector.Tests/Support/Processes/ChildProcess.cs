@@ -36,6 +36,37 @@ public sealed class ChildProcess : IDisposable
     /// <summary>Starts <c>metrics-collector</c> with <paramref name="arguments"/> and exactly the given MC_* variables on top of this process's environment.</summary>
     public static ChildProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workDir, string logFile)
     {
+        var process = Process.Start(StartInfo(arguments, environment, workDir)) ?? throw new InvalidOperationException("dotnet did not start");
+        return new ChildProcess(process, logFile);
+    }
+
+    /// <summary>
+    /// Runs <c>metrics-collector</c> to its end and returns its exit code and what it wrote; a run
+    /// that outlives <paramref name="timeout"/> is killed and reported as a <see cref="TimeoutException"/>.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(
+        IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workDir, TimeSpan timeout)
+    {
+        using var process = Process.Start(StartInfo(arguments, environment, workDir)) ?? throw new InvalidOperationException("dotnet did not start");
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException e)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"metrics-collector {string.Join(' ', arguments)} still running after {timeout}; it wrote: {await output}{await error}", e);
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string workDir)
+    {
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = workDir,
@@ -49,8 +80,7 @@ public sealed class ChildProcess : IDisposable
         // Variables of the test run itself (MC_TEST_PG, a developer's MC_*) must not leak into the node.
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MC_", StringComparison.Ordinal)).ToList()) info.Environment.Remove(key);
         foreach (var (key, value) in environment) info.Environment[key] = value;
-        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
-        return new ChildProcess(process, logFile);
+        return info;
     }
 
     /// <summary>The next line the process writes to standard output, or a timeout naming the log to read.</summary>
