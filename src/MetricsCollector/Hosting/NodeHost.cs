@@ -90,6 +90,7 @@ public static class NodeHost
                 });
         });
         builder.Services.AddHostedService<StoreSchemaService>();
+        builder.Services.AddSingleton(new RetentionSettings(TimeSpan.FromDays(7))).AddHostedService<RetentionService>();
         builder.Services.AddHostedService<IngestService>();
         foreach (var extra in extras ?? []) extra.Register(builder.Services);
 
