@@ -290,7 +290,7 @@ public abstract class SqlResultStore : IResultStore
                 var parts = 0;
                 if (windows.Count > 0)
                 {
-                    await using var command = ExpiredPartsCommand(connection, transaction, windows);
+                    await using var command = KeysCommand(connection, transaction, ExpiredPartsSql, windows);
                     parts = await command.ExecuteNonQueryAsync(ct);
                 }
 
@@ -362,14 +362,6 @@ public abstract class SqlResultStore : IResultStore
         return command;
     }
 
-    private DbCommand ExpiredPartsCommand(
-        DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> windows)
-    {
-        var command = Command(connection, transaction, ExpiredPartsSql);
-        BindKeys(command, windows);
-        return command;
-    }
-
     /// <summary>The only node's turn, always granted.</summary>
     private sealed class NoLock : IAsyncDisposable
     {
@@ -417,7 +409,7 @@ public abstract class SqlResultStore : IResultStore
         ExplainAsync(connection => HistoryCommand(connection, deviceId, null, null, 101, cursor), ct);
 
     internal Task<string> ExplainSharedPartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> keys, CancellationToken ct = default) =>
-        ExplainAsync(connection => SharedPartsCommand(connection, null, keys), ct);
+        ExplainAsync(connection => KeysCommand(connection, null, SharedPartsSql, keys), ct);
 
     internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
@@ -426,7 +418,7 @@ public abstract class SqlResultStore : IResultStore
     internal async Task<string> ExplainDeleteEndedBeforeAsync(
         long endedBefore, int maxRows, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct = default) =>
         await ExplainAsync(connection => ExpiredRowsCommand(connection, null, endedBefore, maxRows), ct)
-        + await ExplainAsync(connection => ExpiredPartsCommand(connection, null, windows), ct);
+        + await ExplainAsync(connection => KeysCommand(connection, null, ExpiredPartsSql, windows), ct);
 
     /// <summary>The index name that serves a top-N by <paramref name="by"/>.</summary>
     internal static string TopIndexOf(RankBy by) => $"window_results_top_{ColumnOf(by)}";
@@ -599,7 +591,7 @@ public abstract class SqlResultStore : IResultStore
     private async Task<List<WindowResult>> MergeSharedAsync(
         DbConnection connection, DbTransaction transaction, List<WindowResult> windows, CancellationToken ct)
     {
-        await using var command = SharedPartsCommand(connection, transaction, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+        await using var command = KeysCommand(connection, transaction, SharedPartsSql, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
         var merged = new List<WindowResult>();
         var window = new List<WindowPart>();
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -662,10 +654,11 @@ public abstract class SqlResultStore : IResultStore
         return command;
     }
 
-    private DbCommand SharedPartsCommand(
-        DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
+    /// <summary>A statement over <see cref="KeysSource"/>, with <paramref name="keys"/> bound.</summary>
+    private DbCommand KeysCommand(
+        DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
     {
-        var command = Command(connection, transaction, SharedPartsSql);
+        var command = Command(connection, transaction, sql);
         BindKeys(command, keys);
         return command;
     }
