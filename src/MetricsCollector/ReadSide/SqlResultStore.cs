@@ -415,10 +415,10 @@ public abstract class SqlResultStore : IResultStore
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
 
     /// <summary>The plans of a retention batch's two statements: selecting and deleting expired rows, then their windows' parts.</summary>
-    internal async Task<string> ExplainDeleteEndedBeforeAsync(
+    internal async Task<(string Rows, string Parts)> ExplainDeleteEndedBeforeAsync(
         long endedBefore, int maxRows, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct = default) =>
-        await ExplainAsync(connection => ExpiredRowsCommand(connection, null, endedBefore, maxRows), ct)
-        + await ExplainAsync(connection => KeysCommand(connection, null, ExpiredPartsSql, windows), ct);
+        (await ExplainAsync(connection => ExpiredRowsCommand(connection, null, endedBefore, maxRows), ct),
+            await ExplainAsync(connection => KeysCommand(connection, null, ExpiredPartsSql, windows), ct));
 
     /// <summary>The index name that serves a top-N by <paramref name="by"/>.</summary>
     internal static string TopIndexOf(RankBy by) => $"window_results_top_{ColumnOf(by)}";
