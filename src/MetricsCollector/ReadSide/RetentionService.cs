@@ -7,8 +7,8 @@ public sealed record RetentionSettings(TimeSpan Retention)
     /// <summary>
     /// Rows deleted per transaction, with their windows' parts. A SQLite writer waits for a whole batch (one
     /// writer at a time), a PostgreSQL one only for a batch holding rows it writes too. A batch of 500 took a
-    /// median of 8–34 ms on SQLite and 5–23 ms on PostgreSQL on a shared 2-core machine, 1,000 up to twice that
-    /// (docs/benchmarks.md, "Retention").
+    /// median of 5–10 ms on either store on a shared 2-core machine, a tenth of the 100 ms a writer may wait;
+    /// 1,000 took 1.2–2× that (docs/benchmarks.md, "Retention").
     /// </summary>
     public int BatchSize { get; init; } = 500;
 
