@@ -106,6 +106,7 @@ public static class NodeHost
                 });
         });
         builder.Services.AddHostedService<StoreSchemaService>();
+        builder.Services.AddSingleton(new RetentionSettings(settings.Retention)).AddHostedService<RetentionService>();
         builder.Services.AddHostedService<IngestService>();
         foreach (var extra in extras ?? []) extra.Register(builder.Services);
 

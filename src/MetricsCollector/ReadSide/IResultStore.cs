@@ -57,7 +57,23 @@ public interface IResultStore : IAsyncDisposable
     Task SaveProgressAsync(string key, string value, CancellationToken ct = default);
 
     Task<string?> LoadProgressAsync(string key, CancellationToken ct = default);
+
+    /// <summary>
+    /// Deletes, in one transaction, up to <paramref name="maxRows"/> rows whose window ended before
+    /// <paramref name="endedBefore"/> (epoch ms), oldest first, together with every part of their windows.
+    /// Rows a writer holds at that moment are left for a later call rather than waited for. Fewer than
+    /// <paramref name="maxRows"/> rows deleted means none older was left unlocked.
+    /// </summary>
+    Task<DeletedRows> DeleteEndedBeforeAsync(long endedBefore, int maxRows, CancellationToken ct = default);
+
+    /// <summary>
+    /// The cluster-wide turn to delete expired rows: held until disposed, or null while another node holds it.
+    /// </summary>
+    Task<IAsyncDisposable?> TryLockRetentionAsync(CancellationToken ct = default);
 }
+
+/// <summary>What one <see cref="IResultStore.DeleteEndedBeforeAsync"/> removed: rows, and their windows' parts.</summary>
+public readonly record struct DeletedRows(int Rows, int Parts);
 
 /// <summary>One page of a device's history; <see cref="Next"/> is null on the last page.</summary>
 public sealed record HistoryPage(IReadOnlyList<WindowResult> Items, HistoryCursor? Next);

@@ -10,6 +10,9 @@ public sealed class PostgresResultStore : SqlResultStore
     // Any constant shared by all nodes: it only has to differ from other advisory locks in the same database.
     private const long SchemaLockId = 0x4D43_5245_4144; // "MCREAD"
 
+    // Another constant of the same kind, for the one node at a time that deletes expired rows.
+    private const long RetentionLockId = 0x4D43_5245_544E; // "MCRETN"
+
     private readonly NpgsqlDataSource _dataSource;
 
     public PostgresResultStore(string connectionString)
@@ -29,6 +32,15 @@ public sealed class PostgresResultStore : SqlResultStore
     protected override IEnumerable<string> SchemaPreamble => [$"SELECT pg_advisory_xact_lock({SchemaLockId})"];
 
     protected override string ExplainPrefix => "EXPLAIN";
+
+    // ctid = ANY(ARRAY(...)) is a TID scan. Writers lock rows in key order and retention picks them in window_end
+    // order: skipping what a writer holds, rather than waiting for it, keeps the two from ever deadlocking and
+    // retention from ever waiting.
+    protected override string PickedRows(string table, string selection) =>
+        $"ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE {selection} FOR UPDATE SKIP LOCKED))";
+
+    protected override (string TryTake, string Release)? RetentionLockSql =>
+        ($"SELECT pg_try_advisory_lock({RetentionLockId})", $"SELECT pg_advisory_unlock({RetentionLockId})");
 
     protected override async Task<DbConnection> OpenAsync(CancellationToken ct) =>
         await _dataSource.OpenConnectionAsync(ct);

@@ -98,6 +98,10 @@ public sealed class FinalRowsStore(IResultStore inner, RowFinality finality) : I
 
     public Task<string?> LoadProgressAsync(string key, CancellationToken ct = default) => inner.LoadProgressAsync(key, ct);
 
+    public Task<DeletedRows> DeleteEndedBeforeAsync(long endedBefore, int maxRows, CancellationToken ct = default) => inner.DeleteEndedBeforeAsync(endedBefore, maxRows, ct);
+
+    public Task<IAsyncDisposable?> TryLockRetentionAsync(CancellationToken ct = default) => inner.TryLockRetentionAsync(ct);
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 

@@ -265,6 +265,133 @@ public abstract class SqlResultStore : IResultStore
             },
             ct);
 
+    /// <remarks>
+    /// Retention. The rows go first and name the windows whose parts follow, so rows and parts leave in one
+    /// transaction and no part outlives its row. The oldest rows are found through an index that leads with
+    /// window_end (each top-N index does), so a batch costs its own rows, not a scan of the table.
+    /// </remarks>
+    public async Task<DeletedRows> DeleteEndedBeforeAsync(long endedBefore, int maxRows, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRows);
+        var deleted = default(DeletedRows);
+        await WriteAsync(
+            async (connection, transaction) =>
+            {
+                var windows = new List<(string DeviceId, long WindowEnd)>(maxRows);
+                await using (var rows = ExpiredRowsCommand(connection, transaction, endedBefore, maxRows))
+                await using (var reader = await rows.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        windows.Add((reader.GetString(0), reader.GetInt64(1)));
+                    }
+                }
+
+                var parts = 0;
+                if (windows.Count > 0)
+                {
+                    await using var command = KeysCommand(connection, transaction, ExpiredPartsSql, windows);
+                    parts = await command.ExecuteNonQueryAsync(ct);
+                }
+
+                deleted = new DeletedRows(windows.Count, parts);
+            },
+            ct);
+        return deleted;
+    }
+
+    public async Task<IAsyncDisposable?> TryLockRetentionAsync(CancellationToken ct = default)
+    {
+        if (RetentionLockSql is not var (tryTake, release))
+        {
+            return NoLock.Instance;
+        }
+
+        // The lock belongs to this connection's session: the connection stays open, outside any transaction, for
+        // as long as the lock is held, and a node that dies lets go of the lock with its connection.
+        DbConnection? connection = null;
+        try
+        {
+            connection = await OpenAsync(ct);
+            await using var command = Command(connection, null, tryTake);
+            if (await command.ExecuteScalarAsync(ct) is not true)
+            {
+                return null;
+            }
+
+            var held = new SessionLock(this, connection, release);
+            connection = null;
+            return held;
+        }
+        catch (Exception e) when (IsUnavailable(e))
+        {
+            throw Unreachable(e);
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// A condition that holds for the rows of <paramref name="table"/> that <paramref name="selection"/> (a WHERE
+    /// clause with its ORDER BY and LIMIT) picks, by their physical address: the deletion finds them again
+    /// without a join, whatever the planner makes of the table's size. Where the backend locks rows, it skips
+    /// rows a writer holds rather than waiting for them (a writer that holds a row may be writing its parts).
+    /// </summary>
+    protected abstract string PickedRows(string table, string selection);
+
+    /// <summary>The statements that try to take (answering true or false at once) and release the session lock
+    /// that makes one node at a time delete expired rows; null where one node is all there is.</summary>
+    protected virtual (string TryTake, string Release)? RetentionLockSql => null;
+
+    private string ExpiredRowsSql =>
+        $"DELETE FROM window_results WHERE {PickedRows("window_results", "window_end < @ended_before ORDER BY window_end LIMIT @max_rows")} RETURNING device_id, window_end";
+
+    private string ExpiredPartsSql =>
+        $"DELETE FROM window_parts WHERE (device_id, window_end) IN (SELECT k.device_id, k.window_end FROM {KeysSource})";
+
+    private DbCommand ExpiredRowsCommand(DbConnection connection, DbTransaction? transaction, long endedBefore, int maxRows)
+    {
+        var command = Command(connection, transaction, ExpiredRowsSql);
+        Bind(command, "@ended_before", endedBefore);
+        Bind(command, "@max_rows", maxRows);
+        return command;
+    }
+
+    /// <summary>The only node's turn, always granted.</summary>
+    private sealed class NoLock : IAsyncDisposable
+    {
+        public static readonly NoLock Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A session lock held by its open connection; disposing releases it and returns the connection.</summary>
+    private sealed class SessionLock(SqlResultStore store, DbConnection connection, string release) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                // Explicitly: a pooled connection keeps its session, and with it the lock, until it is used again.
+                await using var command = Command(connection, null, release);
+                await command.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+            catch (Exception e) when (store.IsUnavailable(e))
+            {
+                // The session is gone, and the server let go of the lock with it.
+            }
+            finally
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     public virtual async ValueTask DisposeAsync()
     {
         _writer?.Dispose();
@@ -282,10 +409,16 @@ public abstract class SqlResultStore : IResultStore
         ExplainAsync(connection => HistoryCommand(connection, deviceId, null, null, 101, cursor), ct);
 
     internal Task<string> ExplainSharedPartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> keys, CancellationToken ct = default) =>
-        ExplainAsync(connection => SharedPartsCommand(connection, null, keys), ct);
+        ExplainAsync(connection => KeysCommand(connection, null, SharedPartsSql, keys), ct);
 
     internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
+
+    /// <summary>The plans of a retention batch's two statements: selecting and deleting expired rows, then their windows' parts.</summary>
+    internal async Task<(string Rows, string Parts)> ExplainDeleteEndedBeforeAsync(
+        long endedBefore, int maxRows, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct = default) =>
+        (await ExplainAsync(connection => ExpiredRowsCommand(connection, null, endedBefore, maxRows), ct),
+            await ExplainAsync(connection => KeysCommand(connection, null, ExpiredPartsSql, windows), ct));
 
     /// <summary>The index name that serves a top-N by <paramref name="by"/>.</summary>
     internal static string TopIndexOf(RankBy by) => $"window_results_top_{ColumnOf(by)}";
@@ -458,7 +591,7 @@ public abstract class SqlResultStore : IResultStore
     private async Task<List<WindowResult>> MergeSharedAsync(
         DbConnection connection, DbTransaction transaction, List<WindowResult> windows, CancellationToken ct)
     {
-        await using var command = SharedPartsCommand(connection, transaction, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+        await using var command = KeysCommand(connection, transaction, SharedPartsSql, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
         var merged = new List<WindowResult>();
         var window = new List<WindowPart>();
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -521,10 +654,11 @@ public abstract class SqlResultStore : IResultStore
         return command;
     }
 
-    private DbCommand SharedPartsCommand(
-        DbConnection connection, DbTransaction? transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
+    /// <summary>A statement over <see cref="KeysSource"/>, with <paramref name="keys"/> bound.</summary>
+    private DbCommand KeysCommand(
+        DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyList<(string DeviceId, long WindowEnd)> keys)
     {
-        var command = Command(connection, transaction, SharedPartsSql);
+        var command = Command(connection, transaction, sql);
         BindKeys(command, keys);
         return command;
     }
@@ -601,9 +735,11 @@ public abstract class SqlResultStore : IResultStore
         }
         catch (Exception e) when (IsUnavailable(e))
         {
-            throw new StoreUnavailableException("The result store is unreachable: " + e.Message, e);
+            throw Unreachable(e);
         }
     }
+
+    private static StoreUnavailableException Unreachable(Exception e) => new("The result store is unreachable: " + e.Message, e);
 
     private async Task WriteAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken ct)
     {
