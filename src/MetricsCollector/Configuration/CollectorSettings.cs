@@ -94,6 +94,7 @@ public sealed record CollectorSettings
     public required int SnapshotAfterEvents { get; init; }
     public required TimeSpan SnapshotInterval { get; init; }
     public required TimeSpan PassivateAfter { get; init; }
+    public required TimeSpan SnapshotTimeout { get; init; }
     public required bool GeneratorEnabled { get; init; }
     public required GeneratorSettings Generator { get; init; }
 
@@ -227,6 +228,7 @@ public sealed record CollectorSettings
             SnapshotAfterEvents = c.Int("devices.snapshot-after-events", 1, int.MaxValue),
             SnapshotInterval = c.Duration("devices.snapshot-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
             PassivateAfter = c.Duration("devices.passivate-after", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            SnapshotTimeout = c.Duration("devices.snapshot-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
             GeneratorEnabled = c.Switch("generator.enabled", auto: kafka.Length == 0),
             Generator = GeneratorSettings.FromConfig(c),
             LogLevel = c.Choice("log-level", "debug", "info", "warning", "error") switch

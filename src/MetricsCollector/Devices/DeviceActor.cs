@@ -20,6 +20,7 @@ namespace MetricsCollector.Devices;
 public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
 {
     private const string SnapshotTimer = "snapshot";
+    private const string SaveTimer = "snapshot-answer";
 
     private readonly DeviceSettings _settings;
     private readonly IActorRef _writer;
@@ -78,17 +79,12 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
             TrySave();
         });
         Command<SaveSnapshotSuccess>(_ => OnSaved());
-        Command<SaveSnapshotFailure>(failure =>
+        Command<SaveSnapshotFailure>(failure => OnSaveFailed(failure.Cause));
+        // Seen after a store outage: a save the snapshot store never answered, which left the device
+        // waiting for good and its partition's commits with it.
+        Command<SaveUnanswered>(_ =>
         {
-            _saving = false;
-            _metrics.AddSnapshotFailure();
-            _snapshotFailures++;
-            var delay = SnapshotRetryDelay(_snapshotFailures);
-            // Every device of a node fails together while the store is down: one warning each, with
-            // the cause, says so; the retries after it would only bury the operator's log.
-            if (_snapshotFailures == 1) _log.Warning(failure.Cause, "Snapshot of device {0} failed; retrying in {1}", DeviceId, delay);
-            else _log.Debug("Snapshot of device {0} failed {1} times in a row; retrying in {2}", DeviceId, _snapshotFailures, delay);
-            Timers.StartSingleTimer(SnapshotTimer, RetrySave.Instance, delay);
+            if (_saving) OnSaveFailed(new TimeoutException($"the snapshot store did not answer within {_settings.SnapshotTimeout}"));
         });
         Command<RetrySave>(_ => TrySave());
         Command<SnapshotDue>(_ => RequestSnapshot());
@@ -243,6 +239,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         if (_pending is null || _saving || _rowsStoredThrough < _pending.RowsNeeded) return;
         _saving = true;
         SaveSnapshot(_pending.Bytes);
+        Timers.StartSingleTimer(SaveTimer, SaveUnanswered.Instance, _settings.SnapshotTimeout);
     }
 
     /// <summary>
@@ -252,8 +249,23 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private static TimeSpan SnapshotRetryDelay(int failures) =>
         TimeSpan.FromSeconds(Math.Min(5.0, Math.Pow(2, Math.Min(failures, 4) - 1)) * (0.75 + Random.Shared.NextDouble() * 0.5));
 
+    private void OnSaveFailed(Exception cause)
+    {
+        Timers.Cancel(SaveTimer);
+        _saving = false;
+        _metrics.AddSnapshotFailure();
+        _snapshotFailures++;
+        var delay = SnapshotRetryDelay(_snapshotFailures);
+        // Every device of a node fails together while the store is down: one warning each, with
+        // the cause, says so; the retries after it would only bury the operator's log.
+        if (_snapshotFailures == 1) _log.Warning(cause, "Snapshot of device {0} failed; retrying in {1}", DeviceId, delay);
+        else _log.Debug("Snapshot of device {0} failed {1} times in a row; retrying in {2}", DeviceId, _snapshotFailures, delay);
+        Timers.StartSingleTimer(SnapshotTimer, RetrySave.Instance, delay);
+    }
+
     private void OnSaved()
     {
+        Timers.Cancel(SaveTimer);
         // The answer to a save asked for before this actor restarted: that snapshot is not this instance's to report.
         if (_pending is not { } saved) return;
         _saving = false;
@@ -300,6 +312,11 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private sealed class SnapshotDue
     {
         public static readonly SnapshotDue Instance = new();
+    }
+
+    private sealed class SaveUnanswered
+    {
+        public static readonly SaveUnanswered Instance = new();
     }
 
     private sealed class RetrySave

@@ -33,6 +33,9 @@ public sealed class DeviceOutbox
     /// <summary>Messages sent and not yet acknowledged: the measure of backpressure.</summary>
     public int InFlight { get; private set; }
 
+    /// <summary>How many messages <paramref name="device"/> has not acknowledged yet.</summary>
+    public int UnackedOf(string device) => _lines.TryGetValue(device, out var line) ? line.Unacked.Count : 0;
+
     public IFromPartition Stamp(string device, Func<Delivery, IFromPartition> message, long now)
     {
         if (!_lines.TryGetValue(device, out var line)) _lines[device] = line = new Line();

@@ -85,7 +85,7 @@ public static class NodeHost
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog), "result-writer");
-                    var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter);
+                    var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter, settings.SnapshotTimeout);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);
                     var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector");

@@ -65,6 +65,10 @@ public sealed class CommitTracker
 
     public IEnumerable<string> UncoveredDeviceIds => _uncovered.Keys;
 
+    /// <summary>For an operator's log: the messages of <paramref name="device"/> no snapshot covers yet.</summary>
+    public string DescribeUncovered(string device) =>
+        _uncovered.TryGetValue(device, out var line) ? $"{device} messages {line.FirstSeq}-{line.LastSeq} from offset {line.FirstPosition}" : device;
+
     public int CheckpointCount => _checkpoints.Count;
 
     public IReadOnlyDictionary<string, long> PendingTimers => _timers.Pending;

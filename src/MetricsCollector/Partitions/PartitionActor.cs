@@ -574,8 +574,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void OnFlushTimeout()
     {
-        _log.Warning("Partition {0}: {1} devices and {2} side records still uncovered after {3}; the next owner replays from offset {4}",
-            Partition, _tracker.UncoveredDevices, Sides.PendingCount, _context.FlushTimeout, _tracker.Saved.Offset);
+        _log.Warning("Partition {0}: {1} devices (e.g. {2}) and {3} side records still uncovered after {4}; the next owner replays from offset {5}",
+            Partition, _tracker.UncoveredDevices, string.Join(", ", _tracker.UncoveredDeviceIds.Take(3).Select(d => $"{_tracker.DescribeUncovered(d)}, {_outbox.UnackedOf(d)} unacknowledged")), Sides.PendingCount, _context.FlushTimeout, _tracker.Saved.Offset);
         End(ReadAgain: false, "flush timed out");
     }
 
