@@ -58,12 +58,12 @@ internal static class KafkaRawBenchmark
             .Sum(w => w.High.Value - w.Low.Value);
     }
 
-    internal static TimeSpan RawConsume(string bootstrap, string topic, long expected)
+    internal static TimeSpan RawConsume(string bootstrap, string topic, long expected, string group = "bench-raw")
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
-            GroupId = "bench-raw",
+            GroupId = group,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
         }).Build();

@@ -115,6 +115,12 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         Context.SetReceiveTimeout(_settings.PassivateAfter);
     }
 
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        using var busy = _metrics.Time(BusyActor.Device);
+        return base.AroundReceive(receive, message);
+    }
+
     /// <summary>
     /// A device that threw started again from its last snapshot: what it handled since is gone, though
     /// its partition holds it acknowledged and may commit past it once a later snapshot reports later

@@ -35,6 +35,7 @@ public sealed class CollectorMetrics : IDisposable
     private long _windowsFired;
     private long _rowsWritten;
     private long _snapshots;
+    private readonly long[] _busyTicks = new long[Enum.GetValues<BusyActor>().Length];
     private long _snapshotBytes;
     private long _snapshotFailures;
     private long _storeFailures;
@@ -74,6 +75,8 @@ public sealed class CollectorMetrics : IDisposable
         Counter("mc_snapshots", "Device snapshots saved.", () => Snapshots);
         Counter("mc_snapshot_bytes", "Bytes of device snapshots saved.", () => SnapshotBytes);
         Counter("mc_snapshot_failures", "Device snapshots that failed (retried).", () => Interlocked.Read(ref _snapshotFailures));
+        _meter.CreateObservableCounter("mc_actor_busy", BusyByActor, unit: "s",
+            description: "Time the node's actors spent handling messages, by kind of actor: where its CPU goes, stage by stage.");
 
         _fireToStoreSeconds = _meter.CreateHistogram(
             "mc_fire_to_store", "s", "Delay from a window firing (its first row computed) to that row being stored.",
@@ -133,6 +136,17 @@ public sealed class CollectorMetrics : IDisposable
     public void AddLogReplaced() => Interlocked.Increment(ref _logsReplaced);
     public long LogsReplaced => Interlocked.Read(ref _logsReplaced);
     public void AddSnapshotFailure() => Interlocked.Increment(ref _snapshotFailures);
+
+    /// <summary>Times the handling of one message until the returned value is disposed: <c>using var _ = metrics.Time(...)</c>.</summary>
+    public BusyTime Time(BusyActor actor) => new(this, actor);
+
+    internal void AddBusy(BusyActor actor, long stopwatchTicks) => Interlocked.Add(ref _busyTicks[(int)actor], stopwatchTicks);
+
+    /// <summary>How long actors of one kind have spent handling messages so far.</summary>
+    public TimeSpan Busy(BusyActor actor) => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks[(int)actor]));
+
+    private IEnumerable<Measurement<double>> BusyByActor() =>
+        Enum.GetValues<BusyActor>().Select(a => new Measurement<double>(Busy(a).TotalSeconds, new KeyValuePair<string, object?>("actor", a.ToString().ToLowerInvariant()))).ToList();
 
     public void AddSnapshot(long bytes)
     {
@@ -229,4 +243,20 @@ public sealed class CollectorMetrics : IDisposable
     private int Unreachable() => _cluster?.State.Unreachable.Count ?? 0;
 
     private static KeyValuePair<string, object?> PartitionTag(int partition) => new("partition", partition);
+}
+
+/// <summary>One message's handling being timed (<see cref="CollectorMetrics.Time"/>); a struct, so timing allocates nothing.</summary>
+public readonly struct BusyTime(CollectorMetrics metrics, BusyActor actor) : IDisposable
+{
+    private readonly long _began = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    public void Dispose() => metrics.AddBusy(actor, System.Diagnostics.Stopwatch.GetTimestamp() - _began);
+}
+
+/// <summary>The kinds of actor whose message handling <see cref="CollectorMetrics.Time"/> times.</summary>
+public enum BusyActor
+{
+    Partition,
+    Device,
+    ResultWriter,
 }

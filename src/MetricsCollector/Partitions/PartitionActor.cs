@@ -103,6 +103,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
+        using var busy = _context.Metrics.Time(BusyActor.Partition);
         try
         {
             return base.AroundReceive(receive, message);

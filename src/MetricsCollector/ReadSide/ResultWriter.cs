@@ -93,6 +93,12 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     private void PublishBacklog() => _backlog.Set(_bufferedRows + _writingRows);
 
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        using var busy = _metrics.Time(BusyActor.ResultWriter);
+        return base.AroundReceive(receive, message);
+    }
+
     private void Write()
     {
         if (_writing || _buffer.Count == 0) return;
