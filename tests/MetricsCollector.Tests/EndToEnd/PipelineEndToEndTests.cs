@@ -262,7 +262,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
     /// marks a row final when its device fires it; the API only once every partition has saved a checkpoint
     /// past its close, which can come a snapshot interval and a commit later.
     /// </summary>
-    internal static async Task WaitUntilServedFinalAsync(HttpClient http, ExactWindowOracle oracle, TimeSpan timeout)
+    private static async Task WaitUntilServedFinalAsync(HttpClient http, ExactWindowOracle oracle, TimeSpan timeout)
     {
         var open = 0;
         try
@@ -297,8 +297,10 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         return served;
     }
 
+    /// <summary>Once the node serves every row final (within a minute), it serves exactly the oracle's rows.</summary>
     internal static async Task AssertRowsMatchAsync(HttpClient http, ExactWindowOracle oracle)
     {
+        await WaitUntilServedFinalAsync(http, oracle, TimeSpan.FromSeconds(60));
         var served = await ServedRowsAsync(http, oracle);
         foreach (var device in oracle.Windows.Keys.Select(k => k.Device).Distinct())
         {
