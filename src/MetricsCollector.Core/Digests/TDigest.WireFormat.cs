@@ -1,0 +1,384 @@
+using System.Buffers.Binary;
+
+namespace MetricsCollector.Core.Digests;
+
+// The wire format: what snapshots and stored window parts hold, versioned and checked on read.
+public sealed partial class TDigest
+{
+    /// <summary>First byte of every serialized digest.</summary>
+    public const byte FormatVersion = 2;
+
+    private const byte FlagMergeRightToLeft = 1;
+    private const byte FlagDecimal = 2;
+    private const byte FlagUncompressed = 4;
+
+    // Serialized form, version 2 (little-endian; varint = unsigned LEB128):
+    //   byte    version (2)
+    //   byte    flags: bit 0 = the next merge runs right to left; bit 1 = decimal form;
+    //           bit 2 = (decimal form only) the values are not yet merged to δ; other bits 0
+    //   double  compression
+    //   varint  count
+    //   if count > 0, decimal form (the values themselves, sorted; see Memory in TDigest.cs):
+    //     double  sum
+    //     byte    decimals d
+    //     varint  first value in units of 10^−d, zigzag-encoded; then per further value a
+    //             varint step in those units, up to the end of the bytes
+    //   if count > 0, otherwise:
+    //     double min, double max, double sum
+    //     varint  centroid count
+    //     per centroid: varint mean step, varint weight step   (weights sum to count)
+    // Version 1 had only the second form; it is not read.
+    // The decimal form is what Compact keeps in memory, so idle panes are written and restored
+    // without converting anything; at 3 decimals a pane of readings takes about two bytes a
+    // value. A digest of few enough such values is written in it, buffer and all, without being
+    // merged to δ: merging the sorted values later gives the same centroids as merging the
+    // centroids and the buffer would have, and bit 2 says whether that merge is still due.
+    // Otherwise means are exact doubles, written as steps between order-preserving 64-bit
+    // keys of consecutive means (the first step from min): the means ascend, so every step is
+    // non-negative and small when means are close, saving one to two bytes per centroid over
+    // raw doubles while staying bit-exact (floats would turn a run of 37.23s into 37.2299995).
+    // Weights change smoothly from one centroid to the next (the k1 bound does), so each is
+    // written as the zigzag-encoded difference from the previous one: mid-range centroids of a
+    // large digest then take two bytes instead of three.
+    // The digest is compressed before writing, so the centroids written are exactly its state;
+    // with the merge direction this makes a deserialized digest answer, and evolve under further
+    // adds, bit for bit like the original: a restored snapshot continues as if the process had
+    // never stopped.
+
+    /// <summary>Bytes <see cref="WriteTo"/> will write (takes the buffer in first).</summary>
+    public int GetSerializedSize() => SerializedSize(DecimalForm());
+
+    /// <summary>Writes the digest (taking the buffer in first) and returns the bytes written.</summary>
+    public int WriteTo(Span<byte> destination) => Write(destination, DecimalForm());
+
+    public byte[] ToBytes()
+    {
+        var decimalForm = DecimalForm();
+        var bytes = new byte[SerializedSize(decimalForm)];
+        Write(bytes, decimalForm);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Reads a digest written by <see cref="WriteTo"/>. Throws <see cref="FormatException"/> on an
+    /// unknown version, truncated or trailing bytes, or content no digest can have.
+    /// </summary>
+    public static TDigest FromBytes(ReadOnlySpan<byte> source)
+    {
+        var reader = new Reader(source);
+        var version = reader.Byte();
+        if (version != FormatVersion)
+        {
+            throw new FormatException($"Unknown t-digest format version {version}.");
+        }
+
+        var flags = reader.Byte();
+        if ((flags & ~(FlagMergeRightToLeft | FlagDecimal | FlagUncompressed)) != 0
+            || ((flags & FlagUncompressed) != 0 && (flags & FlagDecimal) == 0))
+        {
+            throw new FormatException($"Unknown t-digest flags 0x{flags:x2}.");
+        }
+
+        var compression = reader.Double();
+        if (!(compression >= MinCompression && compression <= MaxCompression))
+        {
+            throw new FormatException($"Compression {compression} is out of range.");
+        }
+
+        var digest = new TDigest(compression) { _mergeRightToLeft = (flags & FlagMergeRightToLeft) != 0 };
+        var count = reader.Varint();
+        var decimalForm = (flags & FlagDecimal) != 0;
+        if (count == 0)
+        {
+            if (decimalForm)
+            {
+                throw new FormatException("An empty t-digest has no decimal form.");
+            }
+
+            reader.End();
+            return digest;
+        }
+
+        // Weights are held as doubles, exact up to 2^53.
+        if (count > 1UL << 53)
+        {
+            throw new FormatException("Count is out of range.");
+        }
+
+        if (decimalForm)
+        {
+            digest._sum = reader.Double();
+            var packed = reader.Rest();
+            CheckDecimalForm(packed, count, out digest._min, out digest._max);
+            digest._packed = packed.ToArray();
+            digest._centroidCount = (int)count;
+            digest._centroidWeight = (long)count;
+            digest._compressed = (flags & FlagUncompressed) == 0;
+            return digest;
+        }
+
+        var min = reader.Double();
+        var max = reader.Double();
+        var sum = reader.Double();
+        // Add stores −0 as +0, so a −0 bound can only come from a forged blob; it would let a
+        // −0 mean sit after a +0 one, which compare equal but break the ascending order keys.
+        // The sum is not checked: a plain running sum of values near double.MaxValue can
+        // legitimately overflow to ±∞ (or NaN), and the round trip must keep it as it was.
+        if (!double.IsFinite(min) || !double.IsFinite(max) || min > max
+            || (double.IsNegative(min) && min == 0) || (double.IsNegative(max) && max == 0))
+        {
+            throw new FormatException("Min or max is invalid.");
+        }
+
+        var centroidCount = reader.Varint();
+        // Each centroid takes at least 2 bytes: checking this first keeps a corrupt count from
+        // allocating gigabytes.
+        if (centroidCount == 0 || centroidCount > count || centroidCount > (ulong)reader.Remaining / 2)
+        {
+            throw new FormatException("Centroid count is invalid.");
+        }
+
+        var n = (int)centroidCount;
+        var means = new double[n];
+        var weights = new double[n];
+        ulong total = 0;
+        var previous = DigestSort.OrderKey(min);
+        var last = DigestSort.OrderKey(max);
+        long previousWeight = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var step = reader.Varint();
+            // Wrapping is harmless here: any 64-bit result is checked against the count below.
+            var weight = unchecked((ulong)(previousWeight + UnZigZag(reader.Varint())));
+            // Keys between those of two finite doubles are finite doubles, so staying at or
+            // below max's key keeps every mean finite, ascending and within [min, max].
+            if (step > unchecked((ulong)(last - previous)))
+            {
+                throw new FormatException("Centroid means must be ascending and within [min, max].");
+            }
+
+            var key = unchecked(previous + (long)step);
+            var mean = DigestSort.FromOrderKey(key);
+            if (mean == 0 && double.IsNegative(mean))
+            {
+                throw new FormatException("Centroid means are never −0.");
+            }
+
+            if (weight == 0 || weight > count - total)
+            {
+                throw new FormatException("Centroid weights must be positive and sum to the count.");
+            }
+
+            means[i] = mean;
+            weights[i] = weight;
+            total += weight;
+            previous = key;
+            previousWeight = (long)weight;
+        }
+
+        if (total != count)
+        {
+            throw new FormatException("Centroid weights must sum to the count.");
+        }
+
+        reader.End();
+        digest._means = means;
+        digest._weights = centroidCount == count ? null : weights;
+        digest._centroidCount = n;
+        digest._centroidWeight = (long)count;
+        digest._min = min;
+        digest._max = max;
+        digest._sum = sum;
+        return digest;
+    }
+
+    /// <summary>
+    /// The values in decimal form when they are written so (the buffer moved into it); else
+    /// null, after merging the buffer in. Either way the buffer is empty afterwards, so the
+    /// digest and one read back from what is written fill and merge their buffers in step.
+    /// </summary>
+    private byte[]? DecimalForm()
+    {
+        if (TryPack())
+        {
+            return _packed;
+        }
+
+        Compress();
+        return null;
+    }
+
+    private int SerializedSize(byte[]? decimalForm)
+    {
+        var size = 1 + 1 + 8 + VarintSize((ulong)Count);
+        if (Count == 0)
+        {
+            return size;
+        }
+
+        if (decimalForm is not null)
+        {
+            return size + 8 + decimalForm.Length;
+        }
+
+        size += 24 + VarintSize((ulong)_centroidCount);
+        var previous = DigestSort.OrderKey(_min);
+        long previousWeight = 0;
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            var key = DigestSort.OrderKey(_means[i]);
+            var weight = (long)Weight(i);
+            size += VarintSize(unchecked((ulong)(key - previous))) + VarintSize(ZigZag(weight - previousWeight));
+            previous = key;
+            previousWeight = weight;
+        }
+
+        return size;
+    }
+
+    private int Write(Span<byte> destination, byte[]? decimalForm)
+    {
+        var size = SerializedSize(decimalForm);
+        if (destination.Length < size)
+        {
+            throw new ArgumentException($"Destination holds {destination.Length} bytes; {size} are needed.", nameof(destination));
+        }
+
+        destination[0] = FormatVersion;
+        var flags = _mergeRightToLeft ? FlagMergeRightToLeft : 0;
+        if (decimalForm is not null)
+        {
+            flags |= _compressed ? FlagDecimal : FlagDecimal | FlagUncompressed;
+        }
+
+        destination[1] = (byte)flags;
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[2..], Compression);
+        var pos = 10;
+        pos += WriteVarint(destination[pos..], (ulong)Count);
+        if (Count == 0)
+        {
+            return pos;
+        }
+
+        if (decimalForm is not null)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(destination[pos..], _sum);
+            decimalForm.CopyTo(destination[(pos + 8)..]);
+            return pos + 8 + decimalForm.Length;
+        }
+
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[pos..], _min);
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[(pos + 8)..], _max);
+        BinaryPrimitives.WriteDoubleLittleEndian(destination[(pos + 16)..], _sum);
+        pos += 24;
+        pos += WriteVarint(destination[pos..], (ulong)_centroidCount);
+        var previous = DigestSort.OrderKey(_min);
+        long previousWeight = 0;
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            var key = DigestSort.OrderKey(_means[i]);
+            var weight = (long)Weight(i);
+            pos += WriteVarint(destination[pos..], unchecked((ulong)(key - previous)));
+            pos += WriteVarint(destination[pos..], ZigZag(weight - previousWeight));
+            previous = key;
+            previousWeight = weight;
+        }
+
+        return pos;
+    }
+
+    private static ulong ZigZag(long value) => unchecked((ulong)((value << 1) ^ (value >> 63)));
+
+    private static long UnZigZag(ulong value) => unchecked((long)(value >> 1) ^ -(long)(value & 1));
+
+    private static int VarintSize(ulong value)
+    {
+        var size = 1;
+        while (value >= 0x80)
+        {
+            value >>= 7;
+            size++;
+        }
+
+        return size;
+    }
+
+    private static int WriteVarint(Span<byte> destination, ulong value)
+    {
+        var pos = 0;
+        while (value >= 0x80)
+        {
+            destination[pos++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        destination[pos++] = (byte)value;
+        return pos;
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> source)
+    {
+        private readonly ReadOnlySpan<byte> _source = source;
+        private int _pos;
+
+        public readonly int Remaining => _source.Length - _pos;
+
+        public byte Byte()
+        {
+            Need(1);
+            return _source[_pos++];
+        }
+
+        public double Double()
+        {
+            Need(8);
+            var value = BinaryPrimitives.ReadDoubleLittleEndian(_source[_pos..]);
+            _pos += 8;
+            return value;
+        }
+
+        public ulong Varint()
+        {
+            ulong value = 0;
+            for (var shift = 0; shift < 64; shift += 7)
+            {
+                var b = Byte();
+                if (shift == 63 && b > 1)
+                {
+                    throw new FormatException("Varint overflows 64 bits.");
+                }
+
+                value |= (ulong)(b & 0x7F) << shift;
+                if (b < 0x80)
+                {
+                    return value;
+                }
+            }
+
+            throw new FormatException("Varint is longer than 10 bytes.");
+        }
+
+        public ReadOnlySpan<byte> Rest()
+        {
+            var rest = _source[_pos..];
+            _pos = _source.Length;
+            return rest;
+        }
+
+        public readonly void End()
+        {
+            if (_pos != _source.Length)
+            {
+                throw new FormatException($"{_source.Length - _pos} unexpected bytes after the t-digest.");
+            }
+        }
+
+        private readonly void Need(int bytes)
+        {
+            if (_source.Length - _pos < bytes)
+            {
+                throw new FormatException("The t-digest is truncated.");
+            }
+        }
+    }
+}
