@@ -20,15 +20,16 @@ internal static class DigestSort
 
     /// <summary>
     /// Sorts the points in <paramref name="fromValues"/> by value into <paramref name="toValues"/>,
-    /// with the weights alongside unless the weight spans are empty (all weights 1); the "from"
-    /// spans are scratch afterwards. A counting sort into buckets by position in [min, max], then
-    /// an insertion sort that only has to fix the order inside buckets. Crowded
-    /// buckets are sorted the same way over their own range first, so that a single outlier,
-    /// which squeezes everything else into a few buckets, costs one more level rather than a
-    /// quadratic insertion sort.
+    /// with their payload (weights and extremes) alongside unless the payload spans are empty
+    /// (all weights 1); the "from" spans are scratch afterwards. A counting sort into buckets
+    /// by position in [min, max], then an insertion sort that only has to fix the order inside
+    /// buckets. Crowded buckets are sorted the same way over their own range first, so that a
+    /// single outlier, which squeezes everything else into a few buckets, costs one more level
+    /// rather than a quadratic insertion sort.
     /// </summary>
-    internal static void SortInto(Span<double> fromValues, Span<double> fromWeights, Span<double> toValues, Span<double> toWeights,
+    internal static void SortInto<T>(Span<double> fromValues, Span<T> fromPayload, Span<double> toValues, Span<T> toPayload,
         double min, double max, int depth)
+        where T : struct
     {
         var n = fromValues.Length;
         // Two points per bucket on average: clearing and summing up the bucket counts costs
@@ -38,7 +39,7 @@ internal static class DigestSort
         if (min == max || n <= SmallSortLimit || depth == MaxBucketSortDepth || !map.IsUsable)
         {
             fromValues.CopyTo(toValues);
-            fromWeights.CopyTo(toWeights);
+            fromPayload.CopyTo(toPayload);
             if (min == max)
             {
                 return;
@@ -46,15 +47,15 @@ internal static class DigestSort
 
             if (n <= SmallSortLimit)
             {
-                InsertionSort(toValues, toWeights);
+                InsertionSort(toValues, toPayload);
             }
-            else if (fromWeights.IsEmpty)
+            else if (fromPayload.IsEmpty)
             {
                 toValues.Sort();
             }
             else
             {
-                toValues.Sort(toWeights);
+                toValues.Sort(toPayload);
             }
 
             return;
@@ -66,18 +67,18 @@ internal static class DigestSort
             var ends = rented.AsSpan(0, buckets + 1);
             var bucketOf = rented.AsSpan(buckets + 1, n);
             var largest = CountBuckets(fromValues, map, ends, bucketOf);
-            if (fromWeights.IsEmpty)
+            if (fromPayload.IsEmpty)
             {
                 Scatter(fromValues, bucketOf, ends, toValues);
             }
             else
             {
-                Scatter(fromValues, fromWeights, bucketOf, ends, toValues, toWeights);
+                Scatter(fromValues, fromPayload, bucketOf, ends, toValues, toPayload);
             }
 
             if (largest > SmallSortLimit)
             {
-                SortCrowdedBuckets(fromValues, fromWeights, toValues, toWeights, ends, depth);
+                SortCrowdedBuckets(fromValues, fromPayload, toValues, toPayload, ends, depth);
             }
         }
         finally
@@ -85,7 +86,7 @@ internal static class DigestSort
             ArrayPool<int>.Shared.Return(rented);
         }
 
-        InsertionSort(toValues, toWeights);
+        InsertionSort(toValues, toPayload);
     }
 
     /// <summary>
@@ -120,21 +121,23 @@ internal static class DigestSort
         }
     }
 
-    private static void Scatter(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, ReadOnlySpan<int> bucketOf, Span<int> ends,
-        Span<double> toValues, Span<double> toWeights)
+    private static void Scatter<T>(ReadOnlySpan<double> values, ReadOnlySpan<T> payload, ReadOnlySpan<int> bucketOf, Span<int> ends,
+        Span<double> toValues, Span<T> toPayload)
+        where T : struct
     {
         for (var i = 0; i < values.Length; i++)
         {
             var slot = ends[bucketOf[i]]++;
             toValues[slot] = values[i];
-            toWeights[slot] = weights[i];
+            toPayload[slot] = payload[i];
         }
     }
 
-    private static void SortCrowdedBuckets(Span<double> fromValues, Span<double> fromWeights, Span<double> toValues, Span<double> toWeights,
+    private static void SortCrowdedBuckets<T>(Span<double> fromValues, Span<T> fromPayload, Span<double> toValues, Span<T> toPayload,
         ReadOnlySpan<int> ends, int depth)
+        where T : struct
     {
-        var weighted = !fromWeights.IsEmpty;
+        var carried = !fromPayload.IsEmpty;
         var start = 0;
         foreach (var end in ends[..^1])
         {
@@ -153,10 +156,10 @@ internal static class DigestSort
                 if (bucketMin != bucketMax)
                 {
                     bucketValues.CopyTo(fromValues[start..end]);
-                    var bucketWeights = weighted ? toWeights[start..end] : [];
-                    var spareWeights = weighted ? fromWeights[start..end] : [];
-                    bucketWeights.CopyTo(spareWeights);
-                    SortInto(fromValues[start..end], spareWeights, bucketValues, bucketWeights, bucketMin, bucketMax, depth + 1);
+                    var bucketPayload = carried ? toPayload[start..end] : [];
+                    var sparePayload = carried ? fromPayload[start..end] : [];
+                    bucketPayload.CopyTo(sparePayload);
+                    SortInto(fromValues[start..end], sparePayload, bucketValues, bucketPayload, bucketMin, bucketMax, depth + 1);
                 }
             }
 
@@ -181,10 +184,11 @@ internal static class DigestSort
         public int Of(double x) => Math.Min(double.ConvertToIntegerNative<int>(((x * 0.5) - _halfMin) * _scale), _last);
     }
 
-    /// <summary>Stable insertion sort by value; <paramref name="weights"/> is empty or moves alongside.</summary>
-    private static void InsertionSort(Span<double> values, Span<double> weights)
+    /// <summary>Stable insertion sort by value; <paramref name="payload"/> is empty or moves alongside.</summary>
+    private static void InsertionSort<T>(Span<double> values, Span<T> payload)
+        where T : struct
     {
-        var weighted = !weights.IsEmpty;
+        var carried = !payload.IsEmpty;
         for (var i = 1; i < values.Length; i++)
         {
             var x = values[i];
@@ -193,14 +197,14 @@ internal static class DigestSort
                 continue;
             }
 
-            var w = weighted ? weights[i] : 1;
+            var carriedItem = carried ? payload[i] : default;
             var j = i;
             do
             {
                 values[j] = values[j - 1];
-                if (weighted)
+                if (carried)
                 {
-                    weights[j] = weights[j - 1];
+                    payload[j] = payload[j - 1];
                 }
 
                 j--;
@@ -208,9 +212,9 @@ internal static class DigestSort
             while (j > 0 && values[j - 1] > x);
 
             values[j] = x;
-            if (weighted)
+            if (carried)
             {
-                weights[j] = w;
+                payload[j] = carriedItem;
             }
         }
     }

@@ -67,7 +67,7 @@ public sealed partial class TDigest
         _compressed &= _bufferCount == 0;
         _packed = packed;
         _means = [];
-        _weights = null;
+        _spreads = null;
         _centroidCount = (int)count;
         _centroidWeight = count;
         _bufferCount = 0;

@@ -6,14 +6,20 @@ namespace MetricsCollector.Core.Digests;
 public sealed partial class TDigest
 {
     /// <summary>First byte of every serialized digest.</summary>
-    public const byte FormatVersion = 2;
+    public const byte FormatVersion = 3;
+
+    // Version 2 blobs (stored window parts, snapshots of an older node) are still read.
+    private const byte OldestReadableVersion = 2;
+
+    // The spreads' decimals byte when some extreme has more than MaxDecimals places.
+    private const byte NotDecimal = 0xFF;
 
     private const byte FlagMergeRightToLeft = 1;
     private const byte FlagDecimal = 2;
     private const byte FlagUncompressed = 4;
 
-    // Serialized form, version 2 (little-endian; varint = unsigned LEB128):
-    //   byte    version (2)
+    // Serialized form, version 3 (little-endian; varint = unsigned LEB128):
+    //   byte    version (3)
     //   byte    flags: bit 0 = the next merge runs right to left; bit 1 = decimal form;
     //           bit 2 = (decimal form only) the values are not yet merged to δ; other bits 0
     //   double  compression
@@ -27,7 +33,14 @@ public sealed partial class TDigest
     //     double min, double max, double sum
     //     varint  centroid count
     //     per centroid: varint mean step, varint weight step   (weights sum to count)
-    // Version 1 had only the second form; it is not read.
+    //     byte    d: the decimals of every extreme below (see the decimal form), or 0xFF
+    //     per centroid of weight > 1 (one value needs no extremes), its smallest and largest value:
+    //       d ≤ 6:  varint zigzag(min − the previous such min), varint (max − min), in units of
+    //               10^−d (the first min's step from 0)
+    //       0xFF:   varint key(mean) − key(min), varint key(max) − key(mean)
+    // Version 2 is version 3 without the extremes; a centroid of weight > 1 read from it is
+    // given the digest's own min and max, which are true but say little. Version 1 had only the
+    // second form; it is not read.
     // The decimal form is what Compact keeps in memory, so idle panes are written and restored
     // without converting anything; at 3 decimals a pane of readings takes about two bytes a
     // value. A digest of few enough such values is written in it, buffer and all, without being
@@ -40,22 +53,25 @@ public sealed partial class TDigest
     // Weights change smoothly from one centroid to the next (the k1 bound does), so each is
     // written as the zigzag-encoded difference from the previous one: mid-range centroids of a
     // large digest then take two bytes instead of three.
+    // The extremes are values that were added, so readings of a few decimals write them in a
+    // couple of bytes each, exactly; others as steps between order keys, exact too but 6–8
+    // bytes each.
     // The digest is compressed before writing, so the centroids written are exactly its state;
     // with the merge direction this makes a deserialized digest answer, and evolve under further
     // adds, bit for bit like the original: a restored snapshot continues as if the process had
     // never stopped.
 
     /// <summary>Bytes <see cref="WriteTo"/> will write (takes the buffer in first).</summary>
-    public int GetSerializedSize() => SerializedSize(DecimalForm());
+    public int GetSerializedSize() => SerializedSize(Layout());
 
     /// <summary>Writes the digest (taking the buffer in first) and returns the bytes written.</summary>
-    public int WriteTo(Span<byte> destination) => Write(destination, DecimalForm());
+    public int WriteTo(Span<byte> destination) => Write(destination, Layout());
 
     public byte[] ToBytes()
     {
-        var decimalForm = DecimalForm();
-        var bytes = new byte[SerializedSize(decimalForm)];
-        Write(bytes, decimalForm);
+        var layout = Layout();
+        var bytes = new byte[SerializedSize(layout)];
+        Write(bytes, layout);
         return bytes;
     }
 
@@ -67,7 +83,7 @@ public sealed partial class TDigest
     {
         var reader = new Reader(source);
         var version = reader.Byte();
-        if (version != FormatVersion)
+        if (version is < OldestReadableVersion or > FormatVersion)
         {
             throw new FormatException($"Unknown t-digest format version {version}.");
         }
@@ -181,9 +197,12 @@ public sealed partial class TDigest
             throw new FormatException("Centroid weights must sum to the count.");
         }
 
+        var spreads = version > OldestReadableVersion ? ReadSpreads(ref reader, means, weights, min, max)
+            : centroidCount == count ? null
+            : WholeRangeSpreads(weights, min, max);
         reader.End();
         digest._means = means;
-        digest._weights = centroidCount == count ? null : weights;
+        digest._spreads = spreads;
         digest._centroidCount = n;
         digest._centroidWeight = (long)count;
         digest._min = min;
@@ -193,23 +212,139 @@ public sealed partial class TDigest
     }
 
     /// <summary>
-    /// The values in decimal form when they are written so (the buffer moved into it); else
-    /// null, after merging the buffer in. Either way the buffer is empty afterwards, so the
-    /// digest and one read back from what is written fill and merge their buffers in step.
+    /// Extremes for a version 2 blob, which has none: every centroid of more than one value
+    /// may hold anything between the digest's min and max.
     /// </summary>
-    private byte[]? DecimalForm()
+    private static Spread[] WholeRangeSpreads(double[] weights, double min, double max)
+    {
+        var spreads = new Spread[weights.Length];
+        for (var i = 0; i < spreads.Length; i++)
+        {
+            spreads[i] = new Spread(weights[i], min, max);
+        }
+
+        return spreads;
+    }
+
+    /// <summary>
+    /// Reads the extremes of version 3 (see the format above) and checks them against the means
+    /// and the digest's range; null when every centroid is one value.
+    /// </summary>
+    private static Spread[]? ReadSpreads(ref Reader reader, double[] means, double[] weights, double min, double max)
+    {
+        var decimals = reader.Byte();
+        if (decimals > MaxDecimals && decimals != NotDecimal)
+        {
+            throw new FormatException($"The extremes have at most {MaxDecimals} decimals, not {decimals}.");
+        }
+
+        if (Array.TrueForAll(weights, w => w == 1))
+        {
+            return null;
+        }
+
+        const long limit = (long)MaxExactInteger;
+        var spreads = new Spread[means.Length];
+        long previousMin = 0;
+        for (var i = 0; i < means.Length; i++)
+        {
+            var mean = means[i];
+            if (weights[i] == 1)
+            {
+                spreads[i] = Spread.Of(mean, 1);
+                continue;
+            }
+
+            double low, high;
+            if (decimals == NotDecimal)
+            {
+                var key = DigestSort.OrderKey(mean);
+                var down = reader.Varint();
+                var up = reader.Varint();
+                if (down > unchecked((ulong)(key - DigestSort.OrderKey(min))) || up > unchecked((ulong)(DigestSort.OrderKey(max) - key)))
+                {
+                    throw new FormatException("A centroid's extremes must lie within [min, max].");
+                }
+
+                low = DigestSort.FromOrderKey(unchecked(key - (long)down));
+                high = DigestSort.FromOrderKey(unchecked(key + (long)up));
+            }
+            else
+            {
+                var step = UnZigZag(reader.Varint());
+                var width = reader.Varint();
+                if (step < -limit || step > limit || Math.Abs(previousMin + step) > limit
+                    || width > (ulong)limit || Math.Abs(previousMin + step + (long)width) > limit)
+                {
+                    throw new FormatException("A centroid's extremes are out of range.");
+                }
+
+                previousMin += step;
+                var scale = PowersOfTen[decimals];
+                low = previousMin / scale;
+                high = (previousMin + (long)width) / scale;
+            }
+
+            if (!(low <= mean && mean <= high && low >= min && high <= max) || (low == 0 && double.IsNegative(low)) || (high == 0 && double.IsNegative(high)))
+            {
+                throw new FormatException("A centroid's extremes must hold its mean and lie within [min, max].");
+            }
+
+            spreads[i] = new Spread(weights[i], low, high);
+        }
+
+        return spreads;
+    }
+
+    /// <summary>
+    /// How the digest is written: the values in decimal form when they are written so (the
+    /// buffer moved into it); else after merging the buffer in, with the decimals of its
+    /// centroids' extremes. Either way the buffer is empty afterwards, so the digest and one
+    /// read back from what is written fill and merge their buffers in step.
+    /// </summary>
+    private WireLayout Layout()
     {
         if (TryPack())
         {
-            return _packed;
+            return new WireLayout(_packed, NotDecimal);
         }
 
         Compress();
-        return null;
+        return new WireLayout(null, ExtremeDecimals());
     }
 
-    private int SerializedSize(byte[]? decimalForm)
+    /// <summary>The fewest decimals that hold the extremes of every centroid of weight > 1 exactly, or <see cref="NotDecimal"/>.</summary>
+    private byte ExtremeDecimals()
     {
+        if (_spreads is null)
+        {
+            return 0;
+        }
+
+        var decimals = 0;
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            ref readonly var spread = ref _spreads[i];
+            if (spread.Weight == 1)
+            {
+                continue;
+            }
+
+            while (!IsExactAt(spread.Min, decimals) || !IsExactAt(spread.Max, decimals))
+            {
+                if (++decimals > MaxDecimals)
+                {
+                    return NotDecimal;
+                }
+            }
+        }
+
+        return (byte)decimals;
+    }
+
+    private int SerializedSize(WireLayout layout)
+    {
+        var decimalForm = layout.DecimalForm;
         var size = 1 + 1 + 8 + VarintSize((ulong)Count);
         if (Count == 0)
         {
@@ -233,12 +368,23 @@ public sealed partial class TDigest
             previousWeight = weight;
         }
 
-        return size;
+        var extremes = new ExtremeWriter(layout.ExtremeDecimals);
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            if (_spreads is not null && _spreads[i].Weight != 1)
+            {
+                var (first, second) = extremes.Next(_means[i], _spreads[i]);
+                size += VarintSize(first) + VarintSize(second);
+            }
+        }
+
+        return size + 1;
     }
 
-    private int Write(Span<byte> destination, byte[]? decimalForm)
+    private int Write(Span<byte> destination, WireLayout layout)
     {
-        var size = SerializedSize(decimalForm);
+        var decimalForm = layout.DecimalForm;
+        var size = SerializedSize(layout);
         if (destination.Length < size)
         {
             throw new ArgumentException($"Destination holds {destination.Length} bytes; {size} are needed.", nameof(destination));
@@ -284,7 +430,44 @@ public sealed partial class TDigest
             previousWeight = weight;
         }
 
+        destination[pos++] = layout.ExtremeDecimals;
+        var extremes = new ExtremeWriter(layout.ExtremeDecimals);
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            if (_spreads is not null && _spreads[i].Weight != 1)
+            {
+                var (first, second) = extremes.Next(_means[i], _spreads[i]);
+                pos += WriteVarint(destination[pos..], first);
+                pos += WriteVarint(destination[pos..], second);
+            }
+        }
+
         return pos;
+    }
+
+    /// <summary>The decimal form to write, or null for centroids, and the decimals of the centroids' extremes.</summary>
+    private readonly record struct WireLayout(byte[]? DecimalForm, byte ExtremeDecimals);
+
+    /// <summary>Turns each centroid's extremes into the two varints version 3 writes for them.</summary>
+    private struct ExtremeWriter(byte decimals)
+    {
+        private long _previousMin;
+
+        public (ulong First, ulong Second) Next(double mean, in Spread spread)
+        {
+            if (decimals == NotDecimal)
+            {
+                var key = DigestSort.OrderKey(mean);
+                return (unchecked((ulong)(key - DigestSort.OrderKey(spread.Min))), unchecked((ulong)(DigestSort.OrderKey(spread.Max) - key)));
+            }
+
+            var scale = PowersOfTen[decimals];
+            var min = (long)Math.Round(spread.Min * scale);
+            var max = (long)Math.Round(spread.Max * scale);
+            var step = ZigZag(min - _previousMin);
+            _previousMin = min;
+            return (step, (ulong)(max - min));
+        }
     }
 
     private static ulong ZigZag(long value) => unchecked((ulong)((value << 1) ^ (value >> 63)));

@@ -45,6 +45,11 @@ namespace MetricsCollector.Core.Digests;
 /// keeps its centroids merged to δ, in arrays trimmed to size.
 /// </para>
 /// <para>
+/// Extremes: each centroid keeps the smallest and largest value it holds (<see cref="Spread"/>),
+/// exactly, through every merge. The estimate of a quantile is interpolated between means; the
+/// extremes bound it for certain (<see cref="QuantileBounds"/>).
+/// </para>
+/// <para>
 /// Known limit: a centroid does not record whether all its values are equal. Inside a long run
 /// of one repeated value the answer is that value exactly (neighbouring centroids share the
 /// mean), but at the run's edge, or around one heavily weighted <see cref="Add(double, long)"/>,
@@ -78,21 +83,20 @@ public sealed partial class TDigest
     private const int InternalFactor = 4;
 
     private double[] _bufferValues = [];
-    private double[]? _bufferWeights; // null while every buffered value has weight 1
+    private Spread[]? _bufferSpreads; // null while every buffered point is one value of weight 1
     private int _bufferCount;
     private long _bufferWeight;
 
     private double[] _means = [];     // empty while _packed holds them
-    private double[]? _weights;       // null when every centroid holds exactly one value (after Compact)
+    private Spread[]? _spreads;       // null when every centroid holds exactly one value (after Compact)
     private byte[]? _packed;          // the values in decimal form (see Memory above), or null
     private int _centroidCount;
     private long _centroidWeight;
 
-    // The merge writes into these and then swaps them with _means/_weights, so a busy digest
+    // The merge writes into these and then swaps them with _means/_spreads, so a busy digest
     // allocates nothing per merge.
     private double[]? _spareMeans;
-    private double[]? _spareWeights;
-
+    private Spread[]? _spareSpreads;
 
     private bool _mergeRightToLeft;
     private bool _compressed = true;  // the centroids are merged at δ, not just at InternalFactor·δ
@@ -162,7 +166,7 @@ public sealed partial class TDigest
             value = 0;
         }
 
-        Append(value, weight);
+        Append(value, Spread.Of(value, weight));
         _sum += value * weight;
         if (value < _min)
         {
@@ -208,7 +212,7 @@ public sealed partial class TDigest
         {
             for (var i = 0; i < other._centroidCount; i++)
             {
-                Append(means[i], other._weights is null ? 1 : (long)other._weights[i]);
+                Append(means[i], other._spreads is null ? Spread.Of(means[i], 1) : other._spreads[i]);
             }
         }
         finally
@@ -221,7 +225,8 @@ public sealed partial class TDigest
 
         for (var i = 0; i < other._bufferCount; i++)
         {
-            Append(other._bufferValues[i], other._bufferWeights is null ? 1 : (long)other._bufferWeights[i]);
+            var value = other._bufferValues[i];
+            Append(value, other._bufferSpreads is null ? Spread.Of(value, 1) : other._bufferSpreads[i]);
         }
 
         _sum += other._sum;
@@ -265,39 +270,38 @@ public sealed partial class TDigest
             return result;
         }
 
-        // Panes of up to ~60 values hold only weight-1 points; leaving the weights out halves
-        // what the sort moves and lets the compression cut runs of points by count. One rented
-        // array holds all four working spans: the shared pool hands out a second array of the
-        // same size from behind a lock.
-        var scratch = ArrayPool<double>.Shared.Rent(4 * points);
+        // Panes of up to ~60 values hold only weight-1 points; leaving the spreads out shrinks
+        // what the sort moves to a quarter and lets the compression cut runs of points by count.
+        // Rented arrays hold the working spans: the shared pool hands out a second array of the
+        // same size from behind a lock, so each pool gives one.
+        var scratch = ArrayPool<double>.Shared.Rent(2 * points);
+        var spreadScratch = ArrayPool<Spread>.Shared.Rent((unit ? 1 : 2) * points);
         try
         {
             var spareValues = scratch.AsSpan(0, points);
-            var spareWeights = scratch.AsSpan(points, points);
-            var values = scratch.AsSpan(2 * points, points);
-            var weights = unit ? [] : scratch.AsSpan(3 * points, points);
+            var values = scratch.AsSpan(points, points);
+            var spareSpreads = unit ? [] : spreadScratch.AsSpan(0, points);
+            var spreads = unit ? [] : spreadScratch.AsSpan(points, points);
             var pos = 0;
             foreach (var digest in digests)
             {
                 if (digest._packed is { } packed)
                 {
-                    Unpack(packed, spareValues.Slice(pos, digest._centroidCount));
-                    if (!unit)
-                    {
-                        spareWeights.Slice(pos, digest._centroidCount).Fill(1);
-                    }
-
-                    pos += digest._centroidCount;
+                    var unpacked = spareValues.Slice(pos, digest._centroidCount);
+                    Unpack(packed, unpacked);
+                    pos = GatherSpreads(unpacked, null, spareSpreads, pos);
                 }
                 else
                 {
-                    pos = Gather(digest._means, digest._weights, digest._centroidCount, spareValues, unit ? [] : spareWeights, pos);
+                    digest._means.AsSpan(0, digest._centroidCount).CopyTo(spareValues[pos..]);
+                    pos = GatherSpreads(spareValues.Slice(pos, digest._centroidCount), digest._spreads, spareSpreads, pos);
                 }
 
-                pos = Gather(digest._bufferValues, digest._bufferWeights, digest._bufferCount, spareValues, unit ? [] : spareWeights, pos);
+                digest._bufferValues.AsSpan(0, digest._bufferCount).CopyTo(spareValues[pos..]);
+                pos = GatherSpreads(spareValues.Slice(pos, digest._bufferCount), digest._bufferSpreads, spareSpreads, pos);
             }
 
-            DigestSort.SortInto(spareValues, unit ? [] : spareWeights, values, weights, result._min, result._max, depth: 0);
+            DigestSort.SortInto(spareValues, spareSpreads, values, spreads, result._min, result._max, depth: 0);
 
             // The last pass runs right to left, so its leftovers gather at the bottom, away from
             // p90–p99, which is where it matters for this product; it is also the direction a
@@ -309,21 +313,25 @@ public sealed partial class TDigest
             // windows of 30 × 60 readings (docs/benchmarks.md, "t-digest"), and it costs about a
             // quarter of the build there.
             var kStep = result.KStep;
-            var outMeans = unit ? spareValues : values;
-            var outWeights = scratch.AsSpan(3 * points, points);
             int count;
+            Span<double> outMeans;
+            Span<Spread> outSpreads;
             if (unit)
             {
-                count = CompressSorted(values, [], total, kStep, rightToLeft: true, outMeans, outWeights);
+                outMeans = spareValues;
+                outSpreads = spreadScratch.AsSpan(0, points);
+                count = CompressSorted(values, [], total, kStep, rightToLeft: true, outMeans, outSpreads);
             }
             else
             {
-                var fine = CompressSorted(values, weights, total, kStep / InternalFactor, rightToLeft: false, spareValues, spareWeights);
-                count = CompressSorted(spareValues[..fine], spareWeights[..fine], total, kStep, rightToLeft: true, outMeans, outWeights);
+                var fine = CompressSorted(values, spreads, total, kStep / InternalFactor, rightToLeft: false, spareValues, spareSpreads);
+                outMeans = values;
+                outSpreads = spreads;
+                count = CompressSorted(spareValues[..fine], spareSpreads[..fine], total, kStep, rightToLeft: true, outMeans, outSpreads);
             }
 
             result._means = outMeans[..count].ToArray();
-            result._weights = count == total ? null : outWeights[..count].ToArray();
+            result._spreads = count == total ? null : outSpreads[..count].ToArray();
             result._centroidCount = count;
             result._centroidWeight = total;
             result._mergeRightToLeft = false;
@@ -331,6 +339,7 @@ public sealed partial class TDigest
         finally
         {
             ArrayPool<double>.Shared.Return(scratch);
+            ArrayPool<Spread>.Shared.Return(spreadScratch);
         }
 
         result._sum = SumInValueOrder(digests);
@@ -536,11 +545,11 @@ public sealed partial class TDigest
         var copy = new TDigest(Compression)
         {
             _bufferValues = _bufferValues[.._bufferCount],
-            _bufferWeights = _bufferWeights?[.._bufferCount],
+            _bufferSpreads = _bufferSpreads?[.._bufferCount],
             _bufferCount = _bufferCount,
             _bufferWeight = _bufferWeight,
             _means = _packed is null ? _means[.._centroidCount] : [],
-            _weights = _weights?[.._centroidCount],
+            _spreads = _spreads?[.._centroidCount],
             _packed = _packed?.ToArray(),
             _centroidCount = _centroidCount,
             _centroidWeight = _centroidWeight,
@@ -571,11 +580,11 @@ public sealed partial class TDigest
             Compress();
             if (_centroidCount == _centroidWeight)
             {
-                _weights = null;
+                _spreads = null;
             }
-            else if (_weights is not null && _weights.Length != _centroidCount)
+            else if (_spreads is not null && _spreads.Length != _centroidCount)
             {
-                _weights = _weights[.._centroidCount];
+                _spreads = _spreads[.._centroidCount];
             }
 
             if (_means.Length != _centroidCount)
@@ -585,15 +594,15 @@ public sealed partial class TDigest
         }
 
         _bufferValues = [];
-        _bufferWeights = null;
+        _bufferSpreads = null;
         _spareMeans = null;
-        _spareWeights = null;
+        _spareSpreads = null;
     }
 
     // One unit of k at δ, in asin-space: 2π/δ (derived rather than stored, to keep idle digests small).
     private double KStep => 2 * Math.PI / Compression;
 
-    private double Weight(int i) => _weights is null ? 1 : _weights[i];
+    private double Weight(int i) => _spreads is null ? 1 : _spreads[i].Weight;
 
     private double Clamp(double value) => Math.Clamp(value, _min, _max);
 
@@ -613,7 +622,8 @@ public sealed partial class TDigest
         return double.IsFinite(span) ? (x - a) / span : ((x / 2) - (a / 2)) / ((b / 2) - (a / 2));
     }
 
-    private void Append(double value, long weight)
+    /// <summary>Buffers a point: a value of weight 1 from Add, or anything from Merge.</summary>
+    private void Append(double value, in Spread spread)
     {
         if (_bufferCount == _bufferValues.Length)
         {
@@ -622,9 +632,9 @@ public sealed partial class TDigest
             {
                 var capacity = Math.Min(limit, Math.Max(InitialBufferCapacity, _bufferValues.Length * 2));
                 Array.Resize(ref _bufferValues, capacity);
-                if (_bufferWeights is not null)
+                if (_bufferSpreads is not null)
                 {
-                    Array.Resize(ref _bufferWeights, capacity);
+                    Array.Resize(ref _bufferSpreads, capacity);
                 }
             }
             else
@@ -633,20 +643,23 @@ public sealed partial class TDigest
             }
         }
 
-        if (weight != 1 && _bufferWeights is null)
+        if (spread.Weight != 1 && _bufferSpreads is null)
         {
-            _bufferWeights = new double[_bufferValues.Length];
-            _bufferWeights.AsSpan(0, _bufferCount).Fill(1);
+            _bufferSpreads = new Spread[_bufferValues.Length];
+            for (var i = 0; i < _bufferCount; i++)
+            {
+                _bufferSpreads[i] = Spread.Of(_bufferValues[i], 1);
+            }
         }
 
         _bufferValues[_bufferCount] = value;
-        if (_bufferWeights is not null)
+        if (_bufferSpreads is not null)
         {
-            _bufferWeights[_bufferCount] = weight;
+            _bufferSpreads[_bufferCount] = spread;
         }
 
         _bufferCount++;
-        _bufferWeight += weight;
+        _bufferWeight += (long)spread.Weight;
     }
 
     /// <summary>Brings the digest to its public form: buffer merged in, centroids bounded at δ.</summary>
@@ -674,14 +687,14 @@ public sealed partial class TDigest
     /// </summary>
     private void MergeIntoCentroids(double kStep)
     {
-        if (_bufferWeights is null)
+        if (_bufferSpreads is null)
         {
             DigestSort.RadixSort(_bufferValues, _bufferCount);
         }
         else
         {
             // Weighted points come from Merge, a path far less hot than Add.
-            Array.Sort(_bufferValues, _bufferWeights, 0, _bufferCount);
+            Array.Sort(_bufferValues, _bufferSpreads, 0, _bufferCount);
         }
 
         var nA = _centroidCount;
@@ -689,7 +702,7 @@ public sealed partial class TDigest
         var total = (double)(_centroidWeight + _bufferWeight);
         var capacity = Math.Min(nA + nB, (int)(InternalFactor * Compression) + 16);
         var outMeans = _spareMeans is { } sm && sm.Length >= capacity ? sm : new double[capacity];
-        var outWeights = _spareWeights is { } sw && sw.Length >= outMeans.Length ? sw : new double[outMeans.Length];
+        var outSpreads = _spareSpreads is { } ss && ss.Length >= outMeans.Length ? ss : new Spread[outMeans.Length];
 
         // Walk both sorted inputs in the merge direction; everything below is written as if
         // going left to right, with "before" meaning "already passed".
@@ -698,83 +711,84 @@ public sealed partial class TDigest
         var ia = reverse ? nA - 1 : 0;
         var ib = reverse ? nB - 1 : 0;
         var aMeans = _means;
-        var aWeights = _weights;
+        var aSpreads = _spreads;
         var bValues = _bufferValues;
-        var bWeights = _bufferWeights;
+        var bSpreads = _bufferSpreads;
 
         var bound = new UnitBound(total, kStep);
         var count = 0;
         double passed = 0;   // weight of the centroids already closed
         double limit = 0;    // largest cumulative weight the open centroid may reach
         double mean = 0;
-        double weight = 0;
+        var open = default(Spread);
         for (var remaining = nA + nB; remaining > 0; remaining--)
         {
-            double x, w;
+            double x;
+            Spread point;
             var takeA = (uint)ia < (uint)nA
                 && ((uint)ib >= (uint)nB || (reverse ? aMeans[ia] >= bValues[ib] : aMeans[ia] <= bValues[ib]));
             if (takeA)
             {
                 x = aMeans[ia];
-                w = aWeights is null ? 1 : aWeights[ia];
+                point = aSpreads is null ? Spread.Of(x, 1) : aSpreads[ia];
                 ia += step;
             }
             else
             {
                 x = bValues[ib];
-                w = bWeights is null ? 1 : bWeights[ib];
+                point = bSpreads is null ? Spread.Of(x, 1) : bSpreads[ib];
                 ib += step;
             }
 
-            if (weight > 0 && passed + weight + w <= limit)
+            if (open.Weight > 0 && passed + open.Weight + point.Weight <= limit)
             {
-                weight += w;
+                open.Absorb(point);
                 // Incremental mean; the clamp keeps rounding from carrying the mean past the
                 // newest (most extreme) member, so means stay sorted and inside [min, max].
-                var m = mean + ((x - mean) * (w / weight));
+                var m = mean + ((x - mean) * (point.Weight / open.Weight));
                 mean = reverse ? Math.Max(m, x) : Math.Min(m, x);
                 continue;
             }
 
-            if (weight > 0)
+            if (open.Weight > 0)
             {
                 if (count == outMeans.Length)
                 {
                     Array.Resize(ref outMeans, count * 2);
-                    Array.Resize(ref outWeights, count * 2);
+                    Array.Resize(ref outSpreads, count * 2);
                 }
 
                 outMeans[count] = mean;
-                outWeights[count] = weight;
+                outSpreads[count] = open;
                 count++;
-                passed += weight;
+                passed += open.Weight;
             }
 
             mean = x;
-            weight = w;
+            open = point;
             limit = bound.LimitAfter(passed);
         }
 
         if (count == outMeans.Length)
         {
             Array.Resize(ref outMeans, count + 1);
-            Array.Resize(ref outWeights, count + 1);
+            Array.Resize(ref outSpreads, count + 1);
         }
 
         outMeans[count] = mean;
-        outWeights[count] = weight;
+        outSpreads[count] = open;
         count++;
 
         if (reverse)
         {
             Array.Reverse(outMeans, 0, count);
-            Array.Reverse(outWeights, 0, count);
+            Array.Reverse(outSpreads, 0, count);
         }
 
         _spareMeans = _means.Length > 0 ? _means : null;
-        _spareWeights = _weights;
+        _spareSpreads = _spreads;
         _means = outMeans;
-        _weights = outWeights;
+        _spreads = outSpreads;
         _centroidCount = count;
         _centroidWeight += _bufferWeight;
         _bufferCount = 0;
@@ -782,34 +796,40 @@ public sealed partial class TDigest
         _mergeRightToLeft = !reverse;
     }
 
-    /// <summary>Appends a digest's points; the weights only when <paramref name="toWeights"/> is not empty.</summary>
-    private static int Gather(double[] means, double[]? weights, int count, Span<double> toValues, Span<double> toWeights, int pos)
+    /// <summary>
+    /// Writes the spreads of points already copied to <paramref name="values"/> (null: each is
+    /// one value of weight 1) at <paramref name="pos"/>, unless every input is of that kind
+    /// (<paramref name="toSpreads"/> empty); returns the position after them.
+    /// </summary>
+    private static int GatherSpreads(ReadOnlySpan<double> values, Spread[]? spreads, Span<Spread> toSpreads, int pos)
     {
-        means.AsSpan(0, count).CopyTo(toValues[pos..]);
-        if (!toWeights.IsEmpty)
+        if (!toSpreads.IsEmpty)
         {
-            if (weights is null)
+            if (spreads is null)
             {
-                toWeights.Slice(pos, count).Fill(1);
+                for (var i = 0; i < values.Length; i++)
+                {
+                    toSpreads[pos + i] = Spread.Of(values[i], 1);
+                }
             }
             else
             {
-                weights.AsSpan(0, count).CopyTo(toWeights[pos..]);
+                spreads.AsSpan(0, values.Length).CopyTo(toSpreads[pos..]);
             }
         }
 
-        return pos + count;
+        return pos + values.Length;
     }
 
     /// <summary>
-    /// Compresses points sorted by value (<paramref name="weights"/> empty: all weigh 1) into
-    /// centroids that span at most <paramref name="kStep"/>, greedily in the given direction;
-    /// writes them in ascending order and returns how many it wrote.
+    /// Compresses points sorted by value (<paramref name="spreads"/> empty: each is one value of
+    /// weight 1) into centroids that span at most <paramref name="kStep"/>, greedily in the given
+    /// direction; writes them in ascending order and returns how many it wrote.
     /// </summary>
-    private static int CompressSorted(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, long total, double kStep,
-        bool rightToLeft, Span<double> outMeans, Span<double> outWeights)
+    private static int CompressSorted(ReadOnlySpan<double> values, ReadOnlySpan<Spread> spreads, long total, double kStep,
+        bool rightToLeft, Span<double> outMeans, Span<Spread> outSpreads)
     {
-        var unit = weights.IsEmpty;
+        var unit = spreads.IsEmpty;
         var n = values.Length;
         var bound = new UnitBound(total, kStep);
         var count = 0;
@@ -819,53 +839,54 @@ public sealed partial class TDigest
         {
             var room = bound.LimitAfter(passed) - passed;
             int take;
-            double weight;
+            Spread centroid;
             if (unit)
             {
                 // The greedy rule below, for weights of 1: as many points as fit, at least one.
                 take = room >= n - done ? n - done : Math.Max(1, (int)room);
-                weight = take;
+                var first = rightToLeft ? n - done - take : done;
+                centroid = new Spread(take, values[first], values[first + take - 1]);
             }
             else
             {
                 take = 1;
-                weight = weights[rightToLeft ? n - 1 - done : done];
+                centroid = spreads[rightToLeft ? n - 1 - done : done];
                 while (done + take < n)
                 {
-                    var w = weights[rightToLeft ? n - 1 - done - take : done + take];
-                    if (weight + w > room)
+                    ref readonly var next = ref spreads[rightToLeft ? n - 1 - done - take : done + take];
+                    if (centroid.Weight + next.Weight > room)
                     {
                         break;
                     }
 
-                    weight += w;
+                    centroid.Absorb(next);
                     take++;
                 }
             }
 
             var start = rightToLeft ? n - done - take : done;
-            outMeans[count] = MeanOfSorted(values.Slice(start, take), unit ? [] : weights.Slice(start, take), weight);
-            outWeights[count] = weight;
+            outMeans[count] = MeanOfSorted(values.Slice(start, take), unit ? [] : spreads.Slice(start, take), centroid.Weight);
+            outSpreads[count] = centroid;
             count++;
-            passed += weight;
+            passed += centroid.Weight;
             done += take;
         }
 
         if (rightToLeft)
         {
             outMeans[..count].Reverse();
-            outWeights[..count].Reverse();
+            outSpreads[..count].Reverse();
         }
 
         return count;
     }
 
     /// <summary>
-    /// Weighted mean (<paramref name="weights"/> empty: all 1) of points sorted by value, kept
-    /// inside [first, last] and exactly the value when all are equal, so that runs of a
+    /// Weighted mean (<paramref name="spreads"/> empty: all weigh 1) of points sorted by value,
+    /// kept inside [first, last] and exactly the value when all are equal, so that runs of a
     /// repeated value keep answering it exactly.
     /// </summary>
-    private static double MeanOfSorted(ReadOnlySpan<double> values, ReadOnlySpan<double> weights, double weight)
+    private static double MeanOfSorted(ReadOnlySpan<double> values, ReadOnlySpan<Spread> spreads, double weight)
     {
         var first = values[0];
         var last = values[^1];
@@ -875,40 +896,42 @@ public sealed partial class TDigest
         }
 
         // A plain sum has no serial division per point (the running mean in MergeIntoCentroids
-        // does) and vectorises; it overflows only for values near double.MaxValue, where the
-        // running mean takes over.
-        var lanes = Vector<double>.Count;
-        var partial = Vector<double>.Zero;
+        // does) and, for points of weight 1, vectorises; it overflows only for values near
+        // double.MaxValue, where the running mean takes over.
+        double sum;
         var i = 0;
-        if (weights.IsEmpty)
+        if (spreads.IsEmpty)
         {
+            var lanes = Vector<double>.Count;
+            var partial = Vector<double>.Zero;
             for (; i <= values.Length - lanes; i += lanes)
             {
                 partial += new Vector<double>(values[i..]);
             }
+
+            sum = Vector.Sum(partial);
+            for (; i < values.Length; i++)
+            {
+                sum += values[i];
+            }
         }
         else
         {
-            for (; i <= values.Length - lanes; i += lanes)
+            sum = 0;
+            for (; i < values.Length; i++)
             {
-                partial += new Vector<double>(values[i..]) * new Vector<double>(weights[i..]);
+                sum += values[i] * spreads[i].Weight;
             }
-        }
-
-        var sum = Vector.Sum(partial);
-        for (; i < values.Length; i++)
-        {
-            sum += values[i] * (weights.IsEmpty ? 1 : weights[i]);
         }
 
         var mean = sum / weight;
         if (!double.IsFinite(mean))
         {
             mean = first;
-            var seen = weights.IsEmpty ? 1 : weights[0];
+            var seen = spreads.IsEmpty ? 1 : spreads[0].Weight;
             for (var j = 1; j < values.Length; j++)
             {
-                var w = weights.IsEmpty ? 1 : weights[j];
+                var w = spreads.IsEmpty ? 1 : spreads[j].Weight;
                 seen += w;
                 mean += (values[j] - mean) * (w / seen);
             }
@@ -963,5 +986,4 @@ public sealed partial class TDigest
                 : (_total + (offset * _cos) + (2 * Math.Sqrt(passed * (_total - passed)) * _sin)) / 2;
         }
     }
-
 }
