@@ -97,4 +97,7 @@ public sealed class ExactWindow(string device, long start, long end)
 
     /// <summary>How far q lies from the ranks that <paramref name="value"/> holds among the window's values (see <see cref="RankOracle"/>).</summary>
     public double RankError(double q, double value) => RankOracle.RankError(Values.Order().ToArray(), q, value);
+
+    /// <summary>The lowest and highest exact q-quantiles of the window's values: what a row's bounds must hold.</summary>
+    public (double Lowest, double Highest) ExactAnswers(double q) => RankOracle.ExactAnswers(Values.Order().ToArray(), q);
 }

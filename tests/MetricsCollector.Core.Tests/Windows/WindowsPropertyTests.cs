@@ -1,4 +1,5 @@
 using CsCheck;
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.Testing;
 
@@ -50,7 +51,7 @@ public sealed class WindowsPropertyTests
         var harness = new WindowPipelineHarness(settings, shape.Bound);
         var oracle = new ExactWindowOracle(shape.Size, shape.Slide, shape.Lateness, shape.Bound);
 
-        var valueMode = random.Next(3);
+        var valueMode = random.Next(4);
         var clocks = new long[partitions];
         var positions = new long[partitions];
         var start = origin ?? (random.Next(2) == 0 ? 0 : 1_764_307_200_000L + random.Next(1_000_000));
@@ -69,6 +70,7 @@ public sealed class WindowsPropertyTests
             {
                 0 => random.Next(0, 10_001) / 100.0,
                 1 => random.NextDouble() * 100,
+                2 => random.Next(0, 4) * 12.5,
                 _ => 42.5,
             };
             harness.Record(p, positions[p], device, time, value);
@@ -97,11 +99,15 @@ public sealed class WindowsPropertyTests
             Assert.True(row.Final, context);
             Assert.Equal(expected.Start, row.WindowStart);
             double[] figures = [row.P50, row.P90, row.P95, row.P99];
+            ValueRange[] bounds = [row.Bounds.P50, row.Bounds.P90, row.Bounds.P95, row.Bounds.P99];
             for (var q = 0; q < Quantiles.Length; q++)
             {
                 var error = expected.RankError(Quantiles[q], figures[q]);
                 Assert.True(error <= expected.RankBound(Quantiles[q]),
                     $"{context}: q={Quantiles[q]} -> {figures[q]} rank error {error} > {expected.RankBound(Quantiles[q])} (n={expected.Count})");
+                var (lowest, highest) = expected.ExactAnswers(Quantiles[q]);
+                Assert.True(bounds[q].Low <= lowest && highest <= bounds[q].High && bounds[q].Contains(figures[q]),
+                    $"{context}: q={Quantiles[q]} bounds {bounds[q]} of {figures[q]} miss the exact [{lowest}, {highest}] (n={expected.Count})");
             }
         }
         Assert.All(harness.Devices, d => Assert.True(d.IsEmpty, $"seed {seed}: {d.DeviceId} still holds state after every window closed"));
