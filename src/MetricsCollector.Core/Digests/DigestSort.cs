@@ -185,7 +185,7 @@ internal static class DigestSort
     }
 
     /// <summary>Stable insertion sort by value; <paramref name="payload"/> is empty or moves alongside.</summary>
-    private static void InsertionSort<T>(Span<double> values, Span<T> payload)
+    internal static void InsertionSort<T>(Span<double> values, Span<T> payload)
         where T : struct
     {
         var carried = !payload.IsEmpty;

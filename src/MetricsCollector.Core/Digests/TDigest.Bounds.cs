@@ -91,9 +91,8 @@ public sealed partial class TDigest
                 lowWeights[i] = highWeights[i] = spread.Weight;
             }
 
-            // Merged centroids' extremes come nearly sorted (the means are), so these are cheap.
-            lows.Sort(lowWeights);
-            highs.Sort(highWeights);
+            SortNearlySorted(lows, lowWeights);
+            SortNearlySorted(highs, highWeights);
             for (var i = 0; i < quantiles.Length; i++)
             {
                 var (lo, hi) = ExactRanks(quantiles[i], _centroidWeight);
@@ -103,6 +102,23 @@ public sealed partial class TDigest
         finally
         {
             ArrayPool<double>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>
+    /// The centroids' extremes ascend as their means do, but for the few where merged centroids
+    /// overlap: an insertion sort does that in one pass, and a digest of far more centroids than
+    /// δ = 100 gives goes to the library sort.
+    /// </summary>
+    private static void SortNearlySorted(Span<double> keys, Span<double> weights)
+    {
+        if (keys.Length <= 512)
+        {
+            DigestSort.InsertionSort(keys, weights);
+        }
+        else
+        {
+            keys.Sort(weights);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace MetricsCollector.Core.Digests;
@@ -62,24 +63,77 @@ public sealed partial class TDigest
     // never stopped.
 
     /// <summary>Bytes <see cref="WriteTo"/> will write (takes the buffer in first).</summary>
-    public int GetSerializedSize() => SerializedSize(Layout());
+    public int GetSerializedSize()
+    {
+        var layout = Layout();
+        var scratch = ArrayPool<byte>.Shared.Rent(MaxSize(layout));
+        try
+        {
+            return Encode(scratch, layout);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
 
     /// <summary>Writes the digest (taking the buffer in first) and returns the bytes written.</summary>
-    public int WriteTo(Span<byte> destination) => Write(destination, Layout());
+    public int WriteTo(Span<byte> destination)
+    {
+        var layout = Layout();
+        if (destination.Length >= MaxSize(layout))
+        {
+            return Encode(destination, layout);
+        }
+
+        var scratch = ArrayPool<byte>.Shared.Rent(MaxSize(layout));
+        try
+        {
+            var size = Encode(scratch, layout);
+            if (destination.Length < size)
+            {
+                throw new ArgumentException($"Destination holds {destination.Length} bytes; {size} are needed.", nameof(destination));
+            }
+
+            scratch.AsSpan(0, size).CopyTo(destination);
+            return size;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
 
     public byte[] ToBytes()
     {
+        // Encoded once into scratch space and copied: measuring the size first would walk the
+        // centroids twice.
         var layout = Layout();
-        var bytes = new byte[SerializedSize(layout)];
-        Write(bytes, layout);
-        return bytes;
+        var scratch = ArrayPool<byte>.Shared.Rent(MaxSize(layout));
+        try
+        {
+            return scratch.AsSpan(0, Encode(scratch, layout)).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     /// <summary>
     /// Reads a digest written by <see cref="WriteTo"/>. Throws <see cref="FormatException"/> on an
     /// unknown version, truncated or trailing bytes, or content no digest can have.
     /// </summary>
-    public static TDigest FromBytes(ReadOnlySpan<byte> source)
+    public static TDigest FromBytes(ReadOnlySpan<byte> source) => Read(source, null);
+
+    /// <summary>
+    /// <see cref="FromBytes"/> into <paramref name="scratch"/> when the blob has its compression,
+    /// keeping its arrays (for a digest read, changed, turned into a row and dropped); else into
+    /// a new digest. Returns the digest read.
+    /// </summary>
+    internal static TDigest ReadInto(ReadOnlySpan<byte> source, TDigest scratch) => Read(source, scratch);
+
+    private static TDigest Read(ReadOnlySpan<byte> source, TDigest? scratch)
     {
         var reader = new Reader(source);
         var version = reader.Byte();
@@ -101,7 +155,14 @@ public sealed partial class TDigest
             throw new FormatException($"Compression {compression} is out of range.");
         }
 
-        var digest = new TDigest(compression) { _mergeRightToLeft = (flags & FlagMergeRightToLeft) != 0 };
+        var reuse = scratch is not null && scratch.Compression == compression;
+        var digest = reuse ? scratch! : new TDigest(compression);
+        if (reuse)
+        {
+            digest.Clear();
+        }
+
+        digest._mergeRightToLeft = (flags & FlagMergeRightToLeft) != 0;
         var count = reader.Varint();
         var decimalForm = (flags & FlagDecimal) != 0;
         if (count == 0)
@@ -127,6 +188,8 @@ public sealed partial class TDigest
             var packed = reader.Rest();
             CheckDecimalForm(packed, count, out digest._min, out digest._max);
             digest._packed = packed.ToArray();
+            digest._means = [];
+            digest._spreads = null;
             digest._centroidCount = (int)count;
             digest._centroidWeight = (long)count;
             digest._compressed = (flags & FlagUncompressed) == 0;
@@ -155,8 +218,37 @@ public sealed partial class TDigest
         }
 
         var n = (int)centroidCount;
-        var means = new double[n];
-        var weights = new double[n];
+        var means = reuse ? digest.MeansFor(n) : new double[n];
+        var rentedWeights = ArrayPool<double>.Shared.Rent(n);
+        var weights = rentedWeights.AsSpan(0, n);
+        try
+        {
+            ReadCentroids(ref reader, count, min, max, means.AsSpan(0, n), weights);
+            var storage = reuse ? digest.SpreadsFor(n) : null;
+            var spreads = version > OldestReadableVersion ? ReadSpreads(ref reader, means.AsSpan(0, n), weights, min, max, storage)
+                : centroidCount == count ? null
+                : WholeRangeSpreads(weights, min, max, storage);
+            reader.End();
+            digest._means = means;
+            digest._spreads = spreads;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rentedWeights);
+        }
+
+        digest._centroidCount = n;
+        digest._centroidWeight = (long)count;
+        digest._min = min;
+        digest._max = max;
+        digest._sum = sum;
+        return digest;
+    }
+
+    /// <summary>Reads the means and weights of the centroid form and checks them against the count and the digest's range.</summary>
+    private static void ReadCentroids(ref Reader reader, ulong count, double min, double max, Span<double> means, Span<double> weights)
+    {
+        var n = means.Length;
         ulong total = 0;
         var previous = DigestSort.OrderKey(min);
         var last = DigestSort.OrderKey(max);
@@ -196,29 +288,16 @@ public sealed partial class TDigest
         {
             throw new FormatException("Centroid weights must sum to the count.");
         }
-
-        var spreads = version > OldestReadableVersion ? ReadSpreads(ref reader, means, weights, min, max)
-            : centroidCount == count ? null
-            : WholeRangeSpreads(weights, min, max);
-        reader.End();
-        digest._means = means;
-        digest._spreads = spreads;
-        digest._centroidCount = n;
-        digest._centroidWeight = (long)count;
-        digest._min = min;
-        digest._max = max;
-        digest._sum = sum;
-        return digest;
     }
 
     /// <summary>
     /// Extremes for a version 2 blob, which has none: every centroid of more than one value
     /// may hold anything between the digest's min and max.
     /// </summary>
-    private static Spread[] WholeRangeSpreads(double[] weights, double min, double max)
+    private static Spread[] WholeRangeSpreads(ReadOnlySpan<double> weights, double min, double max, Spread[]? spreads)
     {
-        var spreads = new Spread[weights.Length];
-        for (var i = 0; i < spreads.Length; i++)
+        spreads ??= new Spread[weights.Length];
+        for (var i = 0; i < weights.Length; i++)
         {
             spreads[i] = new Spread(weights[i], min, max);
         }
@@ -230,7 +309,7 @@ public sealed partial class TDigest
     /// Reads the extremes of version 3 (see the format above) and checks them against the means
     /// and the digest's range; null when every centroid is one value.
     /// </summary>
-    private static Spread[]? ReadSpreads(ref Reader reader, double[] means, double[] weights, double min, double max)
+    private static Spread[]? ReadSpreads(ref Reader reader, ReadOnlySpan<double> means, ReadOnlySpan<double> weights, double min, double max, Spread[]? spreads)
     {
         var decimals = reader.Byte();
         if (decimals > MaxDecimals && decimals != NotDecimal)
@@ -238,13 +317,13 @@ public sealed partial class TDigest
             throw new FormatException($"The extremes have at most {MaxDecimals} decimals, not {decimals}.");
         }
 
-        if (Array.TrueForAll(weights, w => w == 1))
+        if (!weights.ContainsAnyExcept(1))
         {
             return null;
         }
 
         const long limit = (long)MaxExactInteger;
-        var spreads = new Spread[means.Length];
+        spreads ??= new Spread[means.Length];
         long previousMin = 0;
         for (var i = 0; i < means.Length; i++)
         {
@@ -342,54 +421,16 @@ public sealed partial class TDigest
         return (byte)decimals;
     }
 
-    private int SerializedSize(WireLayout layout)
+    /// <summary>At least what <see cref="Encode"/> writes: every varint at its longest.</summary>
+    private int MaxSize(WireLayout layout) =>
+        layout.DecimalForm is { } decimalForm
+            ? 1 + 1 + 8 + 10 + 8 + decimalForm.Length
+            : 1 + 1 + 8 + 10 + 24 + 10 + (_centroidCount * 40) + 1;
+
+    /// <summary>Writes the digest as <paramref name="layout"/> says into a destination of at least <see cref="MaxSize"/> bytes.</summary>
+    private int Encode(Span<byte> destination, WireLayout layout)
     {
         var decimalForm = layout.DecimalForm;
-        var size = 1 + 1 + 8 + VarintSize((ulong)Count);
-        if (Count == 0)
-        {
-            return size;
-        }
-
-        if (decimalForm is not null)
-        {
-            return size + 8 + decimalForm.Length;
-        }
-
-        size += 24 + VarintSize((ulong)_centroidCount);
-        var previous = DigestSort.OrderKey(_min);
-        long previousWeight = 0;
-        for (var i = 0; i < _centroidCount; i++)
-        {
-            var key = DigestSort.OrderKey(_means[i]);
-            var weight = (long)Weight(i);
-            size += VarintSize(unchecked((ulong)(key - previous))) + VarintSize(ZigZag(weight - previousWeight));
-            previous = key;
-            previousWeight = weight;
-        }
-
-        var extremes = new ExtremeWriter(layout.ExtremeDecimals);
-        for (var i = 0; i < _centroidCount; i++)
-        {
-            if (_spreads is not null && _spreads[i].Weight != 1)
-            {
-                var (first, second) = extremes.Next(_means[i], _spreads[i]);
-                size += VarintSize(first) + VarintSize(second);
-            }
-        }
-
-        return size + 1;
-    }
-
-    private int Write(Span<byte> destination, WireLayout layout)
-    {
-        var decimalForm = layout.DecimalForm;
-        var size = SerializedSize(layout);
-        if (destination.Length < size)
-        {
-            throw new ArgumentException($"Destination holds {destination.Length} bytes; {size} are needed.", nameof(destination));
-        }
-
         destination[0] = FormatVersion;
         var flags = _mergeRightToLeft ? FlagMergeRightToLeft : 0;
         if (decimalForm is not null)

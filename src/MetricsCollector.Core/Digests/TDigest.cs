@@ -249,6 +249,24 @@ public sealed partial class TDigest
     public static TDigest MergeAll(ReadOnlySpan<TDigest> digests, double compression = 100)
     {
         var result = new TDigest(compression);
+        MergeAll(digests, result, reuse: false);
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="MergeAll(ReadOnlySpan{TDigest}, double)"/> into <paramref name="result"/>, which
+    /// is emptied first and, for a digest that is read once and dropped (a window being turned
+    /// into its row), keeps its arrays from one merge to the next instead of new ones each time.
+    /// <paramref name="result"/> must not be one of <paramref name="digests"/>.
+    /// </summary>
+    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, TDigest result)
+    {
+        result.Clear();
+        MergeAll(digests, result, reuse: true);
+    }
+
+    private static void MergeAll(ReadOnlySpan<TDigest> digests, TDigest result, bool reuse)
+    {
         var points = 0;
         long total = 0;
         var unit = true;
@@ -267,7 +285,7 @@ public sealed partial class TDigest
 
         if (total == 0)
         {
-            return result;
+            return;
         }
 
         // Panes of up to ~60 values hold only weight-1 points; leaving the spreads out shrinks
@@ -330,8 +348,17 @@ public sealed partial class TDigest
                 count = CompressSorted(spareValues[..fine], spareSpreads[..fine], total, kStep, rightToLeft: true, outMeans, outSpreads);
             }
 
-            result._means = outMeans[..count].ToArray();
-            result._spreads = count == total ? null : outSpreads[..count].ToArray();
+            if (reuse)
+            {
+                outMeans[..count].CopyTo(result._means = result.MeansFor(count));
+                outSpreads[..count].CopyTo(result._spreads = result.SpreadsFor(count));
+            }
+            else
+            {
+                result._means = outMeans[..count].ToArray();
+                result._spreads = count == total ? null : outSpreads[..count].ToArray();
+            }
+
             result._centroidCount = count;
             result._centroidWeight = total;
             result._mergeRightToLeft = false;
@@ -343,7 +370,25 @@ public sealed partial class TDigest
         }
 
         result._sum = SumInValueOrder(digests);
-        return result;
+    }
+
+    /// <summary>
+    /// Empties the digest but keeps its arrays for <see cref="MergeAllInto"/> and
+    /// <see cref="ReadInto"/>: with no centroids their content means nothing, and whatever fills
+    /// them next sets (or drops) each one.
+    /// </summary>
+    private void Clear()
+    {
+        _bufferCount = 0;
+        _bufferWeight = 0;
+        _packed = null;
+        _centroidCount = 0;
+        _centroidWeight = 0;
+        _mergeRightToLeft = false;
+        _compressed = true;
+        _min = double.PositiveInfinity;
+        _max = double.NegativeInfinity;
+        _sum = 0;
     }
 
     /// <summary>
@@ -598,6 +643,12 @@ public sealed partial class TDigest
         _spareMeans = null;
         _spareSpreads = null;
     }
+
+    /// <summary>The centroid means array if it holds <paramref name="count"/>, else a new one (for reuse after <see cref="Clear"/>).</summary>
+    private double[] MeansFor(int count) => _means.Length >= count ? _means : new double[count];
+
+    /// <summary>The centroid spreads array if it holds <paramref name="count"/>, else a new one (for reuse after <see cref="Clear"/>).</summary>
+    private Spread[] SpreadsFor(int count) => _spreads is { } spreads && spreads.Length >= count ? spreads : new Spread[count];
 
     // One unit of k at δ, in asin-space: 2π/δ (derived rather than stored, to keep idle digests small).
     private double KStep => 2 * Math.PI / Compression;

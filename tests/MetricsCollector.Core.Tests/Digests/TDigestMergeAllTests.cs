@@ -246,4 +246,73 @@ public sealed class TDigestMergeAllTests
             }
         }
     }
+
+    /// <summary>
+    /// A window's digest is merged or read into one scratch digest after another; whatever it
+    /// held before (weighted centroids, readings in decimal form, a buffer, nothing) must leave
+    /// no trace in the next one.
+    /// </summary>
+    [Fact]
+    public void Merging_or_reading_into_a_used_digest_gives_what_a_fresh_one_gives()
+    {
+        var random = new Random(21);
+        var scratch = new TDigest();
+        var blobs = new List<byte[]>();
+        for (var round = 0; round < 200; round++)
+        {
+            var panes = Enumerable.Range(0, random.Next(0, 6)).Select(_ => new TDigest()).ToArray();
+            foreach (var pane in panes)
+            {
+                var n = random.Next(0, 3) switch { 0 => random.Next(1, 20), 1 => random.Next(20, 400), _ => random.Next(400, 3_000) };
+                for (var i = 0; i < n; i++)
+                {
+                    var value = random.Next(3) == 0 ? random.NextDouble() * 100 : Math.Round(random.NextDouble() * 100, 2);
+                    if (random.Next(50) == 0)
+                    {
+                        pane.Add(value, random.Next(2, 40));
+                    }
+                    else
+                    {
+                        pane.Add(value);
+                    }
+                }
+
+                if (random.Next(2) == 0)
+                {
+                    pane.Compact();
+                }
+            }
+
+            // Merged into the scratch, then a blob of an earlier round read into it: each
+            // meets whatever the scratch held last.
+            var fresh = TDigest.MergeAll(panes);
+            TDigest.MergeAllInto(panes, scratch);
+            AssertSame(fresh, scratch);
+            if (fresh.Count > 0)
+            {
+                blobs.Add(fresh.ToBytes());
+            }
+
+            if (blobs.Count > 0)
+            {
+                var bytes = blobs[random.Next(blobs.Count)];
+                var read = TDigest.ReadInto(bytes, scratch);
+                Assert.Same(scratch, read);
+                AssertSame(TDigest.FromBytes(bytes), read);
+                read.Add(random.NextDouble() * 100);
+            }
+        }
+    }
+
+    private static void AssertSame(TDigest expected, TDigest actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        Assert.Equal(expected.Sum, actual.Sum);
+        Assert.Equal(expected.ToBytes(), actual.ToBytes());
+        foreach (var q in new[] { 0, 0.01, 0.5, 0.9, 0.95, 0.99, 1 })
+        {
+            Assert.Equal(expected.Quantile(q), actual.Quantile(q));
+            Assert.Equal(expected.QuantileBounds(q), actual.QuantileBounds(q));
+        }
+    }
 }

@@ -56,17 +56,12 @@ public sealed class TDigestPropertyTests
 
     private static double Bound(ValueKind kind, double q, int n)
     {
-        var size = RankOracle.CentroidSizeBound(q, Compression);
         if (kind is ValueKind.FewDistinct or ValueKind.Integers)
         {
-            // The run boundary can lie anywhere inside a centroid that mixes the two values, up
-            // to one and a half centroids from q; the centroid nearer the median may be larger,
-            // so S is taken at q moved by S(q) towards ½.
-            var nearer = q - (Math.Sign(q - 0.5) * size);
-            return (1.5 * RankOracle.CentroidSizeBound(nearer, Compression)) + (2.0 / n);
+            return RankOracle.RepeatedValuesBound(q, Compression) + (2.0 / n);
         }
 
-        return (0.4 * size) + (2.0 / n);
+        return (0.4 * RankOracle.CentroidSizeBound(q, Compression)) + (2.0 / n);
     }
 
     private static void Check(ValueKind kind, int n, int pieces, int seed, Func<double, double> bound,

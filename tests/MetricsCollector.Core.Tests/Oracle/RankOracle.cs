@@ -69,6 +69,18 @@ public static class RankOracle
     public static double CentroidSizeBound(double q, double compression) =>
         2 * Math.PI * Math.Sqrt(q * (1 - q)) / compression;
 
+    /// <summary>
+    /// How far the estimate may sit from q in rank when the data are a few values repeated many
+    /// times: the boundary between two runs can lie anywhere inside a centroid that mixes both,
+    /// up to one and a half centroids from q, and the centroid nearer the median may be larger,
+    /// so the size is taken at q moved by S(q) towards ½.
+    /// </summary>
+    public static double RepeatedValuesBound(double q, double compression)
+    {
+        var nearer = q - (Math.Sign(q - 0.5) * CentroidSizeBound(q, compression));
+        return 1.5 * CentroidSizeBound(nearer, compression);
+    }
+
     private static int LowerBound(double[] sorted, double v)
     {
         int lo = 0, hi = sorted.Length;
