@@ -25,10 +25,10 @@ namespace MetricsCollector.Core.Windows;
 /// </summary>
 public sealed partial class DeviceWindows
 {
-    private readonly WindowSettings _settings;
     // A window's digest lives only while its row is made, so each thread reuses one.
     [ThreadStatic] private static TDigest? t_window;
 
+    private readonly WindowSettings _settings;
     private readonly PaneSet _panes;
     private readonly SharedPanes _shared;
     private readonly SortedList<long, FiredWindow> _fired = new();

@@ -181,44 +181,8 @@ public sealed class TDigestBoundsTests
     {
         var random = new Random(seed);
         var values = DigestValues.Generate(kind, n, random);
-        var digests = Enumerable.Range(0, pieces).Select(_ => new TDigest(Compression)).ToList();
-        foreach (var value in values)
-        {
-            digests[random.Next(pieces)].Add(value);
-        }
-
-        for (var i = 0; i < digests.Count; i++)
-        {
-            switch (random.Next(3))
-            {
-                case 0:
-                    digests[i].Compact();
-                    break;
-                case 1:
-                    digests[i] = TDigest.FromBytes(digests[i].ToBytes());
-                    break;
-            }
-        }
-
-        TDigest digest;
-        if (all)
-        {
-            digest = TDigest.MergeAll(CollectionsMarshal.AsSpan(digests), Compression);
-        }
-        else
-        {
-            while (digests.Count > 1)
-            {
-                var a = random.Next(digests.Count);
-                var b = random.Next(digests.Count - 1);
-                b += b >= a ? 1 : 0;
-                digests[a].Merge(digests[b]);
-                digests.RemoveAt(b);
-            }
-
-            digest = digests[0];
-        }
-
+        var digests = DigestPieces.Split(values, pieces, random, Compression);
+        var digest = all ? TDigest.MergeAll(CollectionsMarshal.AsSpan(digests), Compression) : DigestPieces.PairwiseMerges(digests, random);
         if (random.Next(2) == 0)
         {
             digest = TDigest.FromBytes(digest.ToBytes());

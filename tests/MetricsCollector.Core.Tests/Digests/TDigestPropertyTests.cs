@@ -40,11 +40,11 @@ public sealed class TDigestPropertyTests
 
     [Fact]
     public void Small_sets_are_answered_exactly_however_they_are_split_and_merged() =>
-        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0, PairwiseMerges), iter: 1500);
+        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0, DigestPieces.PairwiseMerges), iter: 1500);
 
     [Fact]
     public void Large_sets_stay_within_the_rank_error_bound_however_they_are_split_and_merged() =>
-        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n), PairwiseMerges), iter: 400);
+        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n), DigestPieces.PairwiseMerges), iter: 400);
 
     [Fact]
     public void Small_sets_are_answered_exactly_by_MergeAll() =>
@@ -69,7 +69,7 @@ public sealed class TDigestPropertyTests
     {
         var random = new Random(seed);
         var values = DigestValues.Generate(kind, n, random);
-        var digest = merge(Split(values, pieces, random), random);
+        var digest = merge(DigestPieces.Split(values, pieces, random, Compression), random);
 
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
@@ -89,55 +89,6 @@ public sealed class TDigestPropertyTests
             Assert.True(error <= bound(q),
                 $"{kind} n={n} pieces={pieces}: q={q} gave {estimate}, rank error {error:F5} > bound {bound(q):F5}");
         }
-    }
-
-    private static List<TDigest> Split(double[] values, int pieces, Random random)
-    {
-        var digests = new List<TDigest>();
-        for (var i = 0; i < pieces; i++)
-        {
-            digests.Add(new TDigest(Compression));
-        }
-
-        foreach (var value in values)
-        {
-            digests[random.Next(pieces)].Add(value);
-        }
-
-        // Pieces reach the merge in every state a pane can be in: live, compacted, restored.
-        for (var i = 0; i < digests.Count; i++)
-        {
-            switch (random.Next(3))
-            {
-                case 0:
-                    digests[i].Compact();
-                    break;
-                case 1:
-                    digests[i] = TDigest.FromBytes(digests[i].ToBytes());
-                    break;
-            }
-        }
-
-        return digests;
-    }
-
-    // Pairwise merges in random order build random merge trees, not just a left fold.
-    private static TDigest PairwiseMerges(List<TDigest> digests, Random random)
-    {
-        while (digests.Count > 1)
-        {
-            var a = random.Next(digests.Count);
-            var b = random.Next(digests.Count - 1);
-            if (b >= a)
-            {
-                b++;
-            }
-
-            digests[a].Merge(digests[b]);
-            digests.RemoveAt(b);
-        }
-
-        return digests[0];
     }
 
     private static TDigest MergeAll(List<TDigest> digests, Random _) =>
