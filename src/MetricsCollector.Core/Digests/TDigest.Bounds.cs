@@ -93,10 +93,19 @@ public sealed partial class TDigest
 
             SortNearlySorted(lows, lowWeights);
             SortNearlySorted(highs, highWeights);
+            var low = new LowestPossible(lows, lowWeights);
+            var high = new HighestPossible(highs, highWeights);
             for (var i = 0; i < quantiles.Length; i++)
             {
+                // Ascending quantiles (a row's) carry on where the last one stopped.
+                if (i > 0 && quantiles[i] < quantiles[i - 1])
+                {
+                    low = new LowestPossible(lows, lowWeights);
+                    high = new HighestPossible(highs, highWeights);
+                }
+
                 var (lo, hi) = ExactRanks(quantiles[i], _centroidWeight);
-                bounds[i] = new ValueRange(LowestPossible(lows, lowWeights, lo), HighestPossible(highs, highWeights, hi));
+                bounds[i] = new ValueRange(low.For(lo), high.For(hi));
             }
         }
         finally
@@ -136,42 +145,59 @@ public sealed partial class TDigest
         return (Math.Min(lo, n), Math.Max(hi, 1));
     }
 
-    /// <summary>The largest centroid min below which the centroids weigh at most rank − 1: x_rank is at least that.</summary>
-    private static double LowestPossible(ReadOnlySpan<double> sortedMins, ReadOnlySpan<double> weights, long rank)
+    /// <summary>
+    /// The largest centroid min below which the centroids weigh at most rank − 1: x_rank is at
+    /// least that. Asked for ascending ranks, it walks the sorted mins once.
+    /// </summary>
+    private ref struct LowestPossible(ReadOnlySpan<double> sortedMins, ReadOnlySpan<double> weights)
     {
-        double below = 0;
-        var answer = sortedMins[0];
-        var j = 0;
-        while (j < sortedMins.Length && below <= rank - 1)
-        {
-            var min = sortedMins[j];
-            answer = min;
-            while (j < sortedMins.Length && sortedMins[j] == min)
-            {
-                below += weights[j++];
-            }
-        }
+        private readonly ReadOnlySpan<double> _mins = sortedMins;
+        private readonly ReadOnlySpan<double> _weights = weights;
+        private int _next;
+        private double _below;
+        private double _answer = sortedMins[0];
 
-        return answer;
+        public double For(long rank)
+        {
+            while (_next < _mins.Length && _below <= rank - 1)
+            {
+                var min = _mins[_next];
+                _answer = min;
+                while (_next < _mins.Length && _mins[_next] == min)
+                {
+                    _below += _weights[_next++];
+                }
+            }
+
+            return _answer;
+        }
     }
 
-    /// <summary>The smallest centroid max at or below which the centroids weigh at least rank: x_rank is at most that.</summary>
-    private static double HighestPossible(ReadOnlySpan<double> sortedMaxes, ReadOnlySpan<double> weights, long rank)
+    /// <summary>
+    /// The smallest centroid max at or below which the centroids weigh at least rank: x_rank is
+    /// at most that. Asked for ascending ranks, it walks the sorted maxes once.
+    /// </summary>
+    private ref struct HighestPossible(ReadOnlySpan<double> sortedMaxes, ReadOnlySpan<double> weights)
     {
-        double atOrBelow = 0;
-        var j = 0;
-        while (true)
+        private readonly ReadOnlySpan<double> _maxes = sortedMaxes;
+        private readonly ReadOnlySpan<double> _weights = weights;
+        private int _next;
+        private double _atOrBelow;
+        private double _answer = sortedMaxes[0];
+
+        public double For(long rank)
         {
-            var max = sortedMaxes[j];
-            while (j < sortedMaxes.Length && sortedMaxes[j] == max)
+            while (_atOrBelow < rank && _next < _maxes.Length)
             {
-                atOrBelow += weights[j++];
+                var max = _maxes[_next];
+                _answer = max;
+                while (_next < _maxes.Length && _maxes[_next] == max)
+                {
+                    _atOrBelow += _weights[_next++];
+                }
             }
 
-            if (atOrBelow >= rank || j == sortedMaxes.Length)
-            {
-                return max;
-            }
+            return _answer;
         }
     }
 }

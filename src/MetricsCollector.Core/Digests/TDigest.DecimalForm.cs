@@ -16,6 +16,9 @@ public sealed partial class TDigest
     // eight-byte doubles.
     private const int MaxDecimals = 6;
     private const double MaxExactInteger = 9_007_199_254_740_992;
+
+    // _knownDecimals when nothing is known: the decimals are found by looking at the values.
+    private const byte UnknownDecimals = 0xFE;
     private static readonly double[] PowersOfTen = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
     /// <summary>
@@ -194,6 +197,32 @@ public sealed partial class TDigest
 
         reader.End();
         max = n / scale;
+    }
+
+    /// <summary>
+    /// The decimals of digests that all hold their values in decimal form, and nothing else (a
+    /// window of idle panes): the most any of them needs holds every value of their merge
+    /// exactly. <see cref="UnknownDecimals"/> as soon as one holds anything else.
+    /// </summary>
+    private static byte DecimalsOfPacked(ReadOnlySpan<TDigest> digests)
+    {
+        byte decimals = 0;
+        foreach (var digest in digests)
+        {
+            if (digest.Count == 0)
+            {
+                continue;
+            }
+
+            if (digest._packed is not { } packed || digest._bufferCount > 0)
+            {
+                return UnknownDecimals;
+            }
+
+            decimals = Math.Max(decimals, packed[0]);
+        }
+
+        return decimals;
     }
 
     /// <summary>Turns the decimal form back into the array of means that queries and merges work on.</summary>

@@ -400,25 +400,43 @@ public sealed partial class TDigest
             return 0;
         }
 
-        var decimals = 0;
-        for (var i = 0; i < _centroidCount; i++)
+        if (_knownDecimals != UnknownDecimals)
         {
-            ref readonly var spread = ref _spreads[i];
-            if (spread.Weight == 1)
+            // Extremes are values, so the decimals that hold every value hold them without a
+            // look; fewer may do, which the first extreme that needs them all rules out at once.
+            var known = _knownDecimals;
+            while (known > 0 && ExtremesExactAt(known - 1))
             {
-                continue;
+                known--;
             }
 
-            while (!IsExactAt(spread.Min, decimals) || !IsExactAt(spread.Max, decimals))
+            return known;
+        }
+
+        for (byte decimals = 0; decimals <= MaxDecimals; decimals++)
+        {
+            if (ExtremesExactAt(decimals))
             {
-                if (++decimals > MaxDecimals)
-                {
-                    return NotDecimal;
-                }
+                return decimals;
             }
         }
 
-        return (byte)decimals;
+        return NotDecimal;
+    }
+
+    /// <summary>Whether <paramref name="decimals"/> hold the extremes of every centroid of weight > 1 exactly.</summary>
+    private bool ExtremesExactAt(int decimals)
+    {
+        for (var i = 0; i < _centroidCount; i++)
+        {
+            ref readonly var spread = ref _spreads![i];
+            if (spread.Weight != 1 && (!IsExactAt(spread.Min, decimals) || !IsExactAt(spread.Max, decimals)))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>At least what <see cref="Encode"/> writes: every varint at its longest.</summary>

@@ -100,6 +100,10 @@ public sealed partial class TDigest
 
     private bool _mergeRightToLeft;
     private bool _compressed = true;  // the centroids are merged at δ, not just at InternalFactor·δ
+
+    // The decimals that hold every value exactly, when MergeAll learnt them from panes in decimal
+    // form (see ExtremeDecimals); UnknownDecimals once anything else comes in.
+    private byte _knownDecimals = UnknownDecimals;
     private double _min = double.PositiveInfinity;
     private double _max = double.NegativeInfinity;
     private double _sum;
@@ -167,6 +171,7 @@ public sealed partial class TDigest
         }
 
         Append(value, Spread.Of(value, weight));
+        _knownDecimals = UnknownDecimals;
         _sum += value * weight;
         if (value < _min)
         {
@@ -230,6 +235,7 @@ public sealed partial class TDigest
         }
 
         _sum += other._sum;
+        _knownDecimals = UnknownDecimals;
         _min = Math.Min(_min, other._min);
         _max = Math.Max(_max, other._max);
     }
@@ -362,6 +368,7 @@ public sealed partial class TDigest
             result._centroidCount = count;
             result._centroidWeight = total;
             result._mergeRightToLeft = false;
+            result._knownDecimals = DecimalsOfPacked(digests);
         }
         finally
         {
@@ -385,6 +392,7 @@ public sealed partial class TDigest
         _centroidCount = 0;
         _centroidWeight = 0;
         _mergeRightToLeft = false;
+        _knownDecimals = UnknownDecimals;
         _compressed = true;
         _min = double.PositiveInfinity;
         _max = double.NegativeInfinity;

@@ -315,4 +315,31 @@ public sealed class TDigestMergeAllTests
             Assert.Equal(expected.QuantileBounds(q), actual.QuantileBounds(q));
         }
     }
+
+    /// <summary>
+    /// A merge of panes in decimal form knows how many decimals its values have and writes its
+    /// extremes with the fewest that hold them, the same bytes as a digest that has to look.
+    /// </summary>
+    [Fact]
+    public void A_merge_of_decimal_panes_writes_the_bytes_a_digest_without_that_knowledge_writes()
+    {
+        var random = new Random(8);
+        for (var round = 0; round < 100; round++)
+        {
+            var panes = Enumerable.Range(0, random.Next(1, 31)).Select(_ => new TDigest()).ToArray();
+            foreach (var pane in panes)
+            {
+                var decimals = random.Next(0, 4);
+                for (var i = random.Next(1, 150); i > 0; i--)
+                {
+                    pane.Add(Math.Round(random.NextDouble() * 100, random.Next(3) == 0 ? decimals : Math.Min(decimals, 1)));
+                }
+
+                pane.Compact();
+            }
+
+            var bytes = TDigest.MergeAll(panes).ToBytes();
+            Assert.Equal(bytes, TDigest.FromBytes(bytes).ToBytes());
+        }
+    }
 }
