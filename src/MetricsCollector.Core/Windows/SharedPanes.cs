@@ -16,7 +16,8 @@ namespace MetricsCollector.Core.Windows;
 /// stride ≈ √(panes per window) the two costs balance: for 30 panes, stride 5, a window merges
 /// the partial and 5 panes, and every sixth rebuilds the partial from 25 panes, about 10 panes a
 /// window instead of 30. It is the two-stacks idea cut down to a single partial, so a device
-/// holds one extra digest, not one per pane.
+/// holds one extra digest, not one per pane, and holds it serialized: about 600 bytes where its
+/// arrays take 2.7 KB, and reading it back costs a fraction of what the partial saves.
 /// </para>
 /// <para>
 /// The partial's panes are all behind the watermark once a window holding them has fired, so
@@ -33,9 +34,12 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
 {
     private const int SmallWindowFactor = 8;
 
+    // The partial is read into this for each window it serves.
+    [ThreadStatic] private static TDigest? t_partial;
+
     private readonly int _stride = Math.Max(1, (int)Math.Round(Math.Sqrt(panesPerWindow)));
 
-    private TDigest? _partial;
+    private byte[]? _partial;
     private long _from;
     private long _to;
 
@@ -57,12 +61,12 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
                 return panes.MergeInto(first, last, into);
             }
 
-            _partial = panes.Merge(first + _stride, last);
-            if (_partial is null)
+            if (panes.Merge(first + _stride, last) is not { } partial)
             {
                 return panes.MergeInto(first, last, into);
             }
 
+            _partial = partial.ToBytes();
             _from = first + _stride;
             _to = last;
         }
@@ -72,7 +76,8 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
         try
         {
             var count = 0;
-            rented[count++] = _partial;
+            var scratch = t_partial is { } held && held.Compression == compression ? held : t_partial = new TDigest(compression);
+            rented[count++] = TDigest.ReadInto(_partial, scratch);
             count = panes.Collect(first, _from - 1, rented, count);
             count = panes.Collect(_to + 1, last, rented, count);
             if (_since is not null)
