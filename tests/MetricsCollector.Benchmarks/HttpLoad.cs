@@ -88,7 +88,7 @@ internal static class HttpLoad
                 var p50 = Math.Round(random.NextDouble() * 60, 1);
                 rows[d] = new WindowResult(
                     $"device-{d}", windowEnd - 30 * Minute, windowEnd, p50, p50 + 20, p50 + 30, p50 + 35, 0.1, p50 + 39, p50 + 2,
-                    Count: 1800, Revision: 1, Final: true, LastUpdated: windowEnd + 5 * Minute);
+                    Count: 1800, Revision: 1, Final: true, LastUpdated: windowEnd + 5 * Minute, Bounds: PercentileBounds.Within(0.1, p50 + 39));
             }
 
             await store.UpsertAsync(SinglePart.Of(rows));

@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using MetricsCollector.Core.Events;
-using MetricsCollector.Core.Time;
-using MetricsCollector.Core.Windows;
-using MetricsCollector.Kafka.Generation;
 
 namespace MetricsCollector.Benchmarks;
 
@@ -18,12 +14,6 @@ namespace MetricsCollector.Benchmarks;
 /// </summary>
 internal static class MemoryBenchmark
 {
-    private static readonly TimeSpan Size = TimeSpan.FromMinutes(30);
-    private static readonly TimeSpan Slide = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(5);
-    private static readonly TimeSpan Lateness = TimeSpan.FromMinutes(5);
-    private static readonly WindowSettings Settings = WindowSettings.Create(Size, Slide, Lateness);
-
     public static int Run(string[] args)
     {
         var deviceCounts = args.Length > 1
@@ -45,43 +35,19 @@ internal static class MemoryBenchmark
 
     private static void Measure(int deviceCount, TimeSpan duration)
     {
-        var plan = new EventPlan(new GeneratorOptions
-        {
-            Devices = deviceCount, Rate = deviceCount, Duration = duration, Seed = 5,
-            EventTimeStart = DateTimeOffset.FromUnixTimeMilliseconds(1_764_307_200_000),
-            OutOfOrderFraction = 0.05, LateFraction = 0.01, TooLateFraction = 0.005, InvalidFraction = 0.002,
-            MaxOutOfOrderness = Bound, AllowedLateness = Lateness, WindowSize = Size, WindowSlide = Slide,
-        });
-        var decoder = new EventDecoder(new DeviceIdPool());
-        var watermark = new Watermark((long)Bound.TotalMilliseconds, 30_000, TimeProvider.System);
-        var timers = new EventTimeTimers<string>();
-        var devices = new Dictionary<string, DeviceWindows>();
+        var stream = new ProductStream(_ => { });
         long events = 0;
 
         var clock = Stopwatch.StartNew();
-        foreach (var planned in plan)
+        foreach (var planned in ProductStream.Plan(deviceCount, 1, duration, invalidFraction: 0.002))
         {
-            if (!decoder.TryDecode(planned.Value, out var evt, out _)) continue;
-            events++;
-            var judgedBy = watermark.Observe(evt.Timestamp);
-            if (!devices.TryGetValue(evt.DeviceId, out var device))
-                devices[evt.DeviceId] = device = new DeviceWindows(evt.DeviceId, 0, Settings);
-            device.Add(evt.Timestamp, evt.CpuUsage, judgedBy);
-            device.TakeResults(0);
-            timers.Set(evt.DeviceId, device.NextWakeUp());
-            foreach (var id in timers.TakeDue(watermark.Current))
-            {
-                var due = devices[id];
-                due.Advance(watermark.Current);
-                due.TakeResults(0);
-                timers.Set(id, due.NextWakeUp());
-            }
+            if (stream.Feed(planned.Value) is not null) events++;
         }
         var feed = clock.Elapsed;
 
-        var panes = devices.Values.Sum(d => (long)d.PaneCount);
-        var kept = devices.Values.ToArray();
-        devices.Clear();
+        var panes = stream.Devices.Values.Sum(d => (long)d.PaneCount);
+        var kept = stream.Devices.Values.ToArray();
+        stream.Devices.Clear();
         var held = GC.GetTotalMemory(forceFullCollection: true);
         // Snapshots only now: taking one merges each pane's unsorted buffer, which changes the
         // state just measured.

@@ -9,6 +9,9 @@ switch (args.FirstOrDefault())
         // The t-digest rank-error table.
         DigestAccuracy.Run(Console.Out);
         return 0;
+    case "bounds":
+        // How wide the rows' percentile bounds are, checked against the exact oracle (docs/benchmarks.md).
+        return BoundsWidth.Run(args);
     case "memory":
         // Retained heap and snapshot size per active device (docs/benchmarks.md).
         return MemoryBenchmark.Run(args);

@@ -1,3 +1,4 @@
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Time;
 
 namespace MetricsCollector.Core.Windows;
@@ -15,11 +16,21 @@ namespace MetricsCollector.Core.Windows;
 /// window fires every change to its panes is a late event for it and is counted as a revision —
 /// with one exception: a pane keeps taking events for later windows after an earlier window that
 /// holds it has closed. So a closing window's row is materialised at the moment it closes.
+///
+/// Building a row is most of the core's work, so it is shared where it can be. A window built
+/// for the first time merges a partial that the next windows share plus a few panes
+/// (<see cref="SharedPanes"/>). A revision starts from the digest of the window's last row and
+/// adds only the late values that arrived since: after a window fires, those are the only
+/// changes to its panes.
 /// </summary>
 public sealed partial class DeviceWindows
 {
+    // A window's digest lives only while its row is made, so each thread reuses one.
+    [ThreadStatic] private static TDigest? t_window;
+
     private readonly WindowSettings _settings;
     private readonly PaneSet _panes;
+    private readonly SharedPanes _shared;
     private readonly SortedList<long, FiredWindow> _fired = new();
     private readonly List<WindowPart> _closedRows = new();
 
@@ -35,6 +46,7 @@ public sealed partial class DeviceWindows
         Partition = partition;
         _settings = settings;
         _panes = new PaneSet(settings.Compression);
+        _shared = new SharedPanes(settings.Spec.PanesPerWindow, settings.Compression);
     }
 
     public string DeviceId { get; }
@@ -77,6 +89,9 @@ public sealed partial class DeviceWindows
             _wake = Math.Min(_wake, spec.FirstEndOf(pane));
             return EventTiming.OnTime;
         }
+        // Only a late event can reach a pane of the shared partial: its panes all lie in
+        // windows that have fired.
+        _shared.Added(pane, value);
         // The pane's windows not yet fired fire at the next end.
         if (spec.LastEndOf(pane) > Watermark) _wake = Math.Min(_wake, spec.NextEndAfter(Watermark));
 
@@ -84,7 +99,7 @@ public sealed partial class DeviceWindows
         var firstOpenEnd = spec.NextEndAfter(Watermark - _settings.AllowedLateness);
         var from = Math.Max(spec.FirstEndOf(pane), firstOpenEnd);
         var to = Math.Min(spec.LastEndOf(pane), Watermark);
-        for (var end = from; end <= to; end += spec.Slide) Revise(end);
+        for (var end = from; end <= to; end += spec.Slide) Revise(end, value);
         return EventTiming.Late;
     }
 
@@ -132,7 +147,7 @@ public sealed partial class DeviceWindows
         {
             var window = windows[i];
             if (!window.Dirty) continue;
-            window.Last = Materialize(ends[i], window.Revision, final: false, nowMs);
+            window.Last = Materialize(ends[i], window, final: false, nowMs);
             window.Dirty = false;
             rows.Add(window.Last);
         }
@@ -183,10 +198,11 @@ public sealed partial class DeviceWindows
         }
     }
 
-    private void Revise(long end)
+    private void Revise(long end, double value)
     {
         if (_fired.TryGetValue(end, out var window))
         {
+            if (window.Last is not null) (window.Late ??= []).Add(value);
             window.Revision++;
             if (!window.Dirty) _dirty++;
             window.Dirty = true;
@@ -207,7 +223,7 @@ public sealed partial class DeviceWindows
             var end = _fired.Keys[0];
             var window = _fired.Values[0];
             _closedRows.Add(window.Dirty || window.Last is null
-                ? Materialize(end, window.Revision, final: true, 0)
+                ? Materialize(end, window, final: true, 0)
                 : window.Last with { Row = window.Last.Row with { Final = true } });
             if (window.Dirty) _dirty--;
             _fired.RemoveAt(0);
@@ -219,18 +235,30 @@ public sealed partial class DeviceWindows
         var panes = _panes.Indexes;
         var drop = 0;
         while (drop < panes.Count && _settings.DropTimeOf(panes[drop]) <= Watermark) drop++;
-        if (drop > 0) _panes.DropBelow(panes[drop - 1] + 1);
+        if (drop == 0) return;
+        var keep = panes[drop - 1] + 1;
+        _panes.DropBelow(keep);
+        _shared.DropBelow(keep);
     }
 
     private long NextEndAfterWatermark() =>
         Watermark == Time.Watermark.Start ? long.MinValue : _settings.Spec.NextEndAfter(Watermark);
 
-    private WindowPart Materialize(long end, int revision, bool final, long nowMs)
+    private WindowPart Materialize(long end, FiredWindow window, bool final, long nowMs)
     {
         var spec = _settings.Spec;
-        var digest = _panes.Merge(spec.FirstPaneOf(end), spec.LastPaneOf(end))
-            ?? throw new InvalidOperationException($"window ending {end} of {DeviceId} fired without events");
-        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, revision, final, nowMs), digest.ToBytes());
+        var digest = t_window is { } scratch && scratch.Compression == _settings.Compression ? scratch : t_window = new TDigest(_settings.Compression);
+        if (window is { Last: { } last, Late: { } late })
+        {
+            digest = TDigest.ReadInto(last.Digest, digest);
+            foreach (var value in late) digest.Add(value);
+        }
+        else if (!_shared.Window(_panes, spec.FirstPaneOf(end), spec.LastPaneOf(end), digest))
+        {
+            throw new InvalidOperationException($"window ending {end} of {DeviceId} fired without events");
+        }
+        window.Late = null;
+        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, window.Revision, final, nowMs), digest.ToBytes());
     }
 
     /// <summary>A window that has fired and still takes late events.</summary>
@@ -243,5 +271,8 @@ public sealed partial class DeviceWindows
 
         /// <summary>The last part taken, reused when the window closes unchanged.</summary>
         public WindowPart? Last;
+
+        /// <summary>The late values that reached the window since <see cref="Last"/> was taken.</summary>
+        public List<double>? Late;
     }
 }

@@ -13,6 +13,11 @@ public sealed class PaneSet
     private readonly SortedList<long, TDigest> _panes = new();
     private readonly double _compression;
 
+    // The pane the last value went to: the next one nearly always goes there too, and this
+    // spares the search through the list's arrays (cache misses, with thousands of devices).
+    private long _lastPane;
+    private TDigest? _lastDigest;
+
     public PaneSet(double compression) => _compression = compression;
 
     public int Count => _panes.Count;
@@ -23,38 +28,72 @@ public sealed class PaneSet
 
     public void Add(long pane, double value)
     {
-        if (!_panes.TryGetValue(pane, out var digest))
+        if (_lastDigest is null || pane != _lastPane)
         {
-            digest = new TDigest(_compression);
-            _panes.Add(pane, digest);
+            if (!_panes.TryGetValue(pane, out var digest))
+            {
+                digest = new TDigest(_compression);
+                _panes.Add(pane, digest);
+            }
+            _lastPane = pane;
+            _lastDigest = digest;
         }
-        digest.Add(value);
+        _lastDigest.Add(value);
     }
 
     /// <summary>Restores a pane from a snapshot.</summary>
-    public void Put(long pane, TDigest digest) => _panes[pane] = digest;
+    public void Put(long pane, TDigest digest)
+    {
+        _panes[pane] = digest;
+        _lastDigest = null;
+    }
 
     /// <summary>Merges the panes in <c>[firstPane, lastPane]</c> into a new digest; null when all are empty.</summary>
     public TDigest? Merge(long firstPane, long lastPane)
     {
-        var keys = _panes.Keys;
-        var first = LowerBound(firstPane);
-        var end = first;
-        while (end < keys.Count && keys[end] <= lastPane) end++;
-        if (end == first) return null;
+        var merged = new TDigest(_compression);
+        return MergeInto(firstPane, lastPane, merged) ? merged : null;
+    }
 
+    /// <summary>
+    /// Merges the panes in <c>[firstPane, lastPane]</c> into <paramref name="into"/> (emptied
+    /// first, see <see cref="TDigest.MergeAllInto"/>); whether they held anything.
+    /// </summary>
+    public bool MergeInto(long firstPane, long lastPane, TDigest into)
+    {
         // SortedList hands out its values only one at a time; the pool keeps the window build
         // allocation-free, and clearing on return keeps dropped panes from being held alive.
-        var panes = ArrayPool<TDigest>.Shared.Rent(end - first);
+        var panes = ArrayPool<TDigest>.Shared.Rent(Math.Max(1, _panes.Count));
         try
         {
-            for (var i = first; i < end; i++) panes[i - first] = _panes.Values[i];
-            return TDigest.MergeAll(panes.AsSpan(0, end - first), _compression);
+            var count = Collect(firstPane, lastPane, panes, 0);
+            TDigest.MergeAllInto(panes.AsSpan(0, count), into);
+            return count > 0;
         }
         finally
         {
             ArrayPool<TDigest>.Shared.Return(panes, clearArray: true);
         }
+    }
+
+    /// <summary>
+    /// Puts the digests of the panes in <c>[firstPane, lastPane]</c> into <paramref name="into"/>
+    /// from position <paramref name="count"/> on; returns the position after them.
+    /// </summary>
+    public int Collect(long firstPane, long lastPane, TDigest[] into, int count)
+    {
+        var keys = _panes.Keys;
+        for (var i = LowerBound(firstPane); i < keys.Count && keys[i] <= lastPane; i++) into[count++] = _panes.Values[i];
+        return count;
+    }
+
+    /// <summary>How many values the panes in <c>[firstPane, lastPane]</c> hold.</summary>
+    public long CountIn(long firstPane, long lastPane)
+    {
+        var keys = _panes.Keys;
+        long count = 0;
+        for (var i = LowerBound(firstPane); i < keys.Count && keys[i] <= lastPane; i++) count += _panes.Values[i].Count;
+        return count;
     }
 
     /// <summary>Whether any pane in <c>[firstPane, lastPane]</c> holds an event.</summary>
@@ -80,6 +119,7 @@ public sealed class PaneSet
     /// <summary>Drops every pane below <paramref name="pane"/>.</summary>
     public void DropBelow(long pane)
     {
+        if (_lastPane < pane) _lastDigest = null;
         while (_panes.Count > 0 && _panes.Keys[0] < pane) _panes.RemoveAt(0);
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
 
@@ -20,6 +21,7 @@ internal static class WindowResultJson
     private static readonly JsonEncodedText Percentile95 = JsonEncodedText.Encode("percentile95");
     private static readonly JsonEncodedText P50 = JsonEncodedText.Encode("p50");
     private static readonly JsonEncodedText P90 = JsonEncodedText.Encode("p90");
+    private static readonly JsonEncodedText P95 = JsonEncodedText.Encode("p95");
     private static readonly JsonEncodedText P99 = JsonEncodedText.Encode("p99");
     private static readonly JsonEncodedText Min = JsonEncodedText.Encode("min");
     private static readonly JsonEncodedText Max = JsonEncodedText.Encode("max");
@@ -28,6 +30,7 @@ internal static class WindowResultJson
     private static readonly JsonEncodedText Revision = JsonEncodedText.Encode("revision");
     private static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");
     private static readonly JsonEncodedText LastUpdated = JsonEncodedText.Encode("lastUpdated");
+    private static readonly JsonEncodedText Bounds = JsonEncodedText.Encode("bounds");
     private static readonly JsonEncodedText Items = JsonEncodedText.Encode("items");
     private static readonly JsonEncodedText NextCursor = JsonEncodedText.Encode("nextCursor");
 
@@ -49,6 +52,7 @@ internal static class WindowResultJson
         writer.WriteNumber(Revision, row.Revision);
         writer.WriteBoolean(Final, row.Final);
         WriteTime(writer, LastUpdated, row.LastUpdated);
+        WriteBounds(writer, row.Bounds);
         writer.WriteEndObject();
     }
 
@@ -86,6 +90,12 @@ internal static class WindowResultJson
     /// </summary>
     private static void WriteFigure(Utf8JsonWriter writer, JsonEncodedText name, double value)
     {
+        writer.WritePropertyName(name);
+        WriteFigureValue(writer, name, value);
+    }
+
+    private static void WriteFigureValue(Utf8JsonWriter writer, JsonEncodedText name, double value)
+    {
         if (!double.IsFinite(value))
         {
             // JSON has no NaN; the stores refuse such rows, so one here is a bug upstream, not client input.
@@ -100,8 +110,26 @@ internal static class WindowResultJson
             written += 2;
         }
 
-        writer.WritePropertyName(name);
         writer.WriteRawValue(utf8[..written], skipInputValidation: true);
+    }
+
+    /// <summary><c>"bounds":{"p50":[low,high],…}</c>: per percentile, where its exact value certainly lies.</summary>
+    private static void WriteBounds(Utf8JsonWriter writer, PercentileBounds bounds)
+    {
+        writer.WriteStartObject(Bounds);
+        WriteRange(writer, P50, bounds.P50);
+        WriteRange(writer, P90, bounds.P90);
+        WriteRange(writer, P95, bounds.P95);
+        WriteRange(writer, P99, bounds.P99);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteRange(Utf8JsonWriter writer, JsonEncodedText name, ValueRange range)
+    {
+        writer.WriteStartArray(name);
+        WriteFigureValue(writer, name, range.Low);
+        WriteFigureValue(writer, name, range.High);
+        writer.WriteEndArray();
     }
 
     private static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, long epochMs)

@@ -23,7 +23,8 @@ public sealed class PostgresResultStore : SqlResultStore
 
     // The array parameters of a row's columns, in the order of Columns.
     private const string RowArrays =
-        "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated";
+        "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated, "
+        + "@p50_low, @p50_high, @p90_low, @p90_high, @p95_low, @p95_high, @p99_low, @p99_high";
 
     protected override string TextKeyType => "TEXT COLLATE \"C\"";
 
@@ -105,5 +106,13 @@ public sealed class PostgresResultStore : SqlResultStore
         Bind(command, "@revision", rows.Select(r => r.Revision).ToArray());
         Bind(command, "@final", rows.Select(r => r.Final).ToArray());
         Bind(command, "@last_updated", rows.Select(r => r.LastUpdated).ToArray());
+        Bind(command, "@p50_low", rows.Select(r => r.Bounds.P50.Low).ToArray());
+        Bind(command, "@p50_high", rows.Select(r => r.Bounds.P50.High).ToArray());
+        Bind(command, "@p90_low", rows.Select(r => r.Bounds.P90.Low).ToArray());
+        Bind(command, "@p90_high", rows.Select(r => r.Bounds.P90.High).ToArray());
+        Bind(command, "@p95_low", rows.Select(r => r.Bounds.P95.Low).ToArray());
+        Bind(command, "@p95_high", rows.Select(r => r.Bounds.P95.High).ToArray());
+        Bind(command, "@p99_low", rows.Select(r => r.Bounds.P99.Low).ToArray());
+        Bind(command, "@p99_high", rows.Select(r => r.Bounds.P99.High).ToArray());
     }
 }

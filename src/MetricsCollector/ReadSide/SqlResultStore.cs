@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
+using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
 
 namespace MetricsCollector.ReadSide;
@@ -14,7 +15,14 @@ public abstract class SqlResultStore : IResultStore
 {
     /// <summary>Column order of every SELECT, matched by <see cref="ReadRow"/>.</summary>
     protected const string Columns =
-        "device_id, window_end, window_start, p50, p90, p95, p99, min, max, mean, count, revision, final, last_updated";
+        "device_id, window_end, window_start, p50, p90, p95, p99, min, max, mean, count, revision, final, last_updated, " + BoundsColumnList;
+
+    /// <summary>Each percentile's bounds (<see cref="PercentileBounds"/>), low and high.</summary>
+    private const string BoundsColumnList = "p50_low, p50_high, p90_low, p90_high, p95_low, p95_high, p99_low, p99_high";
+
+    // Where the bounds start in a row's columns, and where a part's own columns start.
+    private const int BoundsColumn = 14;
+    private const int PartColumn = BoundsColumn + 8;
 
     /// <summary>Column order of the parts table: a row's columns, then what makes a part a part.</summary>
     protected const string PartColumns = Columns + ", kafka_partition, digest";
@@ -122,8 +130,36 @@ public abstract class SqlResultStore : IResultStore
                     await using var command = Command(connection, transaction, sql);
                     await command.ExecuteNonQueryAsync(ct);
                 }
+
+                await AddBoundsColumnsAsync(connection, transaction, ct);
             },
             ct);
+
+    /// <summary>
+    /// A database made before rows carried bounds lacks their columns; they are added empty. NULL reads back as
+    /// the row's [min, max], which is certain too, so no stored row has to be rewritten.
+    /// </summary>
+    private static async Task AddBoundsColumnsAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        foreach (var table in new[] { "window_results", "window_parts" })
+        {
+            var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            await using (var query = Command(connection, transaction, $"SELECT * FROM {table} LIMIT 0"))
+            await using (var reader = await query.ExecuteReaderAsync(ct))
+            {
+                for (var i = 0; i < reader.FieldCount; i++)
+                {
+                    present.Add(reader.GetName(i));
+                }
+            }
+
+            foreach (var column in BoundsColumnList.Split(", ").Where(c => !present.Contains(c)))
+            {
+                await using var alter = Command(connection, transaction, $"ALTER TABLE {table} ADD COLUMN {column} DOUBLE PRECISION");
+                await alter.ExecuteNonQueryAsync(ct);
+            }
+        }
+    }
 
     /// <remarks>
     /// The statements run in this order, in one transaction, and the order is what makes two nodes writing
@@ -481,6 +517,14 @@ public abstract class SqlResultStore : IResultStore
                 revision INTEGER NOT NULL,
                 final BOOLEAN NOT NULL,
                 last_updated BIGINT NOT NULL,
+                p50_low DOUBLE PRECISION,
+                p50_high DOUBLE PRECISION,
+                p90_low DOUBLE PRECISION,
+                p90_high DOUBLE PRECISION,
+                p95_low DOUBLE PRECISION,
+                p95_high DOUBLE PRECISION,
+                p99_low DOUBLE PRECISION,
+                p99_high DOUBLE PRECISION,
             """;
         yield return $"""
             CREATE TABLE IF NOT EXISTS window_results (
@@ -599,7 +643,7 @@ public abstract class SqlResultStore : IResultStore
         {
             // PartColumns: the row's columns, then the partition and the digest.
             var part = new WindowPart(
-                reader.GetInt32(14), ReadRow(reader), reader.GetFieldValue<byte[]>(15));
+                reader.GetInt32(PartColumn), ReadRow(reader), reader.GetFieldValue<byte[]>(PartColumn + 1));
             if (window.Count > 0 && CompareKeys(window[0].Row, part.Row) != 0)
             {
                 merged.Add(WindowPart.Merge(window));
@@ -627,7 +671,10 @@ public abstract class SqlResultStore : IResultStore
     /// </summary>
     private static bool IsFinite(WindowResult row) =>
         double.IsFinite(row.P50) && double.IsFinite(row.P90) && double.IsFinite(row.P95) && double.IsFinite(row.P99)
-        && double.IsFinite(row.Min) && double.IsFinite(row.Max) && double.IsFinite(row.Mean);
+        && double.IsFinite(row.Min) && double.IsFinite(row.Max) && double.IsFinite(row.Mean)
+        && IsFinite(row.Bounds.P50) && IsFinite(row.Bounds.P90) && IsFinite(row.Bounds.P95) && IsFinite(row.Bounds.P99);
+
+    private static bool IsFinite(ValueRange range) => double.IsFinite(range.Low) && double.IsFinite(range.High);
 
     private static DbCommand LatestCommand(DbConnection connection, string deviceId)
     {
@@ -706,7 +753,12 @@ public abstract class SqlResultStore : IResultStore
         Count: reader.GetInt64(10),
         Revision: reader.GetInt32(11),
         Final: reader.GetBoolean(12),
-        LastUpdated: reader.GetInt64(13));
+        LastUpdated: reader.GetInt64(13),
+        Bounds: reader.IsDBNull(BoundsColumn)
+            ? PercentileBounds.Within(reader.GetDouble(7), reader.GetDouble(8))
+            : new PercentileBounds(ReadRange(reader, BoundsColumn), ReadRange(reader, BoundsColumn + 2), ReadRange(reader, BoundsColumn + 4), ReadRange(reader, BoundsColumn + 6)));
+
+    private static ValueRange ReadRange(DbDataReader reader, int column) => new(reader.GetDouble(column), reader.GetDouble(column + 1));
 
     private async Task<string> ExplainAsync(Func<DbConnection, DbCommand> query, CancellationToken ct) =>
         await WithConnectionAsync(

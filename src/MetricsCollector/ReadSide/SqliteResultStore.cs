@@ -173,9 +173,11 @@ public sealed class SqliteResultStore : SqlResultStore
     private sealed class RowParameters
     {
         public const string Names =
-            "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated";
+            "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated, "
+            + "@p50_low, @p50_high, @p90_low, @p90_high, @p95_low, @p95_high, @p99_low, @p99_high";
 
         private readonly DbParameter _deviceId, _windowEnd, _windowStart, _p50, _p90, _p95, _p99, _min, _max, _mean, _count, _revision, _final, _lastUpdated;
+        private readonly DbParameter[] _bounds;
 
         public RowParameters(DbCommand command)
         {
@@ -193,6 +195,7 @@ public sealed class SqliteResultStore : SqlResultStore
             _revision = Bind(command, "@revision", 0);
             _final = Bind(command, "@final", false);
             _lastUpdated = Bind(command, "@last_updated", 0L);
+            _bounds = Array.ConvertAll(Names.Split(", ")[14..], name => Bind(command, name, 0d));
         }
 
         public void Set(WindowResult row)
@@ -211,6 +214,15 @@ public sealed class SqliteResultStore : SqlResultStore
             _revision.Value = row.Revision;
             _final.Value = row.Final;
             _lastUpdated.Value = row.LastUpdated;
+            var bounds = row.Bounds;
+            _bounds[0].Value = bounds.P50.Low;
+            _bounds[1].Value = bounds.P50.High;
+            _bounds[2].Value = bounds.P90.Low;
+            _bounds[3].Value = bounds.P90.High;
+            _bounds[4].Value = bounds.P95.Low;
+            _bounds[5].Value = bounds.P95.High;
+            _bounds[6].Value = bounds.P99.Low;
+            _bounds[7].Value = bounds.P99.High;
         }
     }
 }

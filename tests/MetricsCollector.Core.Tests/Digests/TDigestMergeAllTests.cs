@@ -246,4 +246,100 @@ public sealed class TDigestMergeAllTests
             }
         }
     }
+
+    /// <summary>
+    /// A window's digest is merged or read into one scratch digest after another; whatever it
+    /// held before (weighted centroids, readings in decimal form, a buffer, nothing) must leave
+    /// no trace in the next one.
+    /// </summary>
+    [Fact]
+    public void Merging_or_reading_into_a_used_digest_gives_what_a_fresh_one_gives()
+    {
+        var random = new Random(21);
+        var scratch = new TDigest();
+        var blobs = new List<byte[]>();
+        for (var round = 0; round < 200; round++)
+        {
+            var panes = Enumerable.Range(0, random.Next(0, 6)).Select(_ => new TDigest()).ToArray();
+            foreach (var pane in panes)
+            {
+                var n = random.Next(0, 3) switch { 0 => random.Next(1, 20), 1 => random.Next(20, 400), _ => random.Next(400, 3_000) };
+                for (var i = 0; i < n; i++)
+                {
+                    var value = random.Next(3) == 0 ? random.NextDouble() * 100 : Math.Round(random.NextDouble() * 100, 2);
+                    if (random.Next(50) == 0)
+                    {
+                        pane.Add(value, random.Next(2, 40));
+                    }
+                    else
+                    {
+                        pane.Add(value);
+                    }
+                }
+
+                if (random.Next(2) == 0)
+                {
+                    pane.Compact();
+                }
+            }
+
+            // Merged into the scratch, then a blob of an earlier round read into it: each
+            // meets whatever the scratch held last.
+            var fresh = TDigest.MergeAll(panes);
+            TDigest.MergeAllInto(panes, scratch);
+            AssertSame(fresh, scratch);
+            if (fresh.Count > 0)
+            {
+                blobs.Add(fresh.ToBytes());
+            }
+
+            if (blobs.Count > 0)
+            {
+                var bytes = blobs[random.Next(blobs.Count)];
+                var read = TDigest.ReadInto(bytes, scratch);
+                Assert.Same(scratch, read);
+                AssertSame(TDigest.FromBytes(bytes), read);
+                read.Add(random.NextDouble() * 100);
+            }
+        }
+    }
+
+    private static void AssertSame(TDigest expected, TDigest actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        Assert.Equal(expected.Sum, actual.Sum);
+        Assert.Equal(expected.ToBytes(), actual.ToBytes());
+        foreach (var q in new[] { 0, 0.01, 0.5, 0.9, 0.95, 0.99, 1 })
+        {
+            Assert.Equal(expected.Quantile(q), actual.Quantile(q));
+            Assert.Equal(expected.QuantileBounds(q), actual.QuantileBounds(q));
+        }
+    }
+
+    /// <summary>
+    /// A merge of panes in decimal form knows how many decimals its values have and writes its
+    /// extremes with the fewest that hold them, the same bytes as a digest that has to look.
+    /// </summary>
+    [Fact]
+    public void A_merge_of_decimal_panes_writes_the_bytes_a_digest_without_that_knowledge_writes()
+    {
+        var random = new Random(8);
+        for (var round = 0; round < 100; round++)
+        {
+            var panes = Enumerable.Range(0, random.Next(1, 31)).Select(_ => new TDigest()).ToArray();
+            foreach (var pane in panes)
+            {
+                var decimals = random.Next(0, 4);
+                for (var i = random.Next(1, 150); i > 0; i--)
+                {
+                    pane.Add(Math.Round(random.NextDouble() * 100, random.Next(3) == 0 ? decimals : Math.Min(decimals, 1)));
+                }
+
+                pane.Compact();
+            }
+
+            var bytes = TDigest.MergeAll(panes).ToBytes();
+            Assert.Equal(bytes, TDigest.FromBytes(bytes).ToBytes());
+        }
+    }
 }

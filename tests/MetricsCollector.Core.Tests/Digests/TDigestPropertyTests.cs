@@ -40,11 +40,11 @@ public sealed class TDigestPropertyTests
 
     [Fact]
     public void Small_sets_are_answered_exactly_however_they_are_split_and_merged() =>
-        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0, PairwiseMerges), iter: 1500);
+        SmallSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, _ => 0, DigestPieces.PairwiseMerges), iter: 1500);
 
     [Fact]
     public void Large_sets_stay_within_the_rank_error_bound_however_they_are_split_and_merged() =>
-        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n), PairwiseMerges), iter: 400);
+        LargeSets.Sample((kind, n, pieces, seed) => Check(kind, n, pieces, seed, q => Bound(kind, q, n), DigestPieces.PairwiseMerges), iter: 400);
 
     [Fact]
     public void Small_sets_are_answered_exactly_by_MergeAll() =>
@@ -56,17 +56,12 @@ public sealed class TDigestPropertyTests
 
     private static double Bound(ValueKind kind, double q, int n)
     {
-        var size = RankOracle.CentroidSizeBound(q, Compression);
         if (kind is ValueKind.FewDistinct or ValueKind.Integers)
         {
-            // The run boundary can lie anywhere inside a centroid that mixes the two values, up
-            // to one and a half centroids from q; the centroid nearer the median may be larger,
-            // so S is taken at q moved by S(q) towards ½.
-            var nearer = q - (Math.Sign(q - 0.5) * size);
-            return (1.5 * RankOracle.CentroidSizeBound(nearer, Compression)) + (2.0 / n);
+            return RankOracle.RepeatedValuesBound(q, Compression) + (2.0 / n);
         }
 
-        return (0.4 * size) + (2.0 / n);
+        return (0.4 * RankOracle.CentroidSizeBound(q, Compression)) + (2.0 / n);
     }
 
     private static void Check(ValueKind kind, int n, int pieces, int seed, Func<double, double> bound,
@@ -74,7 +69,7 @@ public sealed class TDigestPropertyTests
     {
         var random = new Random(seed);
         var values = DigestValues.Generate(kind, n, random);
-        var digest = merge(Split(values, pieces, random), random);
+        var digest = merge(DigestPieces.Split(values, pieces, random, Compression), random);
 
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
@@ -94,55 +89,6 @@ public sealed class TDigestPropertyTests
             Assert.True(error <= bound(q),
                 $"{kind} n={n} pieces={pieces}: q={q} gave {estimate}, rank error {error:F5} > bound {bound(q):F5}");
         }
-    }
-
-    private static List<TDigest> Split(double[] values, int pieces, Random random)
-    {
-        var digests = new List<TDigest>();
-        for (var i = 0; i < pieces; i++)
-        {
-            digests.Add(new TDigest(Compression));
-        }
-
-        foreach (var value in values)
-        {
-            digests[random.Next(pieces)].Add(value);
-        }
-
-        // Pieces reach the merge in every state a pane can be in: live, compacted, restored.
-        for (var i = 0; i < digests.Count; i++)
-        {
-            switch (random.Next(3))
-            {
-                case 0:
-                    digests[i].Compact();
-                    break;
-                case 1:
-                    digests[i] = TDigest.FromBytes(digests[i].ToBytes());
-                    break;
-            }
-        }
-
-        return digests;
-    }
-
-    // Pairwise merges in random order build random merge trees, not just a left fold.
-    private static TDigest PairwiseMerges(List<TDigest> digests, Random random)
-    {
-        while (digests.Count > 1)
-        {
-            var a = random.Next(digests.Count);
-            var b = random.Next(digests.Count - 1);
-            if (b >= a)
-            {
-                b++;
-            }
-
-            digests[a].Merge(digests[b]);
-            digests.RemoveAt(b);
-        }
-
-        return digests[0];
     }
 
     private static TDigest MergeAll(List<TDigest> digests, Random _) =>

@@ -90,11 +90,15 @@ public sealed class ExactWindow(string device, long start, long end)
     /// on a centroid's share of the weight around q, S(q) = 2π·√(q(1−q))/δ, plus two ranks for
     /// interpolating between neighbouring values. The digest's own property tests see at most
     /// 0.27·S after merges; 0.5·S leaves room without letting a wrong pane through (a missing or
-    /// doubled pane moves a percentile by far more).
+    /// doubled pane moves a percentile by far more). Windows of a few values repeated many times
+    /// get the digest's bound for those (<see cref="RankOracle.RepeatedValuesBound"/>).
     /// </summary>
-    public double RankBound(double q, double compression = 100) =>
-        0.5 * RankOracle.CentroidSizeBound(q, compression) + 2.0 / Values.Count;
+    public double RankBound(double q, double compression = 100, bool repeatedValues = false) =>
+        (repeatedValues ? RankOracle.RepeatedValuesBound(q, compression) : 0.5 * RankOracle.CentroidSizeBound(q, compression)) + 2.0 / Values.Count;
 
     /// <summary>How far q lies from the ranks that <paramref name="value"/> holds among the window's values (see <see cref="RankOracle"/>).</summary>
     public double RankError(double q, double value) => RankOracle.RankError(Values.Order().ToArray(), q, value);
+
+    /// <summary>The lowest and highest exact q-quantiles of the window's values: what a row's bounds must hold.</summary>
+    public (double Lowest, double Highest) ExactAnswers(double q) => RankOracle.ExactAnswers(Values.Order().ToArray(), q);
 }

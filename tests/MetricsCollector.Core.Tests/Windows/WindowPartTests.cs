@@ -56,9 +56,15 @@ public sealed class WindowPartTests
                     Assert.Equal(all[^1], row.Max);
                     Assert.True(Math.Abs(all.Average() - row.Mean) <= 1e-9 * Math.Max(1, all.Average()));
                     Assert.Equal(parts.Count, row.Revision);
-                    foreach (var (q, value) in new[] { (0.5, row.P50), (0.9, row.P90), (0.95, row.P95), (0.99, row.P99) })
+                    var bounds = row.Bounds;
+                    foreach (var (q, value, range) in new[] { (0.5, row.P50, bounds.P50), (0.9, row.P90, bounds.P90), (0.95, row.P95, bounds.P95), (0.99, row.P99, bounds.P99) })
+                    {
                         Assert.True(RankOracle.RankError(all, q, value) <= 0.5 * RankOracle.CentroidSizeBound(q, 100) + 2.0 / all.Length,
                             $"q={q} -> {value} (n={all.Length}, {parts.Count} parts)");
+                        var (lowest, highest) = RankOracle.ExactAnswers(all, q);
+                        Assert.True(range.Low <= lowest && highest <= range.High && range.Contains(value),
+                            $"q={q}: bounds {range} of {value} miss the exact [{lowest}, {highest}] (n={all.Length}, {parts.Count} parts)");
+                    }
                 }
             }, iter: 300);
 }

@@ -28,7 +28,7 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
     }
 
     private static WindowResult Row(string device, long end, double p95, double max = 50, int revision = 1, bool final = false) =>
-        new(device, end - 60_000, end, 10, 20, p95, 99, 0, max, 30, 100, revision, final, 0);
+        new(device, end - 60_000, end, 10, 20, p95, 99, 0, max, 30, 100, revision, final, 0, PercentileBounds.Within(0, max));
 
     private IReadOnlyList<WindowResult> Ask(IActorRef topN, int n, RankBy by = RankBy.P95)
     {

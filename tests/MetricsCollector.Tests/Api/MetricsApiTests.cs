@@ -19,7 +19,8 @@ public sealed class ApiFixture : IAsyncLifetime
 
     /// <summary>The row PRODUCT.md shows, alone in its device.</summary>
     public static readonly WindowResult Documented =
-        new("device-11", T0 - 30 * Minute, T0, 49.8, 91.0, 97.1, 99.2, 0.4, 99.9, 50.2, 18000, 1, false, T0 + 5 * Minute + 123);
+        new("device-11", T0 - 30 * Minute, T0, 49.8, 91.0, 97.1, 99.2, 0.4, 99.9, 50.2, 18000, 1, false, T0 + 5 * Minute + 123,
+            new PercentileBounds(new(48.9, 50.6), new(90, 91.7), new(96.8, 97.4), new(98.9, 99.5)));
 
     /// <summary>d0..d4 in every window, d0 and d1 tied on p95; "dev é" tests an id that needs escaping in URLs.</summary>
     public static readonly IReadOnlyList<WindowResult> Rows =
@@ -28,7 +29,7 @@ public sealed class ApiFixture : IAsyncLifetime
         .. Enumerable.Range(0, Windows).SelectMany(w => new[] { "d0", "d1", "d2", "d3", "d4", "dev é" }.Select((d, i) =>
             new WindowResult(d, T0 + (w - 30) * Minute, T0 + w * Minute,
                 P50: 10 + i, P90: 60 - i, P95: i < 2 ? 80 : 80 - i * 5 + w, P99: 90 + i, Min: 1, Max: 99 - i, Mean: 40 + i * 2,
-                Count: 100 * (i + 1), Revision: 1, Final: w < 5, LastUpdated: T0 + w * Minute + 1000))),
+                Count: 100 * (i + 1), Revision: 1, Final: w < 5, LastUpdated: T0 + w * Minute + 1000, Bounds: PercentileBounds.Within(1, 99 - i)))),
     ];
 
     /// <summary>What the singleton holds: the last window.</summary>
@@ -71,7 +72,7 @@ public sealed class MetricsApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         Assert.Equal(
-            """{"deviceId":"device-11","windowStart":"2025-11-28T05:00:00.000Z","windowEnd":"2025-11-28T05:30:00.000Z","percentile95":97.1,"p50":49.8,"p90":91.0,"p99":99.2,"min":0.4,"max":99.9,"mean":50.2,"count":18000,"revision":1,"final":false,"lastUpdated":"2025-11-28T05:35:00.123Z"}""",
+            """{"deviceId":"device-11","windowStart":"2025-11-28T05:00:00.000Z","windowEnd":"2025-11-28T05:30:00.000Z","percentile95":97.1,"p50":49.8,"p90":91.0,"p99":99.2,"min":0.4,"max":99.9,"mean":50.2,"count":18000,"revision":1,"final":false,"lastUpdated":"2025-11-28T05:35:00.123Z","bounds":{"p50":[48.9,50.6],"p90":[90.0,91.7],"p95":[96.8,97.4],"p99":[98.9,99.5]}}""",
             await response.Content.ReadAsStringAsync());
     }
 

@@ -319,8 +319,12 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
             Assert.True(expected.Revision == row.Revision, $"{at}: revision {row.Revision}, expected {expected.Revision}");
             Assert.True(row.Final, at);
             Assert.Equal(expected.Start, ParseTime(row.WindowStart));
-            foreach (var (q, value) in new[] { (0.5, row.P50), (0.9, row.P90), (0.95, row.Percentile95), (0.99, row.P99) })
+            foreach (var (q, value, name) in new[] { (0.5, row.P50, "p50"), (0.9, row.P90, "p90"), (0.95, row.Percentile95, "p95"), (0.99, row.P99, "p99") })
+            {
                 Assert.True(expected.RankError(q, value) <= expected.RankBound(q), $"{at}: q={q} -> {value}, rank error {expected.RankError(q, value)}");
+                var (lowest, highest) = expected.ExactAnswers(q);
+                Assert.True(row.Bounds[name][0] <= lowest && highest <= row.Bounds[name][1], $"{at}: {name} bounds [{string.Join(", ", row.Bounds[name])}] miss the exact [{lowest}, {highest}]");
+            }
         }
     }
 
@@ -368,7 +372,8 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         long Count,
         int Revision,
         bool Final,
-        string LastUpdated);
+        string LastUpdated,
+        Dictionary<string, double[]> Bounds);
 }
 
 public sealed class SqlitePipelineEndToEndTests : PipelineEndToEndTests

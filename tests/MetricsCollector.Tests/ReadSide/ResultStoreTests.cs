@@ -26,7 +26,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
         new(device, windowEnd - 30 * Minute, windowEnd,
             P50: other ?? p95 / 2, P90: other ?? p95 - 1, P95: p95, P99: other ?? p95 + 1,
             Min: 0.5, Max: other ?? p95 + 2, Mean: other ?? p95 / 3, Count: 1000 + revision,
-            Revision: revision, Final: final, LastUpdated: windowEnd + revision * 1000);
+            Revision: revision, Final: final, LastUpdated: windowEnd + revision * 1000, Bounds: PercentileBounds.Within(0.5, other ?? p95 + 2));
 
     /// <summary>Rows as keyed producers give them: each window's one part.</summary>
     private Task<IReadOnlyList<WindowResult>> UpsertRowsAsync(
@@ -36,7 +36,8 @@ public abstract class ResultStoreTests : IAsyncLifetime
     [Fact]
     public async Task A_row_reads_back_exactly_as_written()
     {
-        var row = new WindowResult("device-11", T0 - 30 * Minute, T0, 49.8, 91.0, 97.1, 99.2, 0.4, 99.9, 50.2, 18000, 3, true, T0 + 5 * Minute + 123);
+        var row = new WindowResult("device-11", T0 - 30 * Minute, T0, 49.8, 91.0, 97.1, 99.2, 0.4, 99.9, 50.2, 18000, 3, true, T0 + 5 * Minute + 123,
+            new PercentileBounds(new(48.9, 50.6), new(90, 91.7), new(96.8, 97.4), new(98.9, 99.5)));
         await UpsertRowsAsync([row]);
 
         Assert.Equal(row, await Store.LatestAsync("device-11"));
@@ -219,6 +220,32 @@ public abstract class ResultStoreTests : IAsyncLifetime
         for (var i = 0; i < values; i++) digest.Add(random.Next(0, 10_001) / 100.0);
         var merged = TDigest.MergeAll([digest]);
         return new WindowPart(partition, WindowResult.Of(device, windowEnd - 30 * Minute, windowEnd, merged, revision, final, windowEnd + seed), merged.ToBytes());
+    }
+
+    [Fact]
+    public async Task A_database_made_before_rows_carried_bounds_gets_their_columns_and_serves_old_rows_within_min_and_max()
+    {
+        const string bounds = "p50_low, p50_high, p90_low, p90_high, p95_low, p95_high, p99_low, p99_high";
+        foreach (var table in new[] { "window_results", "window_parts" })
+        {
+            foreach (var column in bounds.Split(", "))
+            {
+                await _fixture.ExecuteAsync($"ALTER TABLE {table} DROP COLUMN {column}");
+            }
+        }
+
+        await _fixture.ExecuteAsync(
+            "INSERT INTO window_results (device_id, window_end, window_start, p50, p90, p95, p99, min, max, mean, count, revision, final, last_updated) "
+            + $"VALUES ('a', {T0}, {T0 - 30 * Minute}, 10, 20, 30, 40, 1.5, 60, 25, 100, 1, FALSE, 0)");
+
+        await Store.EnsureSchemaAsync();
+        await Store.EnsureSchemaAsync();
+
+        Assert.Equal(PercentileBounds.Within(1.5, 60), (await Store.LatestAsync("a"))!.Bounds);
+        var revised = Part("a", T0, 0, 2, false, 7);
+        await Store.UpsertAsync([revised]);
+        Assert.Equal(revised.Row, await Store.LatestAsync("a"));
+        Assert.NotEqual(PercentileBounds.Within(revised.Row.Min, revised.Row.Max), revised.Row.Bounds);
     }
 
     [Fact]

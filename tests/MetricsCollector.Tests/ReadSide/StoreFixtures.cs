@@ -17,6 +17,9 @@ public interface IStoreFixture
 
     /// <summary>Refreshes the planner's statistics, as a database in service would have them.</summary>
     Task AnalyzeAsync();
+
+    /// <summary>Runs SQL of the test's own on the store's database.</summary>
+    Task ExecuteAsync(string sql);
 }
 
 [SuppressMessage("Reliability", "CA1001", Justification = "xunit disposes fixtures through IAsyncLifetime.DisposeAsync.")]
@@ -54,7 +57,7 @@ public sealed class SqliteStoreFixture : IStoreFixture, IAsyncLifetime
         }
     }
 
-    private async Task ExecuteAsync(string sql)
+    public async Task ExecuteAsync(string sql)
     {
         await using var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync();
@@ -116,7 +119,7 @@ public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
         await ExecuteOnServerAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
     }
 
-    private async Task ExecuteAsync(string sql)
+    public async Task ExecuteAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(DatabaseConnectionString);
         await connection.OpenAsync();
