@@ -67,7 +67,7 @@ internal sealed class ProductStream
     public void Finish()
     {
         _clock.Now = _latest + (long)(Size + Lateness + Bound).TotalMilliseconds + 60_000;
-        _watermark.AdvanceIfIdle();
+        if (_watermark.IdleTarget() is { } idle) _watermark.JumpTo(idle);
         Wake();
     }
 

@@ -39,7 +39,7 @@ public sealed class RowFinalityTests
         _checkpoints.Saved[PartitionProgress.KeyOf(Settings.GroupId, Settings.Topic, partition)] =
             PartitionProgress.Beginning("cluster") with { FinalThrough = through };
 
-    private static WindowResult Row(long end, bool final) => new("d", end - 60_000, end, 1, 2, 3, 4, 0, 5, 2, 10, 1, final, 0);
+    private static WindowResult Row(long end, bool final) => new("d", end - 60_000, end, 1, 2, 3, 4, 0, 5, 2, 10, 1, final, 0, PercentileBounds.Within(0, 5));
 
     [Fact]
     public async Task A_row_is_final_only_once_every_partition_of_the_topic_stored_its_watermark_past_the_close()
