@@ -22,7 +22,7 @@ internal sealed class ConsumerLoop : IConsumerControl
 
     private abstract record Command;
 
-    private sealed record CommitRequest(TopicPartition Partition, long NextOffset, string? Metadata) : Command;
+    private sealed record CommitRequest(TopicPartition Partition, long NextOffset) : Command;
 
     private sealed record ResumeRequest(PartitionBuffer Buffer) : Command;
 
@@ -39,7 +39,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     private readonly ConcurrentQueue<Command> _commands = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<TopicPartition, PartitionBuffer> _assigned = [];
-    private readonly Dictionary<TopicPartition, (long Offset, string? Metadata)> _pendingCommits = [];
+    private readonly Dictionary<TopicPartition, long> _pendingCommits = [];
     private readonly HashSet<PartitionBuffer> _toWake = [];
     private ILoggingAdapter _log = NoLogger.Instance;
     private ISink? _sink;
@@ -88,8 +88,8 @@ internal sealed class ConsumerLoop : IConsumerControl
         }
     }
 
-    public void Commit(TopicPartition partition, long nextOffset, string? metadata = null) =>
-        _commands.Enqueue(new CommitRequest(partition, nextOffset, metadata));
+    public void Commit(TopicPartition partition, long nextOffset) =>
+        _commands.Enqueue(new CommitRequest(partition, nextOffset));
 
     public void Reopen(TopicPartition partition, long offset) => _commands.Enqueue(new ReopenRequest(partition, offset));
 
@@ -264,7 +264,7 @@ internal sealed class ConsumerLoop : IConsumerControl
                     }
                     else
                     {
-                        _pendingCommits[commit.Partition] = (commit.NextOffset, commit.Metadata);
+                        _pendingCommits[commit.Partition] = commit.NextOffset;
                     }
 
                     break;
@@ -339,14 +339,7 @@ internal sealed class ConsumerLoop : IConsumerControl
         _lastCommit = DateTime.UtcNow;
         try
         {
-            if (_pendingCommits.Values.Any(p => p.Metadata is not null))
-            {
-                OffsetMetadata.Commit(_consumer!, _pendingCommits.Select(kv => (kv.Key, kv.Value.Offset, kv.Value.Metadata)));
-            }
-            else
-            {
-                _consumer!.Commit(_pendingCommits.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value.Offset)));
-            }
+            _consumer!.Commit(_pendingCommits.Select(kv => new TopicPartitionOffset(kv.Key, kv.Value)));
 
             _pendingCommits.Clear();
         }
@@ -354,7 +347,7 @@ internal sealed class ConsumerLoop : IConsumerControl
         {
             foreach (var result in ex.Results)
             {
-                if (!result.Error.IsError && _pendingCommits.TryGetValue(result.TopicPartition, out var sent) && sent.Offset == result.Offset.Value)
+                if (!result.Error.IsError && _pendingCommits.TryGetValue(result.TopicPartition, out var sent) && sent == result.Offset.Value)
                 {
                     _pendingCommits.Remove(result.TopicPartition);
                 }
@@ -375,13 +368,9 @@ internal sealed class ConsumerLoop : IConsumerControl
         if (_settings.StartOffsets is { } provider && partitions.Count > 0)
         {
             using var cts = new CancellationTokenSource(_settings.StartOffsetsTimeout);
-            var committed = OffsetMetadata.Committed(_consumer!, partitions, _settings.StartOffsetsTimeout);
-            var assigned = partitions
-                .Select(p => committed.TryGetValue(p, out var c) ? new AssignedPartition(p, c.Offset, c.Metadata) : new AssignedPartition(p, null, null))
-                .ToList();
             try
             {
-                var task = provider(assigned, cts.Token);
+                var task = provider(partitions, cts.Token);
                 if (!task.Wait(_settings.StartOffsetsTimeout))
                 {
                     throw new TimeoutException($"The start-offsets provider did not answer within {_settings.StartOffsetsTimeout}.");

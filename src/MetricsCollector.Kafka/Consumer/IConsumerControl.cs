@@ -9,11 +9,10 @@ public interface IConsumerControl
     /// Asks for <paramref name="nextOffset"/> (the offset of the next record to read, i.e. last
     /// processed + 1) to be committed. Requests are coalesced (the latest per partition wins) and
     /// sent from the consumer thread;
-    /// a request for a partition this member no longer owns is dropped. <paramref name="metadata"/>
-    /// is stored with the offset (Kafka's commit metadata) and handed back in
-    /// <see cref="AssignedPartition.CommittedMetadata"/> to whoever is assigned the partition next.
+    /// a request for a partition this member no longer owns is dropped. Whoever is assigned the
+    /// partition next starts there, unless its <see cref="StartOffsetsProvider"/> says otherwise.
     /// </summary>
-    void Commit(TopicPartition partition, long nextOffset, string? metadata = null);
+    void Commit(TopicPartition partition, long nextOffset);
 
     /// <summary>
     /// Stops fetching, completes every substream (records not yet emitted are left for the next

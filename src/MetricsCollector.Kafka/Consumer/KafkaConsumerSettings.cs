@@ -2,16 +2,13 @@ using Confluent.Kafka;
 
 namespace MetricsCollector.Kafka.Consumer;
 
-/// <summary>A partition newly assigned to this member, with what the group last committed for it.</summary>
-public sealed record AssignedPartition(TopicPartition Partition, long? CommittedOffset, string? CommittedMetadata);
-
 /// <summary>
 /// Where newly assigned partitions start. Partitions missing from the answer start at their
 /// committed offset, or at the earliest retained offset when the group has none.
 /// Runs on the consumer thread while the group waits, so keep it short.
 /// </summary>
 public delegate Task<IReadOnlyDictionary<TopicPartition, long>> StartOffsetsProvider(
-    IReadOnlyList<AssignedPartition> partitions, CancellationToken cancellationToken);
+    IReadOnlyList<TopicPartition> partitions, CancellationToken cancellationToken);
 
 /// <summary>
 /// Runs after the partitions' substreams have completed and before the partitions are handed

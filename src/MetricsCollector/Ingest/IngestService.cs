@@ -214,10 +214,9 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task<IReadOnlyDictionary<TopicPartition, long>> LoadStartsAsync(IReadOnlyList<AssignedPartition> assigned, CancellationToken ct)
+    private async Task<IReadOnlyDictionary<TopicPartition, long>> LoadStartsAsync(IReadOnlyList<TopicPartition> partitions, CancellationToken ct)
     {
         var starts = new Dictionary<TopicPartition, long>();
-        var partitions = assigned.Select(a => a.Partition).ToList();
         foreach (var partition in partitions)
         {
             // Still running only when a failed consumer left it behind: its flush saves the

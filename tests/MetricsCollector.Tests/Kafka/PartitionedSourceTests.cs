@@ -113,7 +113,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
     }
 
     [Fact]
-    public async Task Commit_metadata_comes_back_to_the_next_owner_of_the_partition()
+    public async Task Partitions_the_start_offsets_hook_leaves_out_start_at_their_committed_offsets()
     {
         var topic = Unique("meta");
         fixture.Broker.CreateTopic(topic, 2);
@@ -122,13 +122,13 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
         var (first, _) = RunCollecting(Settings(_bootstrap, topic, group), Sys.Materializer(), seen);
         await WaitUntil(() => seen.Count == 200, Patience, "all records");
-        // After RunCollecting's own commits (offset 100, no metadata), so these are the last word.
+        // After RunCollecting's own commits (offset 100), so these are the last word.
         await Task.Delay(300);
-        first.Commit(new TopicPartition(topic, 0), 60, "watermark=1764307200000");
+        first.Commit(new TopicPartition(topic, 0), 60);
         first.Commit(new TopicPartition(topic, 1), 70);
         await first.StopAsync();
 
-        var answered = new TaskCompletionSource<IReadOnlyList<AssignedPartition>>();
+        var answered = new TaskCompletionSource<IReadOnlyList<TopicPartition>>();
         var settings = Settings(_bootstrap, topic, group) with
         {
             StartOffsets = (partitions, _) =>
@@ -139,14 +139,12 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         };
         var again = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
         var (second, _) = RunCollecting(settings, Sys.Materializer(), again);
-        var assigned = (await answered.Task.WaitAsync(Patience)).OrderBy(p => p.Partition.Partition.Value).ToList();
+        Assert.Equal(2, (await answered.Task.WaitAsync(Patience)).Count);
         await WaitUntil(() => again.Count == 70, Patience, "the records after the committed offsets");
         await second.StopAsync();
 
-        Assert.Equal(new AssignedPartition(new TopicPartition(topic, 0), 60, "watermark=1764307200000"), assigned[0]);
-        Assert.Equal(70, assigned[1].CommittedOffset);
-        Assert.True(string.IsNullOrEmpty(assigned[1].CommittedMetadata));
         Assert.Equal(60, again.Where(r => r.Partition.Value == 0).Min(r => r.Offset.Value));
+        Assert.Equal(70, again.Where(r => r.Partition.Value == 1).Min(r => r.Offset.Value));
     }
 
     [Fact]
@@ -155,7 +153,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var topic = Unique("start");
         fixture.Broker.CreateTopic(topic, 3);
         Produce(_bootstrap, topic, partitions: 3, perPartition: 50);
-        IReadOnlyList<AssignedPartition>? asked = null;
+        IReadOnlyList<TopicPartition>? asked = null;
         var settings = Settings(_bootstrap, topic, Unique("g")) with
         {
             StartOffsets = (partitions, _) =>
@@ -172,7 +170,6 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         await control.StopAsync();
 
         Assert.Equal(3, asked!.Count);
-        Assert.All(asked, p => Assert.Null(p.CommittedOffset));
         Assert.Equal(25, seen.Where(r => r.Partition.Value == 1).Min(r => r.Offset.Value));
         Assert.Equal(25, seen.Count(r => r.Partition.Value == 1));
         Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));

@@ -93,7 +93,7 @@ internal sealed class ConsumerControlStub : IConsumerControl
 
     public long? LogEnd { get; set; }
 
-    public void Commit(TopicPartition partition, long nextOffset, string? metadata = null) => Commits.Enqueue(nextOffset);
+    public void Commit(TopicPartition partition, long nextOffset) => Commits.Enqueue(nextOffset);
 
     public Task StopAsync() => Task.CompletedTask;
 
@@ -202,11 +202,14 @@ internal sealed class PartitionHarness
         Stream.ExpectMsg<StreamAck>(TimeSpan.FromSeconds(10));
     }
 
-    /// <summary>The next message to a device, acknowledged as a device would.</summary>
+    /// <summary>
+    /// The next message to a device, acknowledged as a device would. The acknowledgement comes from the
+    /// devices' probe, so the partition's direct messages to a device reach that same probe.
+    /// </summary>
     public T ToDevice<T>() where T : IFromPartition
     {
         var message = Devices.ExpectMsg<T>(TimeSpan.FromSeconds(10));
-        Actor.Tell(new DeviceAck(message.DeviceId, message.Delivery.Seq));
+        Actor.Tell(new DeviceAck(message.DeviceId, message.Delivery.Seq), Devices.Ref);
         return message;
     }
 
