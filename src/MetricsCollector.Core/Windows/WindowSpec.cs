@@ -54,6 +54,9 @@ public readonly record struct WindowSpec
     /// <summary>The smallest window end strictly greater than <paramref name="time"/>.</summary>
     public long NextEndAfter(long time) => (FloorDiv(time, Slide) + 1) * Slide;
 
+    /// <summary>The largest window end at or before <paramref name="time"/>: the latest window a watermark at <paramref name="time"/> has fired.</summary>
+    public long LatestEndAtOrBefore(long time) => FloorDiv(time, Slide) * Slide;
+
     private static long FloorDiv(long a, long b)
     {
         var q = a / b;

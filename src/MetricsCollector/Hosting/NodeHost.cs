@@ -74,7 +74,7 @@ public static class NodeHost
                 .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = ["collector"] })
                 .WithSingleton<TopNProxy>(
                     "top-n",
-                    (_, _, _) => TopNActor.Props(store, settings.Windows.Spec.Slide),
+                    (_, _, _) => TopNActor.Props(store, settings.Windows.Spec),
                     new ClusterSingletonOptions { Role = "collector" },
                     createProxyToo: true)
                 .WithActors((system, registry) =>

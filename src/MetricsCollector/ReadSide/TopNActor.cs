@@ -19,17 +19,17 @@ public sealed class TopNActor : ReceiveActor
     private const int MaxWindows = 64;
 
     private readonly IResultStore _store;
-    private readonly long _slide;
+    private readonly WindowSpec _spec;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<int, long> _watermarks = new();
     private readonly SortedDictionary<long, WindowRows> _windows = new();
     private long? _complete;
     private int? _partitions;
 
-    public TopNActor(IResultStore store, long slideMs)
+    public TopNActor(IResultStore store, WindowSpec spec)
     {
         _store = store;
-        _slide = slideMs;
+        _spec = spec;
 
         Receive<PartitionWatermark>(OnWatermark);
         Receive<TopicPartitions>(topic =>
@@ -54,8 +54,8 @@ public sealed class TopNActor : ReceiveActor
         Receive<GetTopN>(Answer);
     }
 
-    public static Props Props(IResultStore store, long slideMs) =>
-        Akka.Actor.Props.Create(() => new TopNActor(store, slideMs));
+    public static Props Props(IResultStore store, WindowSpec spec) =>
+        Akka.Actor.Props.Create(() => new TopNActor(store, spec));
 
     private void OnWatermark(PartitionWatermark report)
     {
@@ -79,8 +79,7 @@ public sealed class TopNActor : ReceiveActor
             lowest = Math.Min(lowest, watermark);
         }
         if (lowest == long.MinValue) return;
-        // The largest window end at or below every partition's watermark.
-        var end = lowest - (((lowest % _slide) + _slide) % _slide);
+        var end = _spec.LatestEndAtOrBefore(lowest);
         if (_complete == end) return;
         _complete = end;
         if (ServedEnd() is { } served)

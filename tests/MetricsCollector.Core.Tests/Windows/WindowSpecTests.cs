@@ -50,6 +50,18 @@ public sealed class WindowSpecTests
         Assert.Equal(30, ThirtyByOne.LastPaneOf(end) - ThirtyByOne.FirstPaneOf(end) + 1);
     }
 
+    [Theory]
+    [InlineData(1_764_309_000_000L, 1_764_309_000_000L)]
+    [InlineData(1_764_309_000_001L, 1_764_309_000_000L)]
+    [InlineData(1_764_309_059_999L, 1_764_309_000_000L)]
+    [InlineData(-1L, -60_000L)]
+    public void The_latest_end_at_or_before_a_time_is_the_end_just_behind_the_next(long time, long expected)
+    {
+        Assert.Equal(expected, ThirtyByOne.LatestEndAtOrBefore(time));
+        Assert.True(ThirtyByOne.IsWindowEnd(ThirtyByOne.LatestEndAtOrBefore(time)));
+        Assert.Equal(ThirtyByOne.NextEndAfter(time) - ThirtyByOne.Slide, ThirtyByOne.LatestEndAtOrBefore(time));
+    }
+
     [Fact]
     public void Far_future_times_do_not_overflow()
     {

@@ -22,7 +22,7 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
 
     private IActorRef TopN(int partitions = 2)
     {
-        var topN = Sys.ActorOf(TopNActor.Props(_store.Store, Slide));
+        var topN = Sys.ActorOf(TopNActor.Props(_store.Store, new WindowSpec(3 * Slide, Slide)));
         topN.Tell(new TopicPartitions(partitions));
         return topN;
     }
@@ -48,7 +48,7 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
     [Fact]
     public void Nothing_is_served_before_the_partition_count_is_known()
     {
-        var topN = Sys.ActorOf(TopNActor.Props(_store.Store, Slide));
+        var topN = Sys.ActorOf(TopNActor.Props(_store.Store, new WindowSpec(3 * Slide, Slide)));
         topN.Tell(new RowsPublished([Row("a", 60_000, 90)]));
         topN.Tell(new PartitionWatermark(0, 70_000));
         Assert.Empty(Ask(topN, 10));
