@@ -28,9 +28,8 @@ public abstract class SqlResultStore : IResultStore
     protected const string PartColumns = Columns + ", kafka_partition, digest";
 
     /// <summary>
-    /// The rule that makes writes idempotent and order-insensitive: a stored row changes only for a higher
-    /// revision, or for its final form at the same revision. Replays of the same row are no-ops.
-    /// <see cref="Supersedes"/> is the same rule for rows of one batch.
+    /// <see cref="NewerRevisionWins"/> in SQL, its mirror: a stored row changes only for a higher revision,
+    /// or for its final form at the same revision. Replays of the same row are no-ops.
     /// </summary>
     protected static readonly string OnConflictUpdate = UpsertRule("window_results", "device_id, window_end", Columns);
 
@@ -572,7 +571,7 @@ public abstract class SqlResultStore : IResultStore
             }
 
             var key = (row.DeviceId, row.WindowEnd, part.Partition);
-            if (!winners.TryGetValue(key, out var held) || Supersedes(row, held.Row))
+            if (!winners.TryGetValue(key, out var held) || NewerRevisionWins.Supersedes(row, held.Row))
             {
                 winners[key] = part;
             }
@@ -606,7 +605,7 @@ public abstract class SqlResultStore : IResultStore
             {
                 rows.Add(part.Row);
             }
-            else if (Supersedes(part.Row, rows[^1]))
+            else if (NewerRevisionWins.Supersedes(part.Row, rows[^1]))
             {
                 rows[^1] = part.Row;
             }
@@ -660,10 +659,6 @@ public abstract class SqlResultStore : IResultStore
 
         return merged;
     }
-
-    private static bool Supersedes(WindowResult candidate, WindowResult held) =>
-        candidate.Revision > held.Revision
-        || (candidate.Revision == held.Revision && candidate.Final && !held.Final);
 
     /// <summary>
     /// SQLite stores NaN as NULL and PostgreSQL keeps it, so a non-finite figure would read back differently

@@ -131,8 +131,7 @@ public sealed class TopNActor : ReceiveActor
 
         public void Put(WindowResult row)
         {
-            if (_rows.TryGetValue(row.DeviceId, out var seen)
-                && (seen.Revision > row.Revision || (seen.Revision == row.Revision && (seen.Final || !row.Final)))) return;
+            if (_rows.TryGetValue(row.DeviceId, out var seen) && !NewerRevisionWins.Supersedes(row, seen)) return;
             _rows[row.DeviceId] = row;
             _ranked.Clear();
         }

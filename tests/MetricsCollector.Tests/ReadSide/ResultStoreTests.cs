@@ -56,6 +56,31 @@ public abstract class ResultStoreTests : IAsyncLifetime
         Assert.Equal(rows[2], await Store.LatestAsync("b"));
     }
 
+    /// <summary>The SQL upsert is a mirror of <see cref="NewerRevisionWins"/>: both give the same winner in every case, in separate writes and in one.</summary>
+    [Fact]
+    public async Task The_stored_row_is_the_one_the_newer_revision_rule_picks()
+    {
+        var cases = (from heldRevision in new[] { 1, 2 }
+                     from heldFinal in new[] { false, true }
+                     from revision in new[] { 1, 2 }
+                     from final in new[] { false, true }
+                     select (heldRevision, heldFinal, revision, final)).ToList();
+        for (var i = 0; i < cases.Count; i++)
+        {
+            var (heldRevision, heldFinal, revision, final) = cases[i];
+            var held = Row($"apart-{i}", T0, p95: 10, revision: heldRevision, final: heldFinal);
+            var candidate = Row($"apart-{i}", T0, p95: 20, revision: revision, final: final);
+            await UpsertRowsAsync([held]);
+            await UpsertRowsAsync([candidate]);
+            var expected = NewerRevisionWins.Supersedes(candidate, held) ? candidate : held;
+            Assert.Equal(expected, await Store.LatestAsync(held.DeviceId));
+
+            var together = (Held: held with { DeviceId = $"together-{i}" }, Candidate: candidate with { DeviceId = $"together-{i}" });
+            await UpsertRowsAsync([together.Held, together.Candidate]);
+            Assert.Equal(expected with { DeviceId = $"together-{i}" }, await Store.LatestAsync($"together-{i}"));
+        }
+    }
+
     [Fact]
     public async Task An_older_revision_never_replaces_a_newer_one()
     {
