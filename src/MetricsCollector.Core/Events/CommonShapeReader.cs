@@ -158,7 +158,7 @@ internal static class CommonShapeReader
     // ASCII without control characters, so bytes are scalar values and the length test is direct.
     private static bool TryReadDeviceId(ReadOnlySpan<byte> json, scoped ref int i, out ReadOnlySpan<byte> deviceId) =>
         TryReadPlainString(json, ref i, PlainDeviceIdBytes, out deviceId)
-        && deviceId.Length is > 0 and <= EventDecoder.MaxDeviceIdLength;
+        && deviceId.Length is > 0 and <= DeviceIdRule.MaxLength;
 
     private static bool TryReadTimestamp(ReadOnlySpan<byte> json, scoped ref int i, out long timestamp)
     {

@@ -37,16 +37,11 @@ public sealed class EventDecoder
     /// <summary>The default maximum record value size, in bytes.</summary>
     public const int DefaultMaxRecordBytes = 4096;
 
-    /// <summary>The most Unicode scalar values a device id may hold.</summary>
-    public const int MaxDeviceIdLength = 128;
-
     /// <summary>The latest valid timestamp: 9999-12-31T23:59:59.999Z in epoch milliseconds.</summary>
     public const long MaxTimestamp = 253_402_300_799_999;
 
-    // UTF-8 takes at most 4 bytes per scalar; JSON escapes at most 12 (a \uXXXX\uXXXX pair). Past
-    // these lengths an id is too long without looking at it.
-    private const int MaxDeviceIdUtf8Bytes = MaxDeviceIdLength * 4;
-    private const int MaxDeviceIdEscapedBytes = MaxDeviceIdLength * 12;
+    // JSON escapes a scalar in at most 12 bytes (a \uXXXX\uXXXX pair): past this an id is too long without looking at it.
+    private const int MaxDeviceIdEscapedBytes = DeviceIdRule.MaxLength * 12;
 
     private readonly DeviceIdPool _pool;
 
@@ -208,7 +203,7 @@ public sealed class EventDecoder
         if (!reader.ValueIsEscaped)
         {
             bytes = reader.ValueSpan;
-            return IsValidDeviceId(bytes) ? RejectReason.None : RejectReason.DeviceIdInvalid;
+            return DeviceIdRule.IsValid(bytes) ? RejectReason.None : RejectReason.DeviceIdInvalid;
         }
 
         escapedStart = checked((int)reader.TokenStartIndex);
@@ -218,7 +213,7 @@ public sealed class EventDecoder
         }
 
         Span<byte> buffer = stackalloc byte[reader.ValueSpan.Length];
-        return TryUnescape(ref reader, buffer, out int length) && IsValidDeviceId(buffer[..length])
+        return TryUnescape(ref reader, buffer, out int length) && DeviceIdRule.IsValid(buffer[..length])
             ? RejectReason.None
             : RejectReason.DeviceIdInvalid;
     }
@@ -247,37 +242,6 @@ public sealed class EventDecoder
             length = 0;
             return false;
         }
-    }
-
-    // The bytes are valid UTF-8 here, so every byte that is not a continuation byte (10xxxxxx)
-    // starts one scalar value.
-    private static bool IsValidDeviceId(ReadOnlySpan<byte> utf8)
-    {
-        if (utf8.IsEmpty || utf8.Length > MaxDeviceIdUtf8Bytes)
-        {
-            return false;
-        }
-
-        int scalars = 0;
-        for (int i = 0; i < utf8.Length; i++)
-        {
-            byte b = utf8[i];
-            bool c0OrDelete = b < 0x20 || b == 0x7F;
-
-            // U+0080–U+009F encode as C2 80 to C2 9F.
-            bool c1 = b == 0xC2 && utf8[i + 1] < 0xA0;
-            if (c0OrDelete || c1)
-            {
-                return false;
-            }
-
-            if ((b & 0xC0) != 0x80)
-            {
-                scalars++;
-            }
-        }
-
-        return scalars <= MaxDeviceIdLength;
     }
 
     // JSON numbers are never escaped, so the raw bytes show how the timestamp was written.

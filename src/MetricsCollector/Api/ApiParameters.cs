@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Globalization;
-using System.Text;
 using MetricsCollector.Core.Events;
 using MetricsCollector.Core.Windows;
 using MetricsCollector.ReadSide;
@@ -33,29 +31,8 @@ internal static class ApiParameters
             ? null
             : Bad($"n must be an integer from 1 to {MaxN}, got '{text}'.");
 
-    /// <summary>
-    /// The input's deviceId rule (<see cref="EventDecoder"/>), so any id the pipeline accepts can be asked for:
-    /// 1 to 128 Unicode scalar values (an emoji is one), no control character, no unpaired surrogate.
-    /// </summary>
-    public static IResult? DeviceId(string deviceId)
-    {
-        var rest = deviceId.AsSpan();
-        var scalars = 0;
-        while (!rest.IsEmpty)
-        {
-            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || Rune.IsControl(rune))
-            {
-                return Bad("deviceId must not contain control characters or unpaired surrogates.");
-            }
-
-            scalars++;
-            rest = rest[used..];
-        }
-
-        return scalars is 0 or > EventDecoder.MaxDeviceIdLength
-            ? Bad($"deviceId must have 1 to {EventDecoder.MaxDeviceIdLength} characters, got {scalars}.")
-            : null;
-    }
+    /// <summary>The input's device-id rule (<see cref="DeviceIdRule"/>), so any id the pipeline accepts can be asked for.</summary>
+    public static IResult? DeviceId(string deviceId) => DeviceIdRule.Problem(deviceId) is { } problem ? Bad(problem) : null;
 
     public static IResult? By(HttpRequest request, out RankBy by)
     {

@@ -166,7 +166,7 @@ public class CommonShapeReaderTests
                 Gen.Double[0, 100],
                 Gen.Int[0, 6],
                 Gen.Long[0, EventDecoder.MaxTimestamp],
-                Gen.Char[' ', '~'].Where(c => c is not '"' and not '\\').Array[1, EventDecoder.MaxDeviceIdLength],
+                Gen.Char[' ', '~'].Where(c => c is not '"' and not '\\').Array[1, DeviceIdRule.MaxLength],
                 (cpu, decimals, timestamp, id) => Event(
                     JsonSerializer.Serialize(new string(id), Relaxed),
                     timestamp.ToString(CultureInfo.InvariantCulture),

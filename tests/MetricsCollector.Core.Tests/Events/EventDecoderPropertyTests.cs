@@ -16,7 +16,7 @@ public class EventDecoderPropertyTests
             (4, Gen.Int[0x20, 0x7E]),
             (1, Gen.Int[0xA0, 0xD7FF]),
             (1, Gen.Int[0xE000, 0x10FFFF]))
-        .Array[1, EventDecoder.MaxDeviceIdLength]
+        .Array[1, DeviceIdRule.MaxLength]
         .Select(scalars => string.Concat(scalars.Select(s => new Rune(s).ToString())));
 
     private static readonly Gen<double> GenCpuUsage = Gen.Frequency(
