@@ -142,22 +142,3 @@ internal sealed class StoreSchemaService(IResultStore store) : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
-
-/// <summary>The API's view of the top-N singleton, through its proxy.</summary>
-internal sealed class TopNClient(ActorRegistry registry, CollectorSettings settings) : ILatestTopN
-{
-    public async Task<IReadOnlyList<Core.Windows.WindowResult>> TopAsync(int n, Core.Windows.RankBy by, CancellationToken ct)
-    {
-        var proxy = await registry.GetAsync<TopNProxy>(ct);
-        try
-        {
-            var answer = await proxy.Ask<TopNAnswer>(new GetTopN(n, by), settings.TopNTimeout, ct);
-            return answer.Rows;
-        }
-        catch (AskTimeoutException e)
-        {
-            // The API answers 503 for a TimeoutException: the singleton is moving or its node is down.
-            throw new TimeoutException($"the top-N singleton did not answer within {settings.TopNTimeout.TotalSeconds:0.###} s", e);
-        }
-    }
-}

@@ -419,7 +419,5 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private string KeyOf(TopicPartition partition) => PartitionProgress.KeyOf(_settings.GroupId, partition.Topic, partition.Partition.Value);
 }
 
-/// <summary>Registry keys for the device shard region and the top-N singleton proxy.</summary>
+/// <summary>Registry key for the device shard region.</summary>
 public sealed class DeviceRegion;
-
-public sealed class TopNProxy;

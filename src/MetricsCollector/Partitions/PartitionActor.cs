@@ -6,6 +6,7 @@ using MetricsCollector.Core.Partitions;
 using MetricsCollector.Core.Time;
 using MetricsCollector.Devices;
 using MetricsCollector.Observability;
+using MetricsCollector.ReadSide;
 
 namespace MetricsCollector.Partitions;
 

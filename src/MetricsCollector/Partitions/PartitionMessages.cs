@@ -17,6 +17,3 @@ public sealed class StreamCompleted
 }
 
 public sealed record StreamFailed(Exception Cause);
-
-/// <summary>Partition → top-N singleton: the partition's watermark, so that it knows which windows fired everywhere.</summary>
-public sealed record PartitionWatermark(int Partition, long Watermark);

@@ -122,6 +122,3 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     private sealed record WriteFailed(List<(StoreRows Request, IActorRef Device)> Batch, Exception Cause);
 }
-
-/// <summary>Rows now in the store, for the top-N singleton.</summary>
-public sealed record RowsPublished(IReadOnlyList<WindowResult> Rows);

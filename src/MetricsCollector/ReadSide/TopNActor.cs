@@ -150,10 +150,3 @@ public sealed class TopNActor : ReceiveActor
         }
     }
 }
-
-public sealed record GetTopN(int N, RankBy By);
-
-/// <summary>Node → top-N singleton: the input topic's partition count as the broker reports it.</summary>
-public sealed record TopicPartitions(int Count);
-
-public sealed record TopNAnswer(IReadOnlyList<WindowResult> Rows);
