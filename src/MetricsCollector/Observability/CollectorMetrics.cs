@@ -35,7 +35,7 @@ public sealed class CollectorMetrics : IDisposable
     private long _windowsFired;
     private long _rowsWritten;
     private long _snapshots;
-    private readonly long[] _busyTicks = new long[Enum.GetValues<BusyActor>().Length];
+    private readonly long[] _busyNanoseconds = new long[Enum.GetValues<BusyActor>().Length];
     private long _snapshotBytes;
     private long _snapshotFailures;
     private long _storeFailures;
@@ -75,8 +75,10 @@ public sealed class CollectorMetrics : IDisposable
         Counter("mc_snapshots", "Device snapshots saved.", () => Snapshots);
         Counter("mc_snapshot_bytes", "Bytes of device snapshots saved.", () => SnapshotBytes);
         Counter("mc_snapshot_failures", "Device snapshots that failed (retried).", () => Interlocked.Read(ref _snapshotFailures));
-        _meter.CreateObservableCounter("mc_actor_busy", BusyByActor, unit: "s",
-            description: "Time the node's actors spent handling messages, by kind of actor: where its CPU goes, stage by stage.");
+        _meter.CreateObservableCounter("mc_actor_cpu", BusyByActor, unit: "s",
+            description: ThreadCpu.Measured
+                ? "CPU time the node's actors spent handling messages, by kind of actor: where its CPU goes, stage by stage."
+                : "Wall time the node's actors spent handling messages, by kind of actor (this platform has no thread CPU clock).");
 
         _fireToStoreSeconds = _meter.CreateHistogram(
             "mc_fire_to_store", "s", "Delay from a window firing (its first row computed) to that row being stored.",
@@ -137,13 +139,13 @@ public sealed class CollectorMetrics : IDisposable
     public long LogsReplaced => Interlocked.Read(ref _logsReplaced);
     public void AddSnapshotFailure() => Interlocked.Increment(ref _snapshotFailures);
 
-    /// <summary>Times the handling of one message until the returned value is disposed: <c>using var _ = metrics.Time(...)</c>.</summary>
+    /// <summary>Charges the CPU of handling one message until the returned value is disposed: <c>using var _ = metrics.Time(...)</c>.</summary>
     public BusyTime Time(BusyActor actor) => new(this, actor);
 
-    internal void AddBusy(BusyActor actor, long stopwatchTicks) => Interlocked.Add(ref _busyTicks[(int)actor], stopwatchTicks);
+    internal void AddBusy(BusyActor actor, long nanoseconds) => Interlocked.Add(ref _busyNanoseconds[(int)actor], nanoseconds);
 
-    /// <summary>How long actors of one kind have spent handling messages so far.</summary>
-    public TimeSpan Busy(BusyActor actor) => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks[(int)actor]));
+    /// <summary>The CPU time actors of one kind have spent handling messages so far.</summary>
+    public TimeSpan Busy(BusyActor actor) => TimeSpan.FromTicks(Interlocked.Read(ref _busyNanoseconds[(int)actor]) / 100);
 
     private IEnumerable<Measurement<double>> BusyByActor() =>
         Enum.GetValues<BusyActor>().Select(a => new Measurement<double>(Busy(a).TotalSeconds, new KeyValuePair<string, object?>("actor", a.ToString().ToLowerInvariant()))).ToList();
@@ -248,9 +250,9 @@ public sealed class CollectorMetrics : IDisposable
 /// <summary>One message's handling being timed (<see cref="CollectorMetrics.Time"/>); a struct, so timing allocates nothing.</summary>
 public readonly struct BusyTime(CollectorMetrics metrics, BusyActor actor) : IDisposable
 {
-    private readonly long _began = System.Diagnostics.Stopwatch.GetTimestamp();
+    private readonly long _began = ThreadCpu.Now();
 
-    public void Dispose() => metrics.AddBusy(actor, System.Diagnostics.Stopwatch.GetTimestamp() - _began);
+    public void Dispose() => metrics.AddBusy(actor, ThreadCpu.Now() - _began);
 }
 
 /// <summary>The kinds of actor whose message handling <see cref="CollectorMetrics.Time"/> times.</summary>

@@ -38,6 +38,10 @@ public sealed partial class MetricsEndpointTests(ObservedNode observed)
         Assert.Equal(Enumerable.Range(0, 10).ToHashSet(), lags.Select(m => int.Parse(m.Groups[1].Value)).ToHashSet());
         Assert.Matches(@"(?m)^mc_records_behind(\{\})? \d+$", text);
         Assert.Matches(@"(?m)^mc_cluster_members\{status=""Up""\} 1$", text);
+        // Where the CPU goes, by kind of actor: the node handled records, so partitions and devices used some.
+        Assert.Equal("counter", families.GetValueOrDefault("mc_actor_cpu_seconds_total"));
+        foreach (var actor in new[] { "partition", "device" })
+            Assert.Matches($@"(?m)^mc_actor_cpu_seconds_total\{{actor=""{actor}""\}} (0\.0*[1-9]|[1-9])[0-9.eE+-]*$", text);
 
         Assert.Contains(families.Keys, f => f.StartsWith("dotnet_gc_", StringComparison.Ordinal));
         Assert.Contains("dotnet_process_memory_working_set_bytes", families.Keys);
