@@ -44,6 +44,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly RecordJudge _judge;
     private readonly CommitTracker _tracker;
     private readonly DeviceOutbox _outbox = new();
+    private readonly DeviceRoutes _routes = new();
     private readonly Dictionary<string, List<PartitionEvent>> _runs = new();
     private readonly Queue<WatermarkJump> _replayJumps;
     private SideOutputs? _sides;
@@ -242,6 +243,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(OnRecords);
         Receive<DeviceAck>(OnDeviceAck);
         Receive<DeviceGap>(OnDeviceGap);
+        Receive<Terminated>(OnDeviceStopped);
         Receive<WakeMeAt>(OnWakeMeAt);
         Receive<Covered>(OnCovered);
         Receive<DeviceLostState>(OnDeviceLostState);
@@ -391,8 +393,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     {
         var stamped = _outbox.Stamp(device, message, Now);
         _tracker.Sent(device, stamped.Delivery.Seq, position, closesAbove);
-        _context.Devices.Tell(stamped);
+        Deliver(stamped);
     }
+
+    /// <summary>Straight to the device where its address is known, else through the shard region (which starts it).</summary>
+    private void Deliver(IFromPartition message) => (_routes.Of(message.DeviceId) ?? _context.Devices).Tell(message);
 
     private long Now => _context.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -400,6 +405,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void OnDeviceAck(DeviceAck ack)
     {
+        if (_routes.Learn(ack.DeviceId, Sender)) Context.Watch(Sender);
         _outbox.Ack(ack.DeviceId, ack.Seq, Now);
         TryAck();
     }
@@ -408,7 +414,18 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     {
         var again = _outbox.AfterGap(gap.DeviceId, Now, minInterval: 1_000);
         if (again.Count > 0) _log.Info("Partition {0}: device {1} missed a message; sending its {2} unacknowledged again", Partition, gap.DeviceId, again.Count);
-        foreach (var message in again) _context.Devices.Tell(message);
+        foreach (var message in again) Deliver(message);
+    }
+
+    /// <summary>
+    /// A device stopped (passivated, handed off, failed to recover): what it had not acknowledged may have
+    /// reached it too late, so it goes again, through the region, which starts the device anew.
+    /// </summary>
+    private void OnDeviceStopped(Terminated stopped)
+    {
+        // Handing over: the shard may be on its way to the next owner, which reads from the last commit itself.
+        if (_routes.Forget(stopped.ActorRef) is not { } device || _completed) return;
+        foreach (var message in _outbox.AfterGap(device, Now, minInterval: 0)) Deliver(message);
     }
 
     private void ResendOverdue()
@@ -416,7 +433,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         var again = _outbox.Overdue(Now, (long)_context.ResendAfter.TotalMilliseconds);
         if (again.Count == 0) return;
         _log.Info("Partition {0}: sending {1} unacknowledged messages to {2} devices again", Partition, again.Count, again.Select(m => m.DeviceId).Distinct().Count());
-        foreach (var message in again) _context.Devices.Tell(message);
+        foreach (var message in again) Deliver(message);
     }
 
     private void OnWakeMeAt(WakeMeAt wake)

@@ -246,4 +246,25 @@ public sealed class PartitionActorTests : TestKit
         Assert.False(end.ReadAgain);
         Assert.Equal(1, end.Committed);
     }
+
+    [Fact]
+    public void Messages_go_straight_to_a_device_that_acknowledged_and_through_the_region_again_once_it_stops()
+    {
+        var h = new PartitionHarness(this);
+        h.Start();
+        var device = CreateTestProbe();
+        h.FeedAndAck(Events("d", (0, T0)));
+        var first = h.Devices.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
+        h.Actor.Tell(new DeviceAck("d", first.Delivery.Seq), device.Ref);
+
+        h.FeedAndAck(Events("d", (1, T0 + 1)));
+        var second = device.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
+        h.Devices.ExpectNoMsg(Quiet);
+
+        // Passivated or handed off before it acknowledged the second: the region starts it again and gets it.
+        Sys.Stop(device.Ref);
+        var again = h.Devices.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
+        Assert.Equal(second.Delivery.Seq, again.Delivery.Seq);
+        Assert.Equal(second.Events, again.Events);
+    }
 }
