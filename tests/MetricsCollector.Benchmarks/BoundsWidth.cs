@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
@@ -22,12 +23,21 @@ internal static class BoundsWidth
 {
     private static readonly (string Name, double Q)[] Percentiles = [("p50", 0.50), ("p95", 0.95), ("p99", 0.99)];
 
-    public static int Run(string[] args)
+    public static Command Command()
     {
-        var devices = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
-        var minutes = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 90;
-        var perSecond = args.Length > 3 ? double.Parse(args[3], CultureInfo.InvariantCulture) : 1;
+        var devices = Arguments.Positive("devices", 100, "Devices of the generated stream.");
+        var minutes = Arguments.Positive("minutes", 90.0, "Minutes of event time.");
+        var perSecond = Arguments.Positive("per-second", 1.0, "Events per second per device.");
+        var command = new Command("bounds", "How wide the rows' percentile bounds are, checked against the exact oracle: exits 1 if a row's bounds miss the exact percentile.")
+        {
+            devices, minutes, perSecond,
+        };
+        command.SetAction(parse => Run(parse.GetValue(devices), parse.GetValue(minutes), parse.GetValue(perSecond)));
+        return command;
+    }
 
+    private static int Run(int devices, double minutes, double perSecond)
+    {
         var rows = Feed(devices, TimeSpan.FromMinutes(minutes), perSecond, out var oracle)
             .Where(r => r.WindowStart >= ProductStream.Start.ToUnixTimeMilliseconds() && r.WindowEnd <= ProductStream.Start.AddMinutes(minutes).ToUnixTimeMilliseconds())
             .ToList();

@@ -1,5 +1,7 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using MetricsCollector.Benchmarks;
 using MetricsCollector.Kafka;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Tests.Support.Processes;
@@ -22,9 +24,25 @@ internal static class ClusterBenchmark
 {
     private const int Devices = 2_000;
 
-    public static async Task<int> RecoveryAsync(string[] args)
+    public static Command RecoveryCommand()
     {
-        var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        var runs = Arguments.Positive("runs", 5, "Kills, one per run.");
+        var command = new Command("cluster-recovery", "Three node processes; each run kills one with SIGKILL and times until its partitions consume again on a survivor.") { runs };
+        command.SetAction((parse, _) => RecoveryAsync(parse.GetValue(runs)));
+        return command;
+    }
+
+    public static Command ThroughputCommand()
+    {
+        var records = Arguments.Positive("records", 300_000, "Records of the backlog each cluster consumes.");
+        var sizes = Arguments.CommaSeparated("sizes", [1, 2, 3], "Cluster sizes, in node processes.");
+        var command = new Command("cluster-throughput", "Events applied per second by clusters of node processes, one size after the other.") { records, sizes };
+        command.SetAction((parse, _) => ThroughputAsync(parse.GetValue(records), parse.GetValue(sizes)!));
+        return command;
+    }
+
+    private static async Task<int> RecoveryAsync(int runs)
+    {
         await using var setup = await Setup.StartAsync();
         // The product's snapshot settings (every 15 s), not the tests' 500 ms: two thousand devices
         // snapshotting twice a second would load the two cores far beyond what a deployment sees.
@@ -55,10 +73,8 @@ internal static class ClusterBenchmark
         return 0;
     }
 
-    public static async Task<int> ThroughputAsync(string[] args)
+    private static async Task<int> ThroughputAsync(int records, int[] sizes)
     {
-        var records = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 300_000;
-        var sizes = args.Length > 2 ? args[2].Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)) : [1, 2, 3];
         Console.WriteLine($"| nodes | records | valid events | seconds | events applied/s |");
         Console.WriteLine("|---:|---:|---:|---:|---:|");
         foreach (var nodes in sizes)

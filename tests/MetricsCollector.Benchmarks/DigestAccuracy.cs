@@ -1,4 +1,5 @@
 using MetricsCollector.Testing;
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using MetricsCollector.Core.Digests;
@@ -16,6 +17,13 @@ public static class DigestAccuracy
     private const int N = 1_000_000;
     private const int Panes = 30;
     private static readonly double[] Quantiles = [0.5, 0.9, 0.95, 0.99, 0.999];
+
+    public static Command Command()
+    {
+        var command = new Command("accuracy", "The t-digest's rank error against the exact data, as a markdown table.");
+        command.SetAction(_ => Run(Console.Out));
+        return command;
+    }
 
     public static void Run(TextWriter output)
     {

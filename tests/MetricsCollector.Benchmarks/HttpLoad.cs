@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -25,9 +26,24 @@ internal static class HttpLoad
     private const long Minute = 60_000;
     private const long FirstWindowEnd = 1_764_307_800_000; // 2025-11-28T05:30:00Z
 
-    public static async Task<int> RunAsync(string[] args)
+    public static Command Command()
     {
-        var options = Options.Parse(args);
+        var rate = Arguments.PositiveOption("--rate", 2000, "Requests per second, open loop.");
+        var seconds = Arguments.PositiveOption("--seconds", 20, "Seconds measured.");
+        var warmup = Arguments.PositiveOption("--warmup", 5, "Seconds of load before measuring, not counted.");
+        var devices = Arguments.PositiveOption("--devices", 10_000, "Devices seeded in the store.");
+        var windows = Arguments.PositiveOption("--windows", 30, "Windows seeded per device, a minute apart.");
+        var command = new Command("http-load", "The REST API under the product's open-loop `load api`, in process, on a seeded SQLite store.")
+        {
+            rate, seconds, warmup, devices, windows,
+        };
+        command.SetAction((parse, _) => RunAsync(new Options(
+            parse.GetValue(rate), parse.GetValue(seconds), parse.GetValue(warmup), parse.GetValue(devices), parse.GetValue(windows))));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(Options options)
+    {
         var path = Path.Combine(Path.GetTempPath(), $"mc-http-load-{Environment.ProcessId}.db");
         try
         {
@@ -143,26 +159,5 @@ internal static class HttpLoad
             Task.FromResult<IReadOnlyList<WindowResult>>(ranked[by][..Math.Min(n, ranked[by].Length)]);
     }
 
-    private sealed record Options(int Rate, int Seconds, int WarmupSeconds, int Devices, int Windows)
-    {
-        public static Options Parse(string[] args)
-        {
-            var values = new Dictionary<string, int>
-            {
-                ["--rate"] = 2000, ["--seconds"] = 20, ["--warmup"] = 5, ["--devices"] = 10_000, ["--windows"] = 30,
-            };
-            for (var i = 0; i < args.Length; i += 2)
-            {
-                if (i + 1 == args.Length || !values.ContainsKey(args[i])
-                    || !int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var value) || value <= 0)
-                {
-                    throw new ArgumentException($"usage: http-load [{string.Join(" N] [", values.Keys)} N]; got '{string.Join(' ', args)}'");
-                }
-
-                values[args[i]] = value;
-            }
-
-            return new Options(values["--rate"], values["--seconds"], values["--warmup"], values["--devices"], values["--windows"]);
-        }
-    }
+    private sealed record Options(int Rate, int Seconds, int WarmupSeconds, int Devices, int Windows);
 }

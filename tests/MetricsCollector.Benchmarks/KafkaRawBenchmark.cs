@@ -1,9 +1,10 @@
+using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Confluent.Kafka;
+using MetricsCollector.Benchmarks;
 using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Consumer;
 using MetricsCollector.Kafka.Generation;
@@ -14,10 +15,20 @@ using MetricsCollector.Kafka.Generation;
 /// </summary>
 internal static class KafkaRawBenchmark
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static Command Command()
     {
-        var records = args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 2_000_000;
-        var partitions = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10;
+        var records = Arguments.Positive("records", 2_000_000L, "Records produced, then consumed.");
+        var partitions = Arguments.Positive("partitions", 10, "Partitions of the topic.");
+        var command = new Command("kafka-raw", "Produce and consume rates against the embedded broker: the raw Confluent consumer and the partitioned source.")
+        {
+            records, partitions,
+        };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(long records, int partitions)
+    {
         const string topic = ProductTopics.Input;
 
         using var broker = EmbeddedKafka.Start();

@@ -1,5 +1,5 @@
+using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 
 namespace MetricsCollector.Benchmarks;
 
@@ -14,13 +14,17 @@ namespace MetricsCollector.Benchmarks;
 /// </summary>
 internal static class MemoryBenchmark
 {
-    public static int Run(string[] args)
+    public static Command Command()
     {
-        var deviceCounts = args.Length > 1
-            ? args[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
-            : [1_000, 10_000];
-        var minutes = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 45;
+        var devices = Arguments.CommaSeparated("devices", [1_000, 10_000], "Active devices, one measurement for each count.");
+        var minutes = Arguments.Positive("minutes", 45.0, "Minutes of event time fed to the devices.");
+        var command = new Command("memory", "Retained heap and snapshot size per active device.") { devices, minutes };
+        command.SetAction(parse => Run(parse.GetValue(devices)!, parse.GetValue(minutes)));
+        return command;
+    }
 
+    private static int Run(int[] deviceCounts, double minutes)
+    {
         Console.WriteLine($"30m/1m windows, bound and lateness 5 min, 1 event/s per device for {minutes:0.#} min of event time");
         Console.WriteLine();
         Console.WriteLine("| devices | events | panes/device | bytes/device (retained heap) | bytes/snapshot | feed s |");

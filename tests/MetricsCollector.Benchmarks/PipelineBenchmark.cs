@@ -1,7 +1,9 @@
 using System.Collections;
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
+using MetricsCollector.Benchmarks;
 using MetricsCollector.Configuration;
 using MetricsCollector.Hosting;
 using MetricsCollector.Kafka;
@@ -22,13 +24,23 @@ internal static class PipelineBenchmark
 {
     private const double WarmUp = 0.1;
 
-    public static async Task<int> RunAsync(string[] args)
+    public static Command Command()
     {
-        var positional = args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal)).ToList();
-        var records = positional.Count > 0 ? long.Parse(positional[0], CultureInfo.InvariantCulture) : 1_000_000;
-        var partitions = positional.Count > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 10;
-        var store = Option(args, "--store") ?? "sqlite";
-        var passes = int.Parse(Option(args, "--passes") ?? "3", CultureInfo.InvariantCulture);
+        var records = Arguments.Positive("records", 1_000_000L, "Records produced as the backlog.");
+        var partitions = Arguments.Positive("partitions", 10, "Partitions of the input topic.");
+        var store = new Option<string>("--store") { Description = "The node's store; postgresql takes the server MC_TEST_PG names.", DefaultValueFactory = _ => "sqlite" }
+            .AcceptOnlyFromAmong("sqlite", "postgresql");
+        var passes = Arguments.PositiveOption("--passes", 3, "Raw consumer passes; their median is the yardstick.");
+        var command = new Command("pipeline", "A whole node consuming a backlog, against the raw Confluent consumer on the same broker and records.")
+        {
+            records, partitions, store, passes,
+        };
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(long records, int partitions, string store, int passes)
+    {
         var dir = Directory.CreateTempSubdirectory("mc-pipeline-").FullName;
         var database = $"mc_pipeline_{Guid.NewGuid():N}";
         try
@@ -177,12 +189,6 @@ internal static class PipelineBenchmark
             }
             return threads;
         }
-    }
-
-    private static string? Option(string[] args, string name)
-    {
-        var at = Array.IndexOf(args, name);
-        return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
     }
 
     private static string AdminConnection() =>

@@ -1,38 +1,36 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using BenchmarkDotNet.Running;
 using MetricsCollector.Benchmarks;
 
-// `dotnet run -c Release --project tests/MetricsCollector.Benchmarks -- --filter '*'` runs every benchmark.
-// The commands below are measurements that are not BenchmarkDotNet timings.
-switch (args.FirstOrDefault())
+var root = new RootCommand("""
+    MetricsCollector's measurements (docs/benchmarks.md). The commands are measurements that are not
+    BenchmarkDotNet timings. Without a command, the arguments go to BenchmarkDotNet's switcher:
+    `--filter '*'` runs every benchmark, `--list flat` lists them (its options:
+    https://benchmarkdotnet.org/articles/guides/console-args.html).
+    """)
 {
-    case "accuracy":
-        // The t-digest rank-error table.
-        DigestAccuracy.Run(Console.Out);
-        return 0;
-    case "bounds":
-        // How wide the rows' percentile bounds are, checked against the exact oracle (docs/benchmarks.md).
-        return BoundsWidth.Run(args);
-    case "memory":
-        // Retained heap and snapshot size per active device (docs/benchmarks.md).
-        return MemoryBenchmark.Run(args);
-    case "kafka-raw":
-        return await KafkaRawBenchmark.RunAsync(args);
-    case "pipeline":
-        // A whole node against the raw consumer on the same broker (docs/benchmarks.md).
-        return await PipelineBenchmark.RunAsync(args);
-    case "cluster-recovery":
-        // kill -9 of a node until its partitions consume again on a survivor (docs/benchmarks.md).
-        return await ClusterBenchmark.RecoveryAsync(args);
-    case "cluster-throughput":
-        // Events applied per second with 1, 2 and 3 node processes (docs/benchmarks.md).
-        return await ClusterBenchmark.ThroughputAsync(args);
-    case "http-load":
-        // The REST API under an open-loop load (docs/benchmarks.md).
-        return await HttpLoad.RunAsync(args[1..]);
+    DigestAccuracy.Command(),
+    BoundsWidth.Command(),
+    MemoryBenchmark.Command(),
+    KafkaRawBenchmark.Command(),
+    PipelineBenchmark.Command(),
+    ClusterBenchmark.RecoveryCommand(),
+    ClusterBenchmark.ThroughputCommand(),
+    HttpLoad.Command(),
+};
+// BenchmarkDotNet's options (--filter, --job, --list ...) are its own: a line that names none of the
+// commands, and does not ask for help, goes to its switcher as it came.
+var parse = root.Parse(args);
+if (parse.CommandResult.Command == root && parse.Action is null or ParseErrorAction)
+{
+    // CS0436: the referenced node executable has a Program of its own; this file's is the one meant here.
+#pragma warning disable CS0436
+    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+#pragma warning restore CS0436
+    return 0;
 }
 
-// CS0436: the referenced node executable has a Program of its own; this file's is the one meant here.
-#pragma warning disable CS0436
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-#pragma warning restore CS0436
-return 0;
+// As before System.CommandLine: Ctrl+C stops the process at once (a measurement has nothing to save),
+// and an exception ends it with its stack trace rather than a handler's one-line exit code 1.
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });

@@ -1,4 +1,5 @@
 using MetricsCollector.Kafka;
+using MetricsCollector.Observability;
 using MetricsCollector.Tests.EndToEnd;
 using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
@@ -44,7 +45,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(3));
         await using var second = await StartAsync(NodeProcess.FreePort(), seedPort);
         await PipelineEndToEndTests.WaitUntilAsync(
-            () => Task.FromResult(second.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn > 0),
+            () => Task.FromResult(second.Services.GetRequiredService<CollectorMetrics>().RecordsIn > 0),
             TimeSpan.FromSeconds(60));
         Assert.False(producing.IsCompleted, "the stream ended before the second node took part");
         await producing;
@@ -61,7 +62,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
         var producing = TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 32, 30, events: 75_000,
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000);
         await PipelineEndToEndTests.WaitUntilAsync(
-            () => Task.FromResult(second.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn > 0),
+            () => Task.FromResult(second.Services.GetRequiredService<CollectorMetrics>().RecordsIn > 0),
             TimeSpan.FromSeconds(60));
 
         // A graceful stop: the leaving node flushes and commits its partitions before the group hands them over.
@@ -90,7 +91,7 @@ public sealed class ScaleOutTests : IAsyncLifetime
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond: 3_000,
             unkeyedOver: ProductTopics.DefaultPartitions);
         await PipelineEndToEndTests.WaitUntilAsync(
-            () => Task.FromResult(new[] { first, second }.All(n => n.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn > 0)),
+            () => Task.FromResult(new[] { first, second }.All(n => n.Services.GetRequiredService<CollectorMetrics>().RecordsIn > 0)),
             TimeSpan.FromSeconds(60));
         Assert.False(producing.IsCompleted, "the stream ended before both nodes took part");
         await producing;

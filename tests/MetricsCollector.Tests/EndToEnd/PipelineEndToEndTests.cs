@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MetricsCollector.Hosting;
 using MetricsCollector.Kafka;
+using MetricsCollector.Observability;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
 using MetricsCollector.Tests.ReadSide;
@@ -180,7 +181,7 @@ public abstract class PipelineEndToEndTests : IAsyncLifetime
         // (a long idle timeout), so the second run carries on from exactly where the records left it.
         await using (var node = await StartNodeAsync(environment: new Dictionary<string, string> { ["MC_IDLE_TIMEOUT"] = "10m" }))
         {
-            await WaitUntilAsync(() => Task.FromResult(node.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn >= first.Count), TimeSpan.FromSeconds(60));
+            await WaitUntilAsync(() => Task.FromResult(node.Services.GetRequiredService<CollectorMetrics>().RecordsIn >= first.Count), TimeSpan.FromSeconds(60));
         }
 
         using var fresh = EmbeddedKafka.Start();

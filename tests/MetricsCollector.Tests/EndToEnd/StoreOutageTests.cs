@@ -1,4 +1,5 @@
 using MetricsCollector.Kafka;
+using MetricsCollector.Observability;
 using MetricsCollector.ReadSide;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Tests.Support.Processes;
@@ -61,7 +62,7 @@ public sealed class StoreOutageTests(ITestOutputHelper output) : IAsyncLifetime,
             if (DateTime.UtcNow - down < TimeSpan.FromSeconds(7)) afterSeven = most;
             await Task.Delay(50);
         }
-        var taken = node.Services.GetRequiredService<Observability.CollectorMetrics>().RecordsIn;
+        var taken = node.Services.GetRequiredService<CollectorMetrics>().RecordsIn;
         output.WriteLine($"rows held by the writer while the store was down: {afterSeven} after 7 s, {most} at most in 20 s (limit {BacklogLimit}); managed heap {GC.GetTotalMemory(false) / 1_000_000} MB");
         // Past the limit only by what the last batches set going before intake stopped: their records, and
         // the wake-ups of the devices whose windows their watermark passed, each firing and closing at most a

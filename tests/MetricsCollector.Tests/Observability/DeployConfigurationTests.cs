@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MetricsCollector.Tests.Support;
 
-namespace MetricsCollector.Tests.Telemetry;
+namespace MetricsCollector.Tests.Observability;
 
 /// <summary>The Prometheus configuration the compose stack mounts, checked by Prometheus's own promtool.</summary>
 public sealed class DeployConfigurationTests

@@ -3,10 +3,9 @@ using System.Text;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Confluent.Kafka;
-using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Consumer;
 
-namespace MetricsCollector.Tests.Kafka;
+namespace MetricsCollector.Kafka.Tests.Support;
 
 /// <summary>One embedded broker per test class; tests keep apart by topic and group names.</summary>
 public sealed class BrokerFixture : IDisposable

@@ -1,8 +1,8 @@
 using System.Text;
 using Confluent.Kafka;
-using MetricsCollector.Kafka;
+using MetricsCollector.Kafka.Tests.Support;
 
-namespace MetricsCollector.Tests.Kafka;
+namespace MetricsCollector.Kafka.Tests;
 
 public sealed class KafkaSideOutputTests : IDisposable
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MetricsCollector.Observability;
 
-namespace MetricsCollector.Tests.Telemetry;
+namespace MetricsCollector.Tests.Observability;
 
 /// <summary>The spans of <see cref="CollectorTracing"/>, seen by a listener as an OTLP exporter would see them.</summary>
 public sealed class CollectorTracingTests

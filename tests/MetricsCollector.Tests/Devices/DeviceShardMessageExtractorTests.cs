@@ -1,7 +1,7 @@
 using Akka.Actor;
 using MetricsCollector.Devices;
 
-namespace MetricsCollector.Tests.Actors;
+namespace MetricsCollector.Tests.Devices;
 
 /// <summary>A device is one entity per partition, in that partition's shard, whatever its id holds.</summary>
 public sealed class DeviceShardMessageExtractorTests

@@ -4,9 +4,8 @@ using MetricsCollector.Core.Windows;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
 using MetricsCollector.Testing;
-using MetricsCollector.Tests.ReadSide;
 
-namespace MetricsCollector.Tests.Actors;
+namespace MetricsCollector.Tests.ReadSide;
 
 /// <summary>The top-N singleton with Akka's TestKit over a real SQLite store: which window it serves, order, ties, n and figure.</summary>
 public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using MetricsCollector.Observability;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MetricsCollector.Tests.Telemetry;
+namespace MetricsCollector.Tests.Observability;
 
 /// <summary>What Prometheus reads at <c>/metrics</c> of a running node: our families under their mc_ names, lag, runtime, ASP.NET Core and Npgsql.</summary>
 [Collection(ObservedNodeCollection.Name)]

@@ -1,7 +1,6 @@
 using Confluent.Kafka;
-using MetricsCollector.Kafka;
 
-namespace MetricsCollector.Tests.Kafka;
+namespace MetricsCollector.Kafka.Tests;
 
 public sealed class EmbeddedKafkaTests : IDisposable
 {

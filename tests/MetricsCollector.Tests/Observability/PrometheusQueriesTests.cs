@@ -6,7 +6,7 @@ using MetricsCollector.Tests.EndToEnd;
 using MetricsCollector.Tests.Support;
 using MetricsCollector.Tests.Support.Processes;
 
-namespace MetricsCollector.Tests.Telemetry;
+namespace MetricsCollector.Tests.Observability;
 
 /// <summary>
 /// Debian's Prometheus scraping a running node with our alert rules loaded: every PromQL

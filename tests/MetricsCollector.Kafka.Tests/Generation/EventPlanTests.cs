@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using MetricsCollector.Kafka.Generation;
 
-namespace MetricsCollector.Tests.Kafka.Generation;
+namespace MetricsCollector.Kafka.Tests.Generation;
 
 public sealed class EventPlanTests
 {

@@ -5,7 +5,7 @@ using MetricsCollector.Core.Windows;
 using MetricsCollector.Devices;
 using MetricsCollector.Observability;
 
-namespace MetricsCollector.Tests.Actors;
+namespace MetricsCollector.Tests.Devices;
 
 /// <summary>The device actor with Akka's TestKit and the in-memory snapshot store: rows, wake-ups, snapshots, replays.</summary>
 public sealed class DeviceActorTests : TestKit

@@ -5,7 +5,7 @@ using MetricsCollector.Tests.Support;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
-namespace MetricsCollector.Tests.Page;
+namespace MetricsCollector.Tests.wwwroot;
 
 /// <summary>
 /// The live page at `/` in a real headless Chromium (Debian's `chromium`, which test.sh installs; Playwright

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using Confluent.Kafka;
-using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Generation;
+using MetricsCollector.Kafka.Tests.Support;
 
-namespace MetricsCollector.Tests.Kafka.Generation;
+namespace MetricsCollector.Kafka.Tests.Generation;
 
 public sealed class EventGeneratorTests : IDisposable
 {

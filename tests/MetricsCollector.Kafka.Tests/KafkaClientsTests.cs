@@ -1,15 +1,12 @@
 using Confluent.Kafka;
-using MetricsCollector.Configuration;
-using MetricsCollector.Hosting;
-using MetricsCollector.Ingest;
-using MetricsCollector.Kafka;
 using MetricsCollector.Kafka.Generation;
-using Microsoft.Extensions.Logging.Abstractions;
+using MetricsCollector.Kafka.Tests.Support;
 
-namespace MetricsCollector.Tests.Kafka;
+namespace MetricsCollector.Kafka.Tests;
 
 /// <summary>
-/// The pass-through librdkafka properties reach every Kafka client the node makes. Where a
+/// The pass-through librdkafka properties reach every Kafka client the library makes (the node's
+/// generator service and group consumer are tested with them, in MetricsCollector.Tests). Where a
 /// client is made inside a method, a property librdkafka refuses at construction shows that
 /// the property got there: the error names it.
 /// </summary>
@@ -76,34 +73,10 @@ public sealed class KafkaClientsTests : IDisposable
     }
 
     [Fact]
-    public async Task The_embedded_generator_of_a_node_gets_the_properties()
-    {
-        var settings = CollectorSettings.Load(null, new Dictionary<string, string>()) with { KafkaClientProperties = RefusedByAll };
-        using var service = new GeneratorService(_broker.BootstrapServers, settings, NullLogger<GeneratorService>.Instance);
-        await service.StartAsync(CancellationToken.None);
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => service.ExecuteTask!);
-        Assert.Contains("security.protocol", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task The_broker_identity_check_gets_the_properties()
     {
         var e = await Assert.ThrowsAsync<ArgumentException>(() => BrokerIdentity.ClusterIdAsync(new KafkaClients(_broker.BootstrapServers, RefusedByAll), TimeSpan.FromSeconds(10)));
         Assert.Contains("security.protocol", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void The_group_consumer_gets_the_properties_and_keeps_what_the_group_needs()
-    {
-        var settings = CollectorSettings.Load(null, new Dictionary<string, string>());
-        var config = IngestService.ConsumerConfigOf(new KafkaClients("kafka-1:9093", new Dictionary<string, string> { ["sasl.username"] = "mc" }), settings, "mockCluster1");
-
-        Assert.Equal("mc", config.SaslUsername);
-        Assert.Equal("kafka-1:9093", config.BootstrapServers);
-        Assert.Equal(settings.GroupId, config.GroupId);
-        Assert.Equal(5000, config.SessionTimeoutMs);
-        // No silent reset: an offset the log no longer has is reported, so a replaced log is detected.
-        Assert.Equal(AutoOffsetReset.Error, config.AutoOffsetReset);
     }
 
     [Fact]

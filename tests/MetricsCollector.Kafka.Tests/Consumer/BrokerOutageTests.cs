@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using Akka.Streams;
 using Confluent.Kafka;
-using static MetricsCollector.Tests.Kafka.KafkaTestSupport;
+using MetricsCollector.Kafka.Tests.Support;
+using static MetricsCollector.Kafka.Tests.Support.KafkaTestSupport;
 
-namespace MetricsCollector.Tests.Kafka;
+namespace MetricsCollector.Kafka.Tests.Consumer;
 
 /// <summary>A broker of its own: taking it down must not disturb the other test classes.</summary>
 public sealed class BrokerOutageTests : Akka.TestKit.Xunit2.TestKit

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using MetricsCollector.Observability;
 
-namespace MetricsCollector.Tests.Telemetry;
+namespace MetricsCollector.Tests.Observability;
 
 /// <summary>What the instruments of <see cref="CollectorMetrics"/> report when a reader collects.</summary>
 public sealed class CollectorMetricsTests

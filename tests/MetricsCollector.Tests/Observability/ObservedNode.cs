@@ -5,7 +5,7 @@ using MetricsCollector.Tests.ReadSide;
 using MetricsCollector.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MetricsCollector.Tests.Telemetry;
+namespace MetricsCollector.Tests.Observability;
 
 /// <summary>
 /// One node on the embedded broker and a PostgreSQL database of its own (so that Npgsql's

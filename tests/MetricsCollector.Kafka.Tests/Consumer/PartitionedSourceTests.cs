@@ -3,9 +3,10 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using Confluent.Kafka;
 using MetricsCollector.Kafka.Consumer;
-using static MetricsCollector.Tests.Kafka.KafkaTestSupport;
+using MetricsCollector.Kafka.Tests.Support;
+using static MetricsCollector.Kafka.Tests.Support.KafkaTestSupport;
 
-namespace MetricsCollector.Tests.Kafka;
+namespace MetricsCollector.Kafka.Tests.Consumer;
 
 public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.TestKit, IClassFixture<BrokerFixture>
 {
