@@ -12,11 +12,19 @@ root.Subcommands.Add(LoadCommand.Create());
 foreach (var option in run.Options) root.Options.Add(option);
 root.Action = run.Action;
 
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+{
+    // A command line is configuration too: one line naming what is wrong, exit code 2, as for a bad variable.
+    Console.Error.WriteLine($"metrics-collector: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see --help)");
+    return 2;
+}
+
 try
 {
     // System.CommandLine's own exception handler would catch every exception of an action, print
     // it with its stack trace and return 1, so a configuration error would never reach the catch below.
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+    return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (ConfigurationError(e) is { } error)
 {

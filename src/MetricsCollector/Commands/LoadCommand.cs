@@ -160,7 +160,9 @@ public static class LoadCommand
     {
         Description = description,
         DefaultValueFactory = _ => fallback,
-        Validators = { r => { if (r.GetValueOrDefault<double>() is not > 0) r.AddError("--rate must be above 0"); } },
+        CustomParser = r => Parse(r, text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate > 0 && double.IsFinite(rate)
+            ? rate
+            : throw new FormatException($"--rate takes a number of operations per second above 0, got '{text}'")),
     };
 
     private static Option<TimeSpan> Duration(string name, string description, TimeSpan fallback) => new(name)

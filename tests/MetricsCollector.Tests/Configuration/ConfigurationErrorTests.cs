@@ -85,6 +85,17 @@ public sealed class ConfigurationErrorTests : IDisposable
         AssertOneLineNaming("missing.conf", result);
     }
 
+    [Theory]
+    [InlineData("--rate", "load", "api", "--rate", "abc")]
+    [InlineData("--rate", "load", "api", "--rate", "0")]
+    [InlineData("--bogus", "run", "--bogus")]
+    [InlineData("--count", "generate", "--count", "many")]
+    public async Task A_bad_command_line_is_one_line_naming_the_option_and_exit_code_2(string named, params string[] arguments)
+    {
+        var result = await RunAsync(arguments, new Dictionary<string, string>());
+        AssertOneLineNaming(named, result);
+    }
+
     [Fact]
     public async Task The_generator_command_checks_the_kafka_properties_it_passes_on()
     {

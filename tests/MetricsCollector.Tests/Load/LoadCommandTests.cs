@@ -56,6 +56,16 @@ public sealed partial class LoadCommandTests(LiveNode live) : IDisposable
         Assert.Equal(800, TotalCount(Path.Combine(report, "produce.hgrm")));
     }
 
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0")]
+    [InlineData("-5")]
+    public void A_rate_that_is_not_a_positive_number_is_a_parse_error_naming_it(string rate)
+    {
+        var parsed = LoadCommand.Create().Parse(["api", "--rate", rate, "--duration", "1s"]);
+        Assert.Contains(parsed.Errors, e => e.Message.Contains($"--rate takes a number of operations per second above 0, got '{rate}'", StringComparison.Ordinal));
+    }
+
     private static async Task<int> RunAsync(params string[] args) => await LoadCommand.Create().Parse(args).InvokeAsync();
 
     private static long TotalCount(string hgrm) =>
