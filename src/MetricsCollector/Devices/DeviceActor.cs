@@ -35,6 +35,8 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private IActorRef? _partitionActor;
     private long _reportedFired;
     private long _rowSequence;
+    // Freshness only (mc_event_to_visible): not in snapshots, a restarted device starts without it.
+    private long _newestAppended;
     private long _rowsStoredThrough;
     private long _lastWake = long.MaxValue;
     private int _changesSinceSnapshot;
@@ -174,6 +176,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private void Apply(DeviceEvents events)
     {
         _partitionActor = events.PartitionActor;
+        _newestAppended = Math.Max(_newestAppended, events.NewestAppended);
         // Offsets of another broker (a fresh one starts again at 0) say nothing about what this device holds.
         var applied = _applied is { } through && through.Epoch == events.Epoch ? through.Offset : -1;
         var changes = 0;
@@ -209,7 +212,7 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
     private void AfterChange(int changes)
     {
         var rows = _windows.TakeResults(_clock.GetUtcNow().ToUnixTimeMilliseconds());
-        if (rows.Count > 0) _writer.Tell(new StoreRows(rows, ++_rowSequence));
+        if (rows.Count > 0) _writer.Tell(new StoreRows(rows, ++_rowSequence) { NewestAppended = _newestAppended });
         _metrics.AddWindowsFired(_windows.WindowsFired - _reportedFired);
         _reportedFired = _windows.WindowsFired;
 

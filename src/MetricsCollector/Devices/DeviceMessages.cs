@@ -22,6 +22,9 @@ public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef Part
 {
     public Delivery Delivery { get; init; }
 
+    /// <summary>The Kafka timestamp (epoch ms) of the run's newest record, 0 when the broker gave none: for freshness, not for windows.</summary>
+    public long NewestAppended { get; init; }
+
     public IFromPartition With(Delivery delivery) => this with { Delivery = delivery };
 }
 
@@ -67,7 +70,11 @@ public sealed record Covered(string DeviceId, long ThroughSeq, long ThroughOffse
 public sealed record DeviceLostState(string DeviceId);
 
 /// <summary>Device → result writer: rows (the parts of its partition) to store; the writer answers <see cref="RowsStored"/> with the same sequence.</summary>
-public sealed record StoreRows(IReadOnlyList<WindowPart> Rows, long Sequence);
+public sealed record StoreRows(IReadOnlyList<WindowPart> Rows, long Sequence)
+{
+    /// <summary>The Kafka timestamp of the newest record the device had received when it took these rows (0: unknown).</summary>
+    public long NewestAppended { get; init; }
+}
 
 /// <summary>Result writer → device: every row sent with this sequence number or below is stored.</summary>
 public sealed record RowsStored(long Sequence);

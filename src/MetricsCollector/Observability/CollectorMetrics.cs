@@ -85,7 +85,7 @@ public sealed class CollectorMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
         _eventToVisibleSeconds = _meter.CreateHistogram(
             "mc_event_to_visible", "s",
-            "Delay from the Kafka record timestamp of the newest event of a window at fire time to the stored row that counts it.",
+            "Freshness of new rows: from the Kafka timestamp of the newest record a device had received when it fired a window to that row being stored.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DelayBuckets });
 
         PartitionGauge("mc_partition_watermark_ms", "Event-time watermark per assigned partition (epoch ms).",
@@ -123,9 +123,9 @@ public sealed class CollectorMetrics : IDisposable
     public long FireToStore(double q) => _fireToStore.TotalCount == 0 ? 0 : _fireToStore.GetValueAtPercentile(q * 100);
 
     /// <summary>
-    /// A first row stored <paramref name="storedAt"/> (epoch ms) whose newest event, when the window
-    /// fired, had the Kafka record timestamp <paramref name="newestRecordTimestamp"/>: how long
-    /// after the producer wrote it an event became visible through the API.
+    /// A newly fired row stored at <paramref name="storedAt"/> (epoch ms), fired by a device whose newest
+    /// record had the Kafka timestamp <paramref name="newestRecordTimestamp"/>: how far the rows a reader
+    /// sees trail what producers wrote, the window's own wait for its end aside.
     /// </summary>
     public void RecordEventToVisible(long newestRecordTimestamp, long storedAt) =>
         _eventToVisibleSeconds.Record(Math.Max(storedAt - newestRecordTimestamp, 0) / 1000.0);

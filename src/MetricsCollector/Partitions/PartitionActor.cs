@@ -46,6 +46,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly DeviceOutbox _outbox = new();
     private readonly DeviceRoutes _routes = new();
     private readonly Dictionary<string, List<PartitionEvent>> _runs = new();
+    private readonly Dictionary<string, long> _runsNewestAppended = new();
     private readonly Queue<WatermarkJump> _replayJumps;
     private SideOutputs? _sides;
     private IActorRef? _awaitingInit;
@@ -335,6 +336,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
                     var device = verdict.Event.DeviceId;
                     if (!_runs.TryGetValue(device, out var run)) _runs[device] = run = new List<PartitionEvent>(4);
                     run.Add(new PartitionEvent(offset, verdict.JudgedBy, verdict.Event.Timestamp, verdict.Event.CpuUsage));
+                    if (timestamp is { } appended && appended > _runsNewestAppended.GetValueOrDefault(device)) _runsNewestAppended[device] = appended;
                     break;
             }
         }
@@ -346,9 +348,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         {
             var events_ = run.ToArray();
             // The device first catches up with the first record's watermark: windows below it may close.
-            ToDevice(device, events_[0].Offset, Below(events_[0].JudgedBy), d => new DeviceEvents(device, Partition, Self, _tracker.Saved.RecordsEpoch, events_) { Delivery = d });
+            var appended = _runsNewestAppended.GetValueOrDefault(device);
+            ToDevice(device, events_[0].Offset, Below(events_[0].JudgedBy),
+                d => new DeviceEvents(device, Partition, Self, _tracker.Saved.RecordsEpoch, events_) { Delivery = d, NewestAppended = appended });
         }
         _runs.Clear();
+        _runsNewestAppended.Clear();
         // The watermark after this batch is the one the next record will be judged by.
         TakeCheckpoint();
         WakeDue();

@@ -61,8 +61,14 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             {
                 device.Tell(new RowsStored(request.Sequence));
                 parts += request.Rows.Count;
+                var fired = false;
                 foreach (var part in request.Rows)
-                    if (part.Row.Revision == 1 && !part.Row.Final) _metrics.RecordFireToStore(now - part.Row.LastUpdated);
+                {
+                    if (part.Row.Revision != 1 || part.Row.Final) continue;
+                    fired = true;
+                    _metrics.RecordFireToStore(now - part.Row.LastUpdated);
+                }
+                if (fired && request.NewestAppended > 0) _metrics.RecordEventToVisible(request.NewestAppended, now);
             }
             _metrics.AddRowsWritten(parts);
             // The singleton may live on another node, and remoting drops a message over its frame

@@ -32,6 +32,9 @@ public sealed partial class MetricsEndpointTests(ObservedNode observed)
         Assert.Equal("histogram", families.GetValueOrDefault("mc_fire_to_store_seconds"));
         Assert.Matches(@"(?m)^mc_fire_to_store_seconds_sum(\{\})? [0-9.eE+-]+$", text);
         Assert.Matches(@"(?m)^mc_fire_to_store_seconds_bucket\{le=""\+Inf""\} [1-9][0-9]*$", text);
+        // Rows fired from records with Kafka timestamps: their freshness is measured too.
+        Assert.Equal("histogram", families.GetValueOrDefault("mc_event_to_visible_seconds"));
+        Assert.Matches(@"(?m)^mc_event_to_visible_seconds_count(\{\})? [1-9][0-9]*$", text);
 
         // One lag series per partition, and the node's total.
         var lags = Regex.Matches(text, @"(?m)^mc_partition_lag\{partition=""(\d+)""\} (\d+)$");
