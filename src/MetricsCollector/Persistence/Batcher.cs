@@ -97,7 +97,9 @@ internal sealed class Batcher<TRequest, TResult>
         using var timeout = new CancellationTokenSource(_timeout);
         try
         {
-            var results = await _run(requests, timeout.Token).WaitAsync(_timeout);
+            // On a thread of its own: Microsoft.Data.Sqlite's async calls complete synchronously, so a batch
+            // that waits for SQLite's lock would otherwise hold this loop past its timeout.
+            var results = await Task.Run(() => _run(requests, timeout.Token), CancellationToken.None).WaitAsync(_timeout);
             for (var i = 0; i < batch.Count; i++) batch[i].Succeed(results[i]);
         }
         catch (Exception e)
