@@ -23,6 +23,9 @@ switch (args.FirstOrDefault())
     case "cluster-throughput":
         // Events applied per second with 1, 2 and 3 node processes (docs/benchmarks.md).
         return await ClusterBenchmark.ThroughputAsync(args);
+    case "snapshots":
+        // Snapshot saves and loads per second at 10k devices, SQLite or PostgreSQL (docs/benchmarks.md).
+        return await SnapshotBenchmark.RunAsync(args);
     case "http-load":
         // The REST API under an open-loop load (docs/benchmarks.md).
         return await HttpLoad.RunAsync(args[1..]);

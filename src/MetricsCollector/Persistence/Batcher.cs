@@ -98,8 +98,11 @@ internal sealed class Batcher<TRequest, TResult>
         try
         {
             // On a thread of its own: Microsoft.Data.Sqlite's async calls complete synchronously, so a batch
-            // that waits for SQLite's lock would otherwise hold this loop past its timeout.
-            var results = await Task.Run(() => _run(requests, timeout.Token), CancellationToken.None).WaitAsync(_timeout);
+            // that waits for SQLite's lock or disk would otherwise hold this loop past its timeout, or a
+            // thread of the pool the node's actors run on (a thousand devices starting stalled for seconds).
+            var results = await Task.Factory
+                .StartNew(() => _run(requests, timeout.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                .Unwrap().WaitAsync(_timeout);
             for (var i = 0; i < batch.Count; i++) batch[i].Succeed(results[i]);
         }
         catch (Exception e)
