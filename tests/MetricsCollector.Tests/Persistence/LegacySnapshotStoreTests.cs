@@ -37,6 +37,29 @@ public sealed class LegacySnapshotStoreTests
         Assert.Equal("b-new", (await restarted.LoadAsync("device-b"))?.Snapshot);
     }
 
+    /// <summary>Nodes of a cluster start together: one creates the table and copies, the others wait for it and find the copy.</summary>
+    [Fact]
+    public async Task Nodes_starting_together_on_PostgreSQL_create_the_table_and_copy_once()
+    {
+        await using var database = await SnapshotDatabase.CreateAsync("postgresql");
+        await using (var old = LegacyNode(database))
+        {
+            foreach (var i in Enumerable.Range(0, 50)) await old.SaveAsync($"device-{i}", $"old-{i}", timestamp: T0);
+        }
+
+        var nodes = Enumerable.Range(0, 4).Select(_ => SnapshotNode.Start(database)).ToArray();
+        try
+        {
+            var loaded = await Task.WhenAll(nodes.Select((node, n) => node.LoadAsync($"device-{n}")));
+            Assert.Equal(["old-0", "old-1", "old-2", "old-3"], loaded.Select(s => s?.Snapshot));
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
+        Assert.Equal(50, await database.CountAsync($"SELECT count(*) FROM {SnapshotTable.Name}"));
+    }
+
     /// <summary>
     /// The loss this store prevents (<see cref="SnapshotStoreTests.A_failed_save_leaves_the_previous_snapshot"/>),
     /// shown on the plugin nodes used before: if Akka.Persistence.Sql ever stops deleting here, this fails and the
