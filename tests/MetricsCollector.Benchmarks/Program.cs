@@ -17,6 +17,7 @@ var root = new RootCommand("""
     PipelineBenchmark.Command(),
     ClusterBenchmark.RecoveryCommand(),
     ClusterBenchmark.ThroughputCommand(),
+    SnapshotBenchmark.Command(),
     HttpLoad.Command(),
 };
 // BenchmarkDotNet's options (--filter, --job, --list ...) are its own: a line that names none of the

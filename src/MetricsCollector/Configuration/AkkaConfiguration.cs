@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Akka.Configuration;
 using MetricsCollector.Membership;
 
@@ -27,16 +26,15 @@ public static class AkkaConfiguration
     public static Config For(CollectorSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var provider = settings.StoreProvider == "postgresql" ? "PostgreSQL.15" : "SQLite.MS";
-        var connection = JsonSerializer.Serialize(settings.PersistenceConnection);
         var detector = settings.DownOnRefusedConnection ? $"cluster.failure-detector.implementation-class = \"{FailureDetectorClass}\"" : "";
         // Akka publishes what passes loglevel; NodeLogger prints Akka's own entries only from metrics-collector.log-level.
         var fromSettings = ConfigurationFactory.ParseString($$"""
             metrics-collector.log-level = {{NameOf(settings.LogLevel)}}
             akka {
               loglevel = {{LogLevelOf(settings.OwnLogLevel)}}
-              persistence.journal.sql { connection-string = {{connection}}, provider-name = "{{provider}}" }
-              persistence.snapshot-store.sql { connection-string = {{connection}}, provider-name = "{{provider}}" }
+              persistence.snapshot-store.batching {
+                {{settings.SnapshotStore.PluginHocon(settings.StoreProvider, settings.PersistenceConnection)}}
+              }
               {{detector}}
             }
             """);

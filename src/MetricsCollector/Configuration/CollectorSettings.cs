@@ -78,7 +78,10 @@ public sealed record CollectorSettings
     /// <summary>Result rows not yet stored a node holds at most before its partitions stop taking records.</summary>
     public required int WriteBacklogRows { get; init; }
 
-    /// <summary>The connection string of the journal and snapshot store: in PostgreSQL, with the node's pool cap.</summary>
+    /// <summary>How the snapshot store batches saves and loads.</summary>
+    public required SnapshotStoreSettings SnapshotStore { get; init; }
+
+    /// <summary>The connection string of the snapshot store: in PostgreSQL, with the node's pool cap.</summary>
     public string PersistenceConnection => StoreProvider == "postgresql"
         ? ReadSide.PostgresPool.Limit(StoreConnection, ReadSide.PostgresPool.Persistence)
         : StoreConnection;
@@ -218,6 +221,10 @@ public sealed record CollectorSettings
                 c.Duration("result-writer.flush-delay", Millisecond, TimeSpan.FromSeconds(10)),
                 c.Int("result-writer.publish-slice", 1, 1000)),
             WriteBacklogRows = c.Int("result-writer.backlog-rows", 100, 10_000_000),
+            SnapshotStore = new SnapshotStoreSettings(
+                c.Int("snapshot-store.batch-size", 1, 10_000),
+                c.Duration("snapshot-store.batch-delay", TimeSpan.Zero, TimeSpan.FromSeconds(1)),
+                c.Duration("snapshot-store.operation-timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10))),
             HttpHost = c.Host("http.host"),
             HttpPort = c.Int("http.port", 0, 65_535),
             TopNTimeout = c.Duration("http.top-n-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1)),

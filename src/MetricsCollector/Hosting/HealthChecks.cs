@@ -74,7 +74,7 @@ internal sealed class ReadinessCheck(ActorSystem system, NodeReadiness readiness
     /// <summary>A real query of the snapshot store: the latest snapshot of an id no device has.</summary>
     private async Task ProbeSnapshotStoreAsync(CancellationToken ct)
     {
-        var snapshots = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
+        var snapshots = Akka.Persistence.Persistence.Instance.Apply(system).SnapshotStoreFor(null);
         var answer = await snapshots.Ask<ISnapshotResponse>(
             new LoadSnapshot("readiness-probe", SnapshotSelectionCriteria.Latest, long.MaxValue), ProbeTimeout, ct);
         if (answer is LoadSnapshotFailed failed) throw failed.Cause;

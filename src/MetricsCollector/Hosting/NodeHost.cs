@@ -69,7 +69,6 @@ public static class NodeHost
             // No seed nodes: this node seeds itself (joining its own address works with port 0 too).
             var seeds = settings.SeedNodes.Select(s => $"{AkkaConfiguration.Protocol(settings)}://{SystemName}@{s}").ToArray();
             akka.AddHocon(AkkaConfiguration.For(settings), HoconAddMode.Prepend)
-                .AddHocon(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
                 .WithRemoting(settings.ClusterHost, settings.ClusterPort)
                 .WithClustering(new ClusterOptions { SeedNodes = seeds, Roles = ["collector"] })
                 .WithSingleton<TopNProxy>(

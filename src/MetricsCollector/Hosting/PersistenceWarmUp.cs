@@ -1,70 +1,47 @@
 using Akka.Actor;
+using Akka.Event;
 using Akka.Persistence;
 using MetricsCollector.Configuration;
-using Npgsql;
 
 namespace MetricsCollector.Hosting;
 
 /// <summary>
-/// Akka.Persistence.Sql creates its journal and snapshot tables on first use, on every node at
-/// once; two PostgreSQL sessions running the same CREATE TABLE IF NOT EXISTS together can fail
-/// (a duplicate key in pg_type), and a snapshot store that failed to initialize stays broken:
-/// every device on that node would wait for its snapshot forever. So before a node takes any
-/// partition, one throw-away persistent actor recovers while the node holds a cluster-wide
-/// PostgreSQL advisory lock: the plugins initialize one node at a time.
+/// Before a node takes any partition, its snapshot store creates its table (in PostgreSQL under an
+/// advisory lock, so that nodes starting together do it one at a time) and, on the first start after
+/// an upgrade, copies the snapshots Akka.Persistence.Sql kept: then, rather than under the first
+/// thousand device recoveries. A store that does not answer yet (still starting, or copying a large
+/// table) is asked again until <see cref="Limit"/>, after which the node's start fails with the cause.
+/// The journal needs no warming: it answers without I/O.
 /// </summary>
 public static class PersistenceWarmUp
 {
-    /// <summary>An arbitrary key shared by every node of every cluster on this database.</summary>
-    private const long LockKey = 0x4D435F5741524D;
+    /// <summary>Beyond the old plugin's 60 s: a copy of 100,000 snapshots has room, a store that stays away does not hold the start for ever.</summary>
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(2);
+
+    private static readonly TimeSpan Pause = TimeSpan.FromSeconds(1);
 
     public static async Task RunAsync(ActorSystem system, CollectorSettings settings, CancellationToken ct)
     {
-        if (settings.StoreProvider != "postgresql")
+        var store = Akka.Persistence.Persistence.Instance.Apply(system).SnapshotStoreFor(null);
+        var load = new LoadSnapshot("metrics-collector-warm-up", SnapshotSelectionCriteria.Latest, long.MaxValue);
+        var until = DateTime.UtcNow + Limit;
+        for (var attempt = 1; ; attempt++)
         {
-            await RecoverOnceAsync(system, ct);
-            return;
-        }
-        await using var connection = new NpgsqlConnection(settings.PersistenceConnection);
-        await connection.OpenAsync(ct);
-        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({LockKey})", connection)) await take.ExecuteNonQueryAsync(ct);
-        try
-        {
-            await RecoverOnceAsync(system, ct);
-        }
-        finally
-        {
-            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({LockKey})", connection);
-            await release.ExecuteNonQueryAsync(CancellationToken.None);
-        }
-    }
-
-    private static async Task RecoverOnceAsync(ActorSystem system, CancellationToken ct)
-    {
-        var actor = system.ActorOf(Props.Create(() => new WarmUpActor()), $"persistence-warm-up-{Guid.NewGuid():N}");
-        try
-        {
-            await actor.Ask<RecoveryCompleted>(WarmUpActor.Ready.Instance, TimeSpan.FromSeconds(60), ct);
-        }
-        finally
-        {
-            actor.Tell(PoisonPill.Instance);
-        }
-    }
-
-    /// <summary>Recovery touches both the journal (highest sequence number) and the snapshot store (latest snapshot).</summary>
-    private sealed class WarmUpActor : ReceivePersistentActor
-    {
-        public WarmUpActor()
-        {
-            Command<Ready>(_ => Sender.Tell(RecoveryCompleted.Instance));
-        }
-
-        public override string PersistenceId => "metrics-collector-warm-up";
-
-        public sealed class Ready
-        {
-            public static readonly Ready Instance = new();
+            Exception cause;
+            try
+            {
+                var answer = await store.Ask<ISnapshotResponse>(load, settings.SnapshotStore.OperationTimeout * 2, ct);
+                if (answer is not LoadSnapshotFailed failed) return;
+                cause = failed.Cause;
+            }
+            catch (AskTimeoutException e)
+            {
+                cause = e;
+            }
+            if (DateTime.UtcNow + Pause > until)
+                throw new InvalidOperationException($"the snapshot store did not answer within {Limit.TotalMinutes:0} minutes: {cause.Message}", cause);
+            if (attempt == 1) system.Log.Warning("The snapshot store does not answer yet ({0}); asking again until it does", cause.Message);
+            await Task.Delay(Pause, ct);
         }
     }
 }

@@ -19,22 +19,26 @@ public static class CollectorTracing
             .SetTag("messaging.destination.partition.id", partition)
             .SetTag("mc.records", records);
 
-    /// <summary>A span around one batch of device snapshots taken together; dispose it when the batch is handed to the snapshot store.</summary>
-    public static Activity? SnapshotBatch(int partition, int devices) =>
-        Source.StartActivity("snapshot batch")?
-            .SetTag("messaging.destination.partition.id", partition)
-            .SetTag("mc.devices", devices);
-
     /// <summary>
     /// Runs <paramref name="write"/> inside a "store write" span that ends when the write does.
     /// The span is current only for the write itself (so the database client's spans nest under
     /// it), not for the caller: an actor that starts a write goes on with other messages on the
     /// same thread, and they must not look like part of the write.
     /// </summary>
-    public static Task<T> StoreWrite<T>(int rows, Func<Task<T>> write)
+    public static Task<T> StoreWrite<T>(int rows, Func<Task<T>> write) => Around("store write", "mc.rows", rows, write);
+
+    /// <summary>Runs <paramref name="write"/>, one transaction of the snapshot store holding <paramref name="snapshots"/> snapshots, inside a "snapshot batch" span, as <see cref="StoreWrite"/>.</summary>
+    public static Task SnapshotBatch(int snapshots, Func<Task> write) =>
+        Around("snapshot batch", "mc.snapshots", snapshots, async () =>
+        {
+            await write();
+            return true;
+        });
+
+    private static Task<T> Around<T>(string name, string countTag, int count, Func<Task<T>> write)
     {
         var caller = Activity.Current;
-        var span = Source.StartActivity("store write")?.SetTag("mc.rows", rows);
+        var span = Source.StartActivity(name)?.SetTag(countTag, count);
         if (span is null) return write();
         try
         {

@@ -230,7 +230,7 @@ public sealed class CollectorSettingsTests
         Assert.Equal(256000L, akka.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
         // What the file leaves alone still comes from hocon/akka.conf and from the settings.
         Assert.Equal("keep-majority", akka.GetString("akka.cluster.split-brain-resolver.active-strategy"));
-        Assert.Equal("SQLite.MS", akka.GetString("akka.persistence.journal.sql.provider-name"));
+        Assert.Equal("sqlite", akka.GetString("akka.persistence.snapshot-store.batching.provider"));
         Assert.Equal("akka.tcp", AkkaConfiguration.Protocol(settings));
     }
 

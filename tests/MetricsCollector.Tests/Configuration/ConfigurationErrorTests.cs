@@ -54,6 +54,7 @@ public sealed class ConfigurationErrorTests : IDisposable
         { "metrics-collector.devices.snapshot-after-events = 0", "metrics-collector.devices.snapshot-after-events" },
         { "metrics-collector.partitions.in-flight-limit = lots", "metrics-collector.partitions.in-flight-limit" },
         { "metrics-collector.result-writer.flush-delay = 10", "metrics-collector.result-writer.flush-delay" },
+        { "metrics-collector.snapshot-store.batch-size = 0", "metrics-collector.snapshot-store.batch-size" },
         { "metrics-collector.generator.late = 2", "metrics-collector.generator.late" },
         { "metrics-collector.kafka.client { \"no.such.property\" = 1 }", "metrics-collector.kafka.client.\"no.such.property\"" },
         { "akka.remote.dot-netty.tcp { enable-ssl = true, ssl.certificate { path = \"missing.pfx\", password = x } }", "akka.remote.dot-netty.tcp.ssl.certificate.path" },

@@ -50,6 +50,21 @@ public sealed class CollectorTracingTests
         Assert.Equal(ActivityStatusCode.Error, span.Status);
     }
 
+    [Fact]
+    public async Task A_snapshot_batch_span_counts_its_snapshots_and_ends_with_the_transaction()
+    {
+        var stopped = new List<Activity>();
+        using var listener = Listen(stopped);
+        var commit = new TaskCompletionSource();
+
+        var batch = CollectorTracing.SnapshotBatch(250, () => commit.Task);
+        lock (stopped) Assert.DoesNotContain(stopped, a => a.OperationName == "snapshot batch" && Equals(a.GetTagItem("mc.snapshots"), 250));
+        commit.SetResult();
+        await batch;
+
+        lock (stopped) Assert.Single(stopped, a => a.OperationName == "snapshot batch" && Equals(a.GetTagItem("mc.snapshots"), 250));
+    }
+
     /// <summary>Records every span of ours that ends (other tests' nodes in this process add theirs).</summary>
     private static ActivityListener Listen(List<Activity> stopped)
     {
