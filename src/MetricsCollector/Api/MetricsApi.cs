@@ -39,6 +39,7 @@ public static class MetricsApi
         metrics.MapGet("/top/{n}", TopAsync);
         metrics.MapGet("/devices/{deviceId}", LatestAsync);
         metrics.MapGet("/devices/{deviceId}/history", HistoryAsync);
+        metrics.MapGet("/fleet", FleetApi.FleetAsync);
         return endpoints;
     }
 
@@ -160,7 +161,7 @@ public static class MetricsApi
             title: "Unknown device");
 
     /// <summary>The store or the top-N holder being out of reach passes: 503, so clients and balancers retry.</summary>
-    private static async Task<IResult> Unavailable503Async(Func<Task<IResult>> answer)
+    internal static async Task<IResult> Unavailable503Async(Func<Task<IResult>> answer)
     {
         try
         {
@@ -189,7 +190,7 @@ public static class MetricsApi
         return await next(context);
     }
 
-    private static JsonBody<T> Json<T>(T value, Action<Utf8JsonWriter, T> write) => new(value, write);
+    internal static IResult Json<T>(T value, Action<Utf8JsonWriter, T> write) => new JsonBody<T>(value, write);
 
     /// <summary>Writes straight into the response pipe, with no intermediate string or buffer.</summary>
     private sealed class JsonBody<T>(T value, Action<Utf8JsonWriter, T> write) : IResult

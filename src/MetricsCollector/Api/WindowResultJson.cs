@@ -28,6 +28,8 @@ internal static class WindowResultJson
     private static readonly JsonEncodedText Revision = JsonEncodedText.Encode("revision");
     private static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");
     private static readonly JsonEncodedText LastUpdated = JsonEncodedText.Encode("lastUpdated");
+    private static readonly JsonEncodedText Devices = JsonEncodedText.Encode("devices");
+    private static readonly JsonEncodedText By = JsonEncodedText.Encode("by");
     private static readonly JsonEncodedText Items = JsonEncodedText.Encode("items");
     private static readonly JsonEncodedText NextCursor = JsonEncodedText.Encode("nextCursor");
 
@@ -37,18 +39,30 @@ internal static class WindowResultJson
         writer.WriteString(DeviceId, row.DeviceId);
         WriteTime(writer, WindowStart, row.WindowStart);
         WriteTime(writer, WindowEnd, row.WindowEnd);
-        // Field order as PRODUCT.md shows it: clients should not care, but diffs and eyes do.
-        WriteFigure(writer, Percentile95, row.P95);
-        WriteFigure(writer, P50, row.P50);
-        WriteFigure(writer, P90, row.P90);
-        WriteFigure(writer, P99, row.P99);
-        WriteFigure(writer, Min, row.Min);
-        WriteFigure(writer, Max, row.Max);
-        WriteFigure(writer, Mean, row.Mean);
+        WriteFigures(writer, row.P95, row.P50, row.P90, row.P99, row.Min, row.Max, row.Mean);
         writer.WriteNumber(Count, row.Count);
         writer.WriteNumber(Revision, row.Revision);
         writer.WriteBoolean(Final, row.Final);
         WriteTime(writer, LastUpdated, row.LastUpdated);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>A fleet answer: a row's figures without device, revision and lastUpdated, plus devices (and by, when asked).</summary>
+    public static void WriteFleet(Utf8JsonWriter writer, FleetAnswer answer)
+    {
+        var fleet = answer.Figures ?? throw new ArgumentException("a fleet answer without figures", nameof(answer));
+        writer.WriteStartObject();
+        WriteTime(writer, WindowStart, fleet.WindowStart);
+        WriteTime(writer, WindowEnd, fleet.WindowEnd);
+        if (answer.By is { } by)
+        {
+            writer.WriteString(By, by.Name());
+        }
+
+        WriteFigures(writer, fleet.P95, fleet.P50, fleet.P90, fleet.P99, fleet.Min, fleet.Max, fleet.Mean);
+        writer.WriteNumber(Count, fleet.Count);
+        writer.WriteNumber(Devices, fleet.Devices);
+        writer.WriteBoolean(Final, answer.Final);
         writer.WriteEndObject();
     }
 
@@ -78,6 +92,18 @@ internal static class WindowResultJson
         }
 
         writer.WriteEndObject();
+    }
+
+    private static void WriteFigures(Utf8JsonWriter writer, double p95, double p50, double p90, double p99, double min, double max, double mean)
+    {
+        // Field order as PRODUCT.md shows it: clients should not care, but diffs and eyes do.
+        WriteFigure(writer, Percentile95, p95);
+        WriteFigure(writer, P50, p50);
+        WriteFigure(writer, P90, p90);
+        WriteFigure(writer, P99, p99);
+        WriteFigure(writer, Min, min);
+        WriteFigure(writer, Max, max);
+        WriteFigure(writer, Mean, mean);
     }
 
     /// <summary>

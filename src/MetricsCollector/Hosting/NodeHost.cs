@@ -62,6 +62,7 @@ public static class NodeHost
         builder.Services.AddSingleton<IPartitionProgressStore>(new StoreProgress(store));
         builder.Services.AddSingleton<TopNClient>();
         builder.Services.AddSingleton<ILatestTopN>(services => new FinalTopN(services.GetRequiredService<TopNClient>(), services.GetRequiredService<RowFinality>()));
+        builder.Services.AddSingleton<FleetCache>();
 
         builder.Services.AddAkka(SystemName, (akka, services) =>
         {

@@ -47,6 +47,12 @@ public interface IResultStore : IAsyncDisposable
     /// <paramref name="by"/>: highest first, ties by device id ascending.</summary>
     Task<IReadOnlyList<WindowResult>> TopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default);
 
+    /// <summary>
+    /// The figures of the window ending at <paramref name="windowEnd"/> over every event of every device,
+    /// merged from its parts' digests; null when the window has no rows.
+    /// </summary>
+    Task<FleetFigures?> FleetAsync(long windowEnd, CancellationToken ct = default);
+
     /// <summary>The distinct window ends present, newest first, at most <paramref name="count"/>: what a
     /// top-N holder needs to rebuild its state after a failover.</summary>
     Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default);

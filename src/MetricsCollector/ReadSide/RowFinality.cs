@@ -90,6 +90,8 @@ public sealed class FinalRowsStore(IResultStore inner, RowFinality finality) : I
     public async Task<IReadOnlyList<WindowResult>> TopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         await finality.ApplyAsync(await inner.TopAsync(windowEnd, by, n, ct));
 
+    public Task<FleetFigures?> FleetAsync(long windowEnd, CancellationToken ct = default) => inner.FleetAsync(windowEnd, ct);
+
     public Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default) => inner.RecentWindowEndsAsync(count, ct);
 
     public Task PingAsync(CancellationToken ct = default) => inner.PingAsync(ct);

@@ -41,6 +41,18 @@ public abstract class SqlResultStore : IResultStore
     private const string RecentWindowEndsSql =
         "SELECT DISTINCT window_end FROM window_results ORDER BY window_end DESC LIMIT @count";
 
+    /// <summary><see cref="PartColumns"/> of the parts table aliased <c>p</c> (before the queries that use it: statics initialise in order).</summary>
+    private static readonly string PartColumnsOfP = string.Join(", ", PartColumns.Split(", ").Select(c => "p." + c));
+
+    // The window's rows through a top-N index (each leads with window_end), and each row's parts through the
+    // parts' primary key: the cost of the window's own rows, never a scan of either table.
+    private static readonly string FleetPartsSql = $"""
+        SELECT {PartColumnsOfP}
+        FROM window_results r
+        JOIN window_parts p ON p.device_id = r.device_id AND p.window_end = r.window_end
+        WHERE r.window_end = @window_end
+        """;
+
     private const string SaveProgressSql =
         "INSERT INTO progress (name, value) VALUES (@name, @value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
@@ -51,7 +63,7 @@ public abstract class SqlResultStore : IResultStore
     // The batch's keys drive the join, so each probes the parts' primary key: a window with one part
     // (every window of keyed producers) costs two index probes and returns nothing.
     private string SharedPartsSql => $"""
-        SELECT {string.Join(", ", PartColumns.Split(", ").Select(c => "p." + c))}
+        SELECT {PartColumnsOfP}
         FROM {KeysSource}
         JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
         WHERE EXISTS (
@@ -243,6 +255,22 @@ public abstract class SqlResultStore : IResultStore
             ct);
     }
 
+    public Task<FleetFigures?> FleetAsync(long windowEnd, CancellationToken ct = default) =>
+        WithConnectionAsync(
+            async connection =>
+            {
+                await using var command = FleetPartsCommand(connection, windowEnd);
+                var fleet = new FleetMerge();
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    fleet.Add(ReadPart(reader));
+                }
+
+                return fleet.Result();
+            },
+            ct);
+
     public Task PingAsync(CancellationToken ct = default) =>
         WithConnectionAsync(
             async connection =>
@@ -410,6 +438,9 @@ public abstract class SqlResultStore : IResultStore
 
     internal Task<string> ExplainSharedPartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> keys, CancellationToken ct = default) =>
         ExplainAsync(connection => KeysCommand(connection, null, SharedPartsSql, keys), ct);
+
+    internal Task<string> ExplainFleetAsync(long windowEnd, CancellationToken ct = default) =>
+        ExplainAsync(connection => FleetPartsCommand(connection, windowEnd), ct);
 
     internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
@@ -597,9 +628,7 @@ public abstract class SqlResultStore : IResultStore
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            // PartColumns: the row's columns, then the partition and the digest.
-            var part = new WindowPart(
-                reader.GetInt32(14), ReadRow(reader), reader.GetFieldValue<byte[]>(15));
+            var part = ReadPart(reader);
             if (window.Count > 0 && CompareKeys(window[0].Row, part.Row) != 0)
             {
                 merged.Add(WindowPart.Merge(window));
@@ -671,6 +700,13 @@ public abstract class SqlResultStore : IResultStore
         return command;
     }
 
+    private static DbCommand FleetPartsCommand(DbConnection connection, long windowEnd)
+    {
+        var command = Command(connection, null, FleetPartsSql);
+        Bind(command, "@window_end", windowEnd);
+        return command;
+    }
+
     private static async Task SaveProgressAsync(
         DbConnection connection, DbTransaction transaction, string key, string value, CancellationToken ct)
     {
@@ -691,6 +727,10 @@ public abstract class SqlResultStore : IResultStore
 
         return rows;
     }
+
+    /// <summary>A part read in <see cref="PartColumns"/> order: the row's columns, then the partition and the digest.</summary>
+    private static WindowPart ReadPart(DbDataReader reader) =>
+        new(reader.GetInt32(14), ReadRow(reader), reader.GetFieldValue<byte[]>(15));
 
     private static WindowResult ReadRow(DbDataReader reader) => new(
         DeviceId: reader.GetString(0),
