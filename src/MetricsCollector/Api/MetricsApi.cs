@@ -39,6 +39,7 @@ public static class MetricsApi
         metrics.MapGet("/top/{n}", TopAsync);
         metrics.MapGet("/devices/{deviceId}", LatestAsync);
         metrics.MapGet("/devices/{deviceId}/history", HistoryAsync);
+        metrics.MapGet("/devices/{deviceId}/live", LiveApi.LiveAsync);
         metrics.MapGet("/fleet", FleetApi.FleetAsync);
         return endpoints;
     }
@@ -135,7 +136,7 @@ public static class MetricsApi
     /// (sent as %25) is then not the id, and the two cannot be told apart. The raw target can: its segment
     /// is decoded here, counted from the end so a path base in front does not matter.
     /// </summary>
-    private static string DeviceIdOf(HttpRequest request, string routeValue, int segmentsAfter)
+    internal static string DeviceIdOf(HttpRequest request, string routeValue, int segmentsAfter)
     {
         if (!routeValue.Contains('%', StringComparison.Ordinal)
             || request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is not { } target)
@@ -154,7 +155,7 @@ public static class MetricsApi
         return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..].ToString());
     }
 
-    private static ProblemHttpResult UnknownDevice(string deviceId) =>
+    internal static ProblemHttpResult UnknownDevice(string deviceId) =>
         TypedResults.Problem(
             detail: $"No results for device '{deviceId}'.",
             statusCode: StatusCodes.Status404NotFound,

@@ -28,12 +28,18 @@ internal static class WindowResultJson
     private static readonly JsonEncodedText Revision = JsonEncodedText.Encode("revision");
     private static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");
     private static readonly JsonEncodedText LastUpdated = JsonEncodedText.Encode("lastUpdated");
+    private static readonly JsonEncodedText Provisional = JsonEncodedText.Encode("provisional");
     private static readonly JsonEncodedText Devices = JsonEncodedText.Encode("devices");
     private static readonly JsonEncodedText By = JsonEncodedText.Encode("by");
     private static readonly JsonEncodedText Items = JsonEncodedText.Encode("items");
     private static readonly JsonEncodedText NextCursor = JsonEncodedText.Encode("nextCursor");
 
-    public static void WriteRow(Utf8JsonWriter writer, WindowResult row)
+    public static void WriteRow(Utf8JsonWriter writer, WindowResult row) => WriteRow(writer, row, provisional: false);
+
+    /// <summary>Rows of windows that have not fired (the live route): marked <c>"provisional":true</c>.</summary>
+    public static void WriteProvisionalRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows) => WriteRows(writer, rows, provisional: true);
+
+    private static void WriteRow(Utf8JsonWriter writer, WindowResult row, bool provisional)
     {
         writer.WriteStartObject();
         writer.WriteString(DeviceId, row.DeviceId);
@@ -44,6 +50,11 @@ internal static class WindowResultJson
         writer.WriteNumber(Revision, row.Revision);
         writer.WriteBoolean(Final, row.Final);
         WriteTime(writer, LastUpdated, row.LastUpdated);
+        if (provisional)
+        {
+            writer.WriteBoolean(Provisional, true);
+        }
+
         writer.WriteEndObject();
     }
 
@@ -66,12 +77,14 @@ internal static class WindowResultJson
         writer.WriteEndObject();
     }
 
-    public static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows)
+    public static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows) => WriteRows(writer, rows, provisional: false);
+
+    private static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows, bool provisional)
     {
         writer.WriteStartArray();
         foreach (var row in rows)
         {
-            WriteRow(writer, row);
+            WriteRow(writer, row, provisional);
         }
 
         writer.WriteEndArray();

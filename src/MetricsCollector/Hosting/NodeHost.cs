@@ -63,6 +63,7 @@ public static class NodeHost
         builder.Services.AddSingleton<TopNClient>();
         builder.Services.AddSingleton<ILatestTopN>(services => new FinalTopN(services.GetRequiredService<TopNClient>(), services.GetRequiredService<RowFinality>()));
         builder.Services.AddSingleton<FleetCache>();
+        builder.Services.AddSingleton<LiveWindows>();
 
         builder.Services.AddAkka(SystemName, (akka, services) =>
         {
