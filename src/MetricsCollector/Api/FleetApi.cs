@@ -1,4 +1,3 @@
-using System.Globalization;
 using MetricsCollector.ReadSide;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -30,14 +29,11 @@ internal static class FleetApi
             {
                 FleetStatus.Served => MetricsApi.Json(answer, WindowResultJson.WriteFleet),
                 FleetStatus.NothingFiredYet => NotFound("No window has fired on every partition yet."),
-                FleetStatus.NotFiredEverywhere => NotFound($"The window ending at {Iso(answer.WindowEnd)} has not fired on every partition yet."),
-                _ => NotFound($"No rows for the window ending at {Iso(answer.WindowEnd)}."),
+                FleetStatus.NotFiredEverywhere => NotFound($"The window ending at {WindowResultJson.Time(answer.WindowEnd ?? 0)} has not fired on every partition yet."),
+                _ => NotFound($"No rows for the window ending at {WindowResultJson.Time(answer.WindowEnd ?? 0)}."),
             };
         });
     }
-
-    private static string Iso(long? epochMs) =>
-        DateTime.UnixEpoch.AddMilliseconds(epochMs ?? 0).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     private static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: "No such window");

@@ -143,6 +143,10 @@ internal static class WindowResultJson
         writer.WriteRawValue(utf8[..written], skipInputValidation: true);
     }
 
+    /// <summary>A time as the rows write it: ISO-8601 UTC with milliseconds and <c>Z</c>.</summary>
+    public static string Time(long epochMs) =>
+        DateTime.UnixEpoch.AddMilliseconds(epochMs).ToString(TimeFormat, CultureInfo.InvariantCulture);
+
     private static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, long epochMs)
     {
         Span<byte> utf8 = stackalloc byte[32];

@@ -41,7 +41,7 @@ public static class NodeHost
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
 
-        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
+        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null);
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<InputTopic>();
@@ -86,7 +86,10 @@ public static class NodeHost
                     metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
-                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog), "result-writer");
+                    var resultsTopic = settings.ResultsTopic is { } topic
+                        ? system.ActorOf(ResultsTopicActor.Props(store, services.GetRequiredService<RowFinality>(), new Kafka.KafkaClients(kafkaBootstrap, settings.KafkaClientProperties), topic, settings), "results-topic")
+                        : null;
+                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog, resultsTopic), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter, settings.SnapshotTimeout);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);

@@ -57,6 +57,19 @@ public interface IResultStore : IAsyncDisposable
     /// top-N holder needs to rebuild its state after a failover.</summary>
     Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default);
 
+    /// <summary>
+    /// Rows the results topic is owed (see <see cref="SqlResultStore.KeepsResultsOutbox"/>), oldest windows first,
+    /// at most <paramref name="limit"/>: those not final and last updated before <paramref name="lastUpdatedBefore"/>
+    /// (epoch ms), and those final with a window end at or below <paramref name="closedEnd"/>.
+    /// </summary>
+    Task<IReadOnlyList<WindowResult>> OwedResultsAsync(long lastUpdatedBefore, long closedEnd, int limit, CancellationToken ct = default);
+
+    /// <summary>
+    /// The results topic has these rows (as produced: their revision and final flag): each window is owed no more,
+    /// unless a later revision, or the final form of the same one, has been stored since.
+    /// </summary>
+    Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default);
+
     /// <summary>Round-trips to the database; throws <see cref="StoreUnavailableException"/> when it cannot.</summary>
     Task PingAsync(CancellationToken ct = default);
 

@@ -94,6 +94,11 @@ public sealed class FinalRowsStore(IResultStore inner, RowFinality finality) : I
 
     public Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default) => inner.RecentWindowEndsAsync(count, ct);
 
+    public Task<IReadOnlyList<WindowResult>> OwedResultsAsync(long lastUpdatedBefore, long closedEnd, int limit, CancellationToken ct = default) =>
+        inner.OwedResultsAsync(lastUpdatedBefore, closedEnd, limit, ct);
+
+    public Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default) => inner.ResultsProducedAsync(produced, ct);
+
     public Task PingAsync(CancellationToken ct = default) => inner.PingAsync(ct);
 
     public Task SaveProgressAsync(string key, string value, CancellationToken ct = default) => inner.SaveProgressAsync(key, value, ct);

@@ -42,7 +42,7 @@ public abstract class SqlResultStore : IResultStore
         "SELECT DISTINCT window_end FROM window_results ORDER BY window_end DESC LIMIT @count";
 
     /// <summary><see cref="PartColumns"/> of the parts table aliased <c>p</c> (before the queries that use it: statics initialise in order).</summary>
-    private static readonly string PartColumnsOfP = string.Join(", ", PartColumns.Split(", ").Select(c => "p." + c));
+    private static readonly string PartColumnsOfP = Aliased("p", PartColumns);
 
     // The window's rows through a top-N index (each leads with window_end), and each row's parts through the
     // parts' primary key: the cost of the window's own rows, never a scan of either table.
@@ -51,6 +51,32 @@ public abstract class SqlResultStore : IResultStore
         FROM window_results r
         JOIN window_parts p ON p.device_id = r.device_id AND p.window_end = r.window_end
         WHERE r.window_end = @window_end
+        """;
+
+    // The results topic's outbox (see KeepsResultsOutbox): the windows this transaction changed, as stored now.
+    private string OutboxNoteSql => $"""
+        INSERT INTO results_outbox (device_id, window_end, revision, final)
+        SELECT r.device_id, r.window_end, r.revision, r.final
+        FROM {KeysSource}
+        JOIN window_results r ON r.device_id = k.device_id AND r.window_end = k.window_end
+        WHERE true
+        ON CONFLICT (device_id, window_end) DO UPDATE SET revision = excluded.revision, final = excluded.final
+        """;
+
+    private static readonly string OwedRowsSql = $"""
+        SELECT {Aliased("r", Columns)}
+        FROM results_outbox o
+        JOIN window_results r ON r.device_id = o.device_id AND r.window_end = o.window_end
+        WHERE (NOT r.final AND r.last_updated < @before) OR (r.final AND r.window_end <= @closed_end)
+        ORDER BY o.window_end, o.device_id
+        LIMIT @limit
+        """;
+
+    // Only what the produced row covers: a later revision, or the final form of the same one, stays owed.
+    private const string ProducedSql = """
+        DELETE FROM results_outbox
+        WHERE device_id = @device_id AND window_end = @window_end
+          AND (revision < @revision OR (revision = @revision AND (final = @final OR NOT final)))
         """;
 
     private const string SaveProgressSql =
@@ -81,6 +107,13 @@ public abstract class SqlResultStore : IResultStore
     private readonly SemaphoreSlim? _writer;
 
     protected SqlResultStore(bool singleWriter) => _writer = singleWriter ? new SemaphoreSlim(1, 1) : null;
+
+    /// <summary>
+    /// Whether every upsert also notes, in its own transaction, each window it changed as owed to the results
+    /// topic (the results_outbox table, until <see cref="ResultsProducedAsync"/>): a row committed but not yet
+    /// produced when the node dies is still known to be owed, by any node.
+    /// </summary>
+    public bool KeepsResultsOutbox { get; init; }
 
     /// <summary>The column type of text keys: PostgreSQL needs a byte-order collation to sort device ids by
     /// code point as SQLite does (and .NET's ordinal comparison, but for characters beyond U+FFFF), whatever
@@ -177,6 +210,12 @@ public abstract class SqlResultStore : IResultStore
                         await WriteRowsAsync(connection, transaction, merged, ct);
                         Replace(rows, merged);
                     }
+
+                    if (KeepsResultsOutbox)
+                    {
+                        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, rows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+                        await note.ExecuteNonQueryAsync(ct);
+                    }
                 }
 
                 foreach (var (key, value) in progress ?? [])
@@ -270,6 +309,40 @@ public abstract class SqlResultStore : IResultStore
                 return fleet.Result();
             },
             ct);
+
+    public Task<IReadOnlyList<WindowResult>> OwedResultsAsync(long lastUpdatedBefore, long closedEnd, int limit, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return WithConnectionAsync<IReadOnlyList<WindowResult>>(
+            async connection =>
+            {
+                await using var command = Command(connection, null, OwedRowsSql);
+                Bind(command, "@before", lastUpdatedBefore);
+                Bind(command, "@closed_end", closedEnd);
+                Bind(command, "@limit", limit);
+                return await ReadRowsAsync(command, ct);
+            },
+            ct);
+    }
+
+    public Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default) =>
+        produced.Count == 0
+            ? Task.CompletedTask
+            : WriteAsync(
+                async (connection, transaction) =>
+                {
+                    await using var command = Command(connection, transaction, ProducedSql);
+                    var deviceId = Bind(command, "@device_id", "");
+                    var windowEnd = Bind(command, "@window_end", 0L);
+                    var revision = Bind(command, "@revision", 0);
+                    var final = Bind(command, "@final", false);
+                    foreach (var row in produced)
+                    {
+                        (deviceId.Value, windowEnd.Value, revision.Value, final.Value) = (row.DeviceId, row.WindowEnd, row.Revision, row.Final);
+                        await command.ExecuteNonQueryAsync(ct);
+                    }
+                },
+                ct);
 
     public Task PingAsync(CancellationToken ct = default) =>
         WithConnectionAsync(
@@ -471,6 +544,8 @@ public abstract class SqlResultStore : IResultStore
         return parameter;
     }
 
+    private static string Aliased(string alias, string columns) => string.Join(", ", columns.Split(", ").Select(c => alias + "." + c));
+
     // The figure columns are named as clients name the figures (p50 ... mean).
     private static string ColumnOf(RankBy by) => by.Name();
 
@@ -532,6 +607,17 @@ public abstract class SqlResultStore : IResultStore
                 kafka_partition INTEGER NOT NULL,
                 digest {BinaryType} NOT NULL,
                 PRIMARY KEY (device_id, window_end, kafka_partition)
+            )
+            """;
+
+        // Windows whose latest row the results topic has not been given yet (KeepsResultsOutbox).
+        yield return $"""
+            CREATE TABLE IF NOT EXISTS results_outbox (
+                device_id {TextKeyType} NOT NULL,
+                window_end BIGINT NOT NULL,
+                revision INTEGER NOT NULL,
+                final BOOLEAN NOT NULL,
+                PRIMARY KEY (device_id, window_end)
             )
             """;
 

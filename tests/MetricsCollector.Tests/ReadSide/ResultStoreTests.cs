@@ -329,6 +329,28 @@ public abstract class ResultStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rows_stay_owed_to_the_results_topic_until_what_was_produced_covers_them()
+    {
+        var a1 = Row("a", T0, revision: 1);
+        var b1 = Row("b", T0, revision: 1, final: true);
+        await UpsertRowsAsync([a1, b1]);
+        Assert.Equal([a1, b1], await Store.OwedResultsAsync(long.MaxValue, long.MaxValue, 100));
+        // A row not final and updated at or after the cut is left to the node producing it; a final one waits for its close.
+        Assert.Equal([b1], await Store.OwedResultsAsync(a1.LastUpdated, long.MaxValue, 100));
+        Assert.Equal([a1], await Store.OwedResultsAsync(long.MaxValue, T0 - 1, 100));
+        Assert.Equal([a1], await Store.OwedResultsAsync(long.MaxValue, long.MaxValue, 1));
+
+        // A later revision stored after a1 was produced stays owed; b, produced before it could say final, too.
+        var a2 = Row("a", T0, revision: 2);
+        await UpsertRowsAsync([a2]);
+        await Store.ResultsProducedAsync([a1, b1 with { Final = false }]);
+        Assert.Equal([a2, b1], await Store.OwedResultsAsync(long.MaxValue, long.MaxValue, 100));
+
+        await Store.ResultsProducedAsync([a2, b1]);
+        Assert.Empty(await Store.OwedResultsAsync(long.MaxValue, long.MaxValue, 100));
+    }
+
+    [Fact]
     public async Task Fleet_figures_merge_every_part_of_the_window_and_nothing_of_other_windows()
     {
         await UpsertRowsAsync([Row("a", T0, p95: 10), Row("b", T0, p95: 90), Row("a", T0 + Minute, p95: 70)]);
