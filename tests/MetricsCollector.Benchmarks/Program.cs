@@ -23,6 +23,12 @@ switch (args.FirstOrDefault())
     case "cluster-throughput":
         // Events applied per second with 1, 2 and 3 node processes (docs/benchmarks.md).
         return await ClusterBenchmark.ThroughputAsync(args);
+    case "results-topic":
+        // What producing every row to the results topic costs per row (docs/benchmarks.md).
+        return await BeyondBenchmark.ResultsTopicAsync(args);
+    case "fleet":
+        // /metrics/fleet: a window's merge at 10k devices, and a cached answer (docs/benchmarks.md).
+        return await BeyondBenchmark.FleetAsync(args);
     case "http-load":
         // The REST API under an open-loop load (docs/benchmarks.md).
         return await HttpLoad.RunAsync(args[1..]);

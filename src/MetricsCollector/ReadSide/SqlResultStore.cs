@@ -325,24 +325,54 @@ public abstract class SqlResultStore : IResultStore
             ct);
     }
 
+    /// <remarks>
+    /// One statement per row, each with its own revision: where the driver batches statements (Npgsql) they
+    /// travel in one round trip, else (SQLite, in-process) one prepared statement runs once per row.
+    /// </remarks>
     public Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default) =>
         produced.Count == 0
             ? Task.CompletedTask
             : WriteAsync(
                 async (connection, transaction) =>
                 {
-                    await using var command = Command(connection, transaction, ProducedSql);
-                    var deviceId = Bind(command, "@device_id", "");
-                    var windowEnd = Bind(command, "@window_end", 0L);
-                    var revision = Bind(command, "@revision", 0);
-                    var final = Bind(command, "@final", false);
+                    if (connection.CanCreateBatch)
+                    {
+                        await using var batch = connection.CreateBatch();
+                        batch.Transaction = transaction;
+                        foreach (var row in produced)
+                        {
+                            var command = batch.CreateBatchCommand();
+                            command.CommandText = ProducedSql;
+                            foreach (var (name, value) in ProducedParameters(row))
+                            {
+                                var parameter = command.CreateParameter();
+                                (parameter.ParameterName, parameter.Value) = (name, value);
+                                command.Parameters.Add(parameter);
+                            }
+
+                            batch.BatchCommands.Add(command);
+                        }
+
+                        await batch.ExecuteNonQueryAsync(ct);
+                        return;
+                    }
+
+                    await using var single = Command(connection, transaction, ProducedSql);
+                    var parameters = ProducedParameters(produced[0]).Select(p => Bind(single, p.Name, p.Value)).ToArray();
                     foreach (var row in produced)
                     {
-                        (deviceId.Value, windowEnd.Value, revision.Value, final.Value) = (row.DeviceId, row.WindowEnd, row.Revision, row.Final);
-                        await command.ExecuteNonQueryAsync(ct);
+                        foreach (var (parameter, (_, value)) in parameters.Zip(ProducedParameters(row)))
+                        {
+                            parameter.Value = value;
+                        }
+
+                        await single.ExecuteNonQueryAsync(ct);
                     }
                 },
                 ct);
+
+    private static (string Name, object Value)[] ProducedParameters(WindowResult row) =>
+        [("@device_id", row.DeviceId), ("@window_end", row.WindowEnd), ("@revision", row.Revision), ("@final", row.Final)];
 
     public Task PingAsync(CancellationToken ct = default) =>
         WithConnectionAsync(
