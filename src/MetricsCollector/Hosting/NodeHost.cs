@@ -86,8 +86,17 @@ public static class NodeHost
                     metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
+                    // Its own finality reader: it asks every few seconds, and sharing the API's would keep the API's
+                    // one-second cache warm, so that a row just made final could be served not final for that second.
                     var resultsTopic = settings.ResultsTopic is { } topic
-                        ? system.ActorOf(ResultsTopicActor.Props(store, services.GetRequiredService<RowFinality>(), new Kafka.KafkaClients(kafkaBootstrap, settings.KafkaClientProperties), topic, settings), "results-topic")
+                        ? system.ActorOf(
+                            ResultsTopicActor.Props(
+                                store,
+                                new RowFinality(new StoreProgress(store), services.GetRequiredService<InputTopic>(), settings, TimeProvider.System),
+                                new Kafka.KafkaClients(kafkaBootstrap, settings.KafkaClientProperties),
+                                topic,
+                                settings),
+                            "results-topic")
                         : null;
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog, resultsTopic), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter, settings.SnapshotTimeout);
