@@ -191,18 +191,26 @@ public static class ProductTopics
     public const string Input = "iot.device.events.dev";
     public const string TooLate = "iot.cpu.metrics.tooLate";
     public const string DeadLetter = "iot.device.events.dlq";
+    public const string Results = "iot.cpu.metrics.results";
     public const int DefaultPartitions = 10;
 
+    /// <summary>
+    /// Creates the topics; <paramref name="results"/> null when the results topic is off. The mock broker has no
+    /// topic configuration, so the results topic is not compacted here: on a real Kafka the operator creates it
+    /// with <c>cleanup.policy=compact</c>.
+    /// </summary>
     public static void Create(
         EmbeddedKafka broker,
         int partitions = DefaultPartitions,
         string input = Input,
         string tooLate = TooLate,
-        string deadLetter = DeadLetter)
+        string deadLetter = DeadLetter,
+        string? results = Results)
     {
         ArgumentNullException.ThrowIfNull(broker);
         broker.CreateTopic(input, partitions);
         broker.CreateTopic(tooLate, partitions);
         broker.CreateTopic(deadLetter, partitions);
+        if (results is not null) broker.CreateTopic(results, partitions);
     }
 }

@@ -117,13 +117,14 @@ internal static class HttpLoad
         return windowEnd;
     }
 
-    private static async Task<WebApplication> StartApiAsync(IResultStore store, ILatestTopN latest)
+    internal static async Task<WebApplication> StartApiAsync(IResultStore store, ILatestTopN latest, Action<IServiceCollection>? more = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(latest);
+        more?.Invoke(builder.Services);
         builder.Services.AddMetricsApi();
         var app = builder.Build();
         app.UseMetricsApi();

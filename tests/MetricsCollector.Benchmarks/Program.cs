@@ -18,6 +18,8 @@ var root = new RootCommand("""
     ClusterBenchmark.RecoveryCommand(),
     ClusterBenchmark.ThroughputCommand(),
     SnapshotBenchmark.Command(),
+    BeyondBenchmark.ResultsTopicCommand(),
+    BeyondBenchmark.FleetCommand(),
     HttpLoad.Command(),
 };
 // BenchmarkDotNet's options (--filter, --job, --list ...) are its own: a line that names none of the

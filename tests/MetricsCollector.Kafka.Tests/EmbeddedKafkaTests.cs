@@ -32,7 +32,7 @@ public sealed class EmbeddedKafkaTests : IDisposable
 
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _broker.BootstrapServers }).Build();
         var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
-        foreach (var topic in new[] { ProductTopics.Input, ProductTopics.TooLate, ProductTopics.DeadLetter })
+        foreach (var topic in new[] { ProductTopics.Input, ProductTopics.TooLate, ProductTopics.DeadLetter, ProductTopics.Results })
         {
             Assert.Equal(10, metadata.Topics.Single(t => t.Topic == topic).Partitions.Count);
         }

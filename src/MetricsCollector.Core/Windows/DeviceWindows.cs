@@ -156,6 +156,30 @@ public sealed partial class DeviceWindows
     }
 
     /// <summary>
+    /// The windows that have not fired yet and hold events, as they stand now: parts materialised from the
+    /// panes, revision 0 (no row of theirs has been written), not final, stamped <paramref name="nowMs"/>,
+    /// in order of their ends. Reads only: nothing fires, no pane changes, the rows to write stay as they were.
+    /// </summary>
+    public IReadOnlyList<WindowPart> OpenWindows(long nowMs)
+    {
+        var spec = _settings.Spec;
+        var ends = new SortedSet<long>();
+        var firstOpen = NextEndAfterWatermark();
+        foreach (var pane in _panes.Indexes)
+        {
+            for (var end = Math.Max(spec.FirstEndOf(pane), firstOpen); end <= spec.LastEndOf(pane); end += spec.Slide) ends.Add(end);
+        }
+
+        // Straight from the panes, not through the shared partial: that one follows the fired windows and must not move.
+        return ends.Select(end =>
+        {
+            var digest = _panes.Merge(spec.FirstPaneOf(end), spec.LastPaneOf(end))
+                ?? throw new InvalidOperationException($"open window ending {end} of {DeviceId} without events");
+            return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, 0, false, nowMs), digest.ToBytes());
+        }).ToList();
+    }
+
+    /// <summary>
     /// The watermark at which this device next has something to do (a window to fire or to
     /// close); <see cref="long.MaxValue"/> when nothing is pending. Panes need no timer of their
     /// own: a pane is dropped exactly when the window it opens closes.

@@ -39,6 +39,8 @@ public static class MetricsApi
         metrics.MapGet("/top/{n}", TopAsync);
         metrics.MapGet("/devices/{deviceId}", LatestAsync);
         metrics.MapGet("/devices/{deviceId}/history", HistoryAsync);
+        metrics.MapGet("/devices/{deviceId}/live", LiveApi.LiveAsync);
+        metrics.MapGet("/fleet", FleetApi.FleetAsync);
         return endpoints;
     }
 
@@ -134,7 +136,7 @@ public static class MetricsApi
     /// (sent as %25) is then not the id, and the two cannot be told apart. The raw target can: its segment
     /// is decoded here, counted from the end so a path base in front does not matter.
     /// </summary>
-    private static string DeviceIdOf(HttpRequest request, string routeValue, int segmentsAfter)
+    internal static string DeviceIdOf(HttpRequest request, string routeValue, int segmentsAfter)
     {
         if (!routeValue.Contains('%', StringComparison.Ordinal)
             || request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is not { } target)
@@ -153,14 +155,14 @@ public static class MetricsApi
         return Uri.UnescapeDataString(path[(path.LastIndexOf('/') + 1)..].ToString());
     }
 
-    private static ProblemHttpResult UnknownDevice(string deviceId) =>
+    internal static ProblemHttpResult UnknownDevice(string deviceId) =>
         TypedResults.Problem(
             detail: $"No results for device '{deviceId}'.",
             statusCode: StatusCodes.Status404NotFound,
             title: "Unknown device");
 
     /// <summary>The store or the top-N holder being out of reach passes: 503, so clients and balancers retry.</summary>
-    private static async Task<IResult> Unavailable503Async(Func<Task<IResult>> answer)
+    internal static async Task<IResult> Unavailable503Async(Func<Task<IResult>> answer)
     {
         try
         {
@@ -189,7 +191,7 @@ public static class MetricsApi
         return await next(context);
     }
 
-    private static JsonBody<T> Json<T>(T value, Action<Utf8JsonWriter, T> write) => new(value, write);
+    internal static IResult Json<T>(T value, Action<Utf8JsonWriter, T> write) => new JsonBody<T>(value, write);
 
     /// <summary>Writes straight into the response pipe, with no intermediate string or buffer.</summary>
     private sealed class JsonBody<T>(T value, Action<Utf8JsonWriter, T> write) : IResult

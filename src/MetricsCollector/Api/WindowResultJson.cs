@@ -31,37 +31,64 @@ internal static class WindowResultJson
     private static readonly JsonEncodedText Final = JsonEncodedText.Encode("final");
     private static readonly JsonEncodedText LastUpdated = JsonEncodedText.Encode("lastUpdated");
     private static readonly JsonEncodedText Bounds = JsonEncodedText.Encode("bounds");
+    private static readonly JsonEncodedText Provisional = JsonEncodedText.Encode("provisional");
+    private static readonly JsonEncodedText Devices = JsonEncodedText.Encode("devices");
+    private static readonly JsonEncodedText By = JsonEncodedText.Encode("by");
     private static readonly JsonEncodedText Items = JsonEncodedText.Encode("items");
     private static readonly JsonEncodedText NextCursor = JsonEncodedText.Encode("nextCursor");
 
-    public static void WriteRow(Utf8JsonWriter writer, WindowResult row)
+    public static void WriteRow(Utf8JsonWriter writer, WindowResult row) => WriteRow(writer, row, provisional: false);
+
+    /// <summary>Rows of windows that have not fired (the live route): marked <c>"provisional":true</c>.</summary>
+    public static void WriteProvisionalRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows) => WriteRows(writer, rows, provisional: true);
+
+    private static void WriteRow(Utf8JsonWriter writer, WindowResult row, bool provisional)
     {
         writer.WriteStartObject();
         writer.WriteString(DeviceId, row.DeviceId);
         WriteTime(writer, WindowStart, row.WindowStart);
         WriteTime(writer, WindowEnd, row.WindowEnd);
-        // Field order as PRODUCT.md shows it: clients should not care, but diffs and eyes do.
-        WriteFigure(writer, Percentile95, row.P95);
-        WriteFigure(writer, P50, row.P50);
-        WriteFigure(writer, P90, row.P90);
-        WriteFigure(writer, P99, row.P99);
-        WriteFigure(writer, Min, row.Min);
-        WriteFigure(writer, Max, row.Max);
-        WriteFigure(writer, Mean, row.Mean);
+        WriteFigures(writer, row.P95, row.P50, row.P90, row.P99, row.Min, row.Max, row.Mean);
         writer.WriteNumber(Count, row.Count);
         writer.WriteNumber(Revision, row.Revision);
         writer.WriteBoolean(Final, row.Final);
         WriteTime(writer, LastUpdated, row.LastUpdated);
         WriteBounds(writer, row.Bounds);
+        if (provisional)
+        {
+            writer.WriteBoolean(Provisional, true);
+        }
+
         writer.WriteEndObject();
     }
 
-    public static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows)
+    /// <summary>A fleet answer: a row's figures without device, revision and lastUpdated, plus devices (and by, when asked).</summary>
+    public static void WriteFleet(Utf8JsonWriter writer, FleetAnswer answer)
+    {
+        var fleet = answer.Figures ?? throw new ArgumentException("a fleet answer without figures", nameof(answer));
+        writer.WriteStartObject();
+        WriteTime(writer, WindowStart, fleet.WindowStart);
+        WriteTime(writer, WindowEnd, fleet.WindowEnd);
+        if (answer.By is { } by)
+        {
+            writer.WriteString(By, by.Name());
+        }
+
+        WriteFigures(writer, fleet.P95, fleet.P50, fleet.P90, fleet.P99, fleet.Min, fleet.Max, fleet.Mean);
+        writer.WriteNumber(Count, fleet.Count);
+        writer.WriteNumber(Devices, fleet.Devices);
+        writer.WriteBoolean(Final, answer.Final);
+        writer.WriteEndObject();
+    }
+
+    public static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows) => WriteRows(writer, rows, provisional: false);
+
+    private static void WriteRows(Utf8JsonWriter writer, IReadOnlyList<WindowResult> rows, bool provisional)
     {
         writer.WriteStartArray();
         foreach (var row in rows)
         {
-            WriteRow(writer, row);
+            WriteRow(writer, row, provisional);
         }
 
         writer.WriteEndArray();
@@ -82,6 +109,18 @@ internal static class WindowResultJson
         }
 
         writer.WriteEndObject();
+    }
+
+    private static void WriteFigures(Utf8JsonWriter writer, double p95, double p50, double p90, double p99, double min, double max, double mean)
+    {
+        // Field order as PRODUCT.md shows it: clients should not care, but diffs and eyes do.
+        WriteFigure(writer, Percentile95, p95);
+        WriteFigure(writer, P50, p50);
+        WriteFigure(writer, P90, p90);
+        WriteFigure(writer, P99, p99);
+        WriteFigure(writer, Min, min);
+        WriteFigure(writer, Max, max);
+        WriteFigure(writer, Mean, mean);
     }
 
     /// <summary>
@@ -131,6 +170,9 @@ internal static class WindowResultJson
         WriteFigureValue(writer, name, range.High);
         writer.WriteEndArray();
     }
+    /// <summary>A time as the rows write it: ISO-8601 UTC with milliseconds and <c>Z</c>.</summary>
+    public static string Time(long epochMs) =>
+        DateTime.UnixEpoch.AddMilliseconds(epochMs).ToString(TimeFormat, CultureInfo.InvariantCulture);
 
     private static void WriteTime(Utf8JsonWriter writer, JsonEncodedText name, long epochMs)
     {

@@ -41,7 +41,9 @@ public static class KafkaCommand
                 return 2;
             }
             using var broker = EmbeddedKafka.Start(parse.GetValue(brokers), parse.GetValue(port));
-            ProductTopics.Create(broker, count);
+            // As a node reads it: MC_RESULTS_TOPIC renames the results topic, empty turns it off.
+            var results = Environment.GetEnvironmentVariable("MC_RESULTS_TOPIC") is { } named ? (named.Trim().Length == 0 ? null : named.Trim()) : ProductTopics.Results;
+            ProductTopics.Create(broker, count, results: results);
             broker.SetGroupInitialRebalanceDelay(TimeSpan.FromMilliseconds(Math.Max(0, parse.GetValue(rebalanceDelay))));
             Console.WriteLine(broker.BootstrapServers);
             Console.Out.Flush();

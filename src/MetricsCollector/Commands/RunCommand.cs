@@ -38,7 +38,7 @@ public static class RunCommand
             if (settings.Embedded)
             {
                 broker = EmbeddedKafka.Start();
-                ProductTopics.Create(broker, settings.Partitions, settings.Topic, settings.TooLateTopic, settings.DeadLetterTopic);
+                ProductTopics.Create(broker, settings.Partitions, settings.Topic, settings.TooLateTopic, settings.DeadLetterTopic, settings.ResultsTopic);
                 bootstrap = broker.BootstrapServers;
                 EnsureSqliteDirectory(settings);
             }

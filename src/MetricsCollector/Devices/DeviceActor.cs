@@ -97,6 +97,9 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
             if (_changesSinceSnapshot == 0 && _pending is null) Context.Stop(Self);
             else RequestSnapshot();
         });
+
+        // The live route's question: read-only, so it changes no state and owes no acknowledgement or snapshot.
+        Command<GetOpenWindows>(_ => Sender.Tell(new OpenWindows(_windows.OpenWindows(_clock.GetUtcNow().ToUnixTimeMilliseconds()))));
     }
 
     public string DeviceId { get; }

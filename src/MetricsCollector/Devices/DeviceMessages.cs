@@ -78,3 +78,16 @@ public sealed record StoreRows(IReadOnlyList<WindowPart> Rows, long Sequence)
 
 /// <summary>Result writer → device: every row sent with this sequence number or below is stored.</summary>
 public sealed record RowsStored(long Sequence);
+
+/// <summary>
+/// Live route → a running device actor: your windows that have not fired yet. Sent to the actor itself, never
+/// through the shard region, which would start an actor that is not running just to answer; and it does not
+/// count as activity, so asking never keeps an idle device from passivating.
+/// </summary>
+public sealed record GetOpenWindows : INotInfluenceReceiveTimeout
+{
+    public static readonly GetOpenWindows Instance = new();
+}
+
+/// <summary>Device → live route: its open windows as they stand (<see cref="DeviceWindows.OpenWindows"/>), its partition's parts.</summary>
+public sealed record OpenWindows(IReadOnlyList<WindowPart> Parts);

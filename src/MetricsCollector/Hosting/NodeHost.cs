@@ -41,7 +41,7 @@ public static class NodeHost
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
 
-        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection);
+        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null);
         var readiness = new NodeReadiness(kafkaBootstrap);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<InputTopic>();
@@ -62,6 +62,8 @@ public static class NodeHost
         builder.Services.AddSingleton<IPartitionProgressStore>(new StoreProgress(store));
         builder.Services.AddSingleton<TopNClient>();
         builder.Services.AddSingleton<ILatestTopN>(services => new FinalTopN(services.GetRequiredService<TopNClient>(), services.GetRequiredService<RowFinality>()));
+        builder.Services.AddSingleton<FleetCache>();
+        builder.Services.AddSingleton<LiveWindows>();
 
         builder.Services.AddAkka(SystemName, (akka, services) =>
         {
@@ -83,7 +85,19 @@ public static class NodeHost
                     metrics.WatchCluster(cluster);
                     if (seeds.Length == 0) cluster.Join(cluster.SelfAddress);
                     if (settings.DownOnRefusedConnection) system.ActorOf(RefusedConnectionDowning.Props(), "refused-connection-downing");
-                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog), "result-writer");
+                    // Its own finality reader: it asks every few seconds, and sharing the API's would keep the API's
+                    // one-second cache warm, so that a row just made final could be served not final for that second.
+                    var resultsTopic = settings.ResultsTopic is { } topic
+                        ? system.ActorOf(
+                            ResultsTopicActor.Props(
+                                store,
+                                new RowFinality(new StoreProgress(store), services.GetRequiredService<InputTopic>(), settings, TimeProvider.System),
+                                new Kafka.KafkaClients(kafkaBootstrap, settings.KafkaClientProperties),
+                                topic,
+                                settings),
+                            "results-topic")
+                        : null;
+                    var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog, resultsTopic), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter, settings.SnapshotTimeout);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);

@@ -47,9 +47,28 @@ public interface IResultStore : IAsyncDisposable
     /// <paramref name="by"/>: highest first, ties by device id ascending.</summary>
     Task<IReadOnlyList<WindowResult>> TopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default);
 
+    /// <summary>
+    /// The figures of the window ending at <paramref name="windowEnd"/> over every event of every device,
+    /// merged from its parts' digests; null when the window has no rows.
+    /// </summary>
+    Task<FleetFigures?> FleetAsync(long windowEnd, CancellationToken ct = default);
+
     /// <summary>The distinct window ends present, newest first, at most <paramref name="count"/>: what a
     /// top-N holder needs to rebuild its state after a failover.</summary>
     Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default);
+
+    /// <summary>
+    /// Rows the results topic is owed (see <see cref="SqlResultStore.KeepsResultsOutbox"/>), oldest windows first,
+    /// at most <paramref name="limit"/>: those not final and last updated before <paramref name="lastUpdatedBefore"/>
+    /// (epoch ms), and those final with a window end at or below <paramref name="closedEnd"/>.
+    /// </summary>
+    Task<IReadOnlyList<WindowResult>> OwedResultsAsync(long lastUpdatedBefore, long closedEnd, int limit, CancellationToken ct = default);
+
+    /// <summary>
+    /// The results topic has these rows (as produced: their revision and final flag): each window is owed no more,
+    /// unless a later revision, or the final form of the same one, has been stored since.
+    /// </summary>
+    Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default);
 
     /// <summary>Round-trips to the database; throws <see cref="StoreUnavailableException"/> when it cannot.</summary>
     Task PingAsync(CancellationToken ct = default);

@@ -2,11 +2,14 @@ namespace MetricsCollector.ReadSide;
 
 public static class ResultStoreFactory
 {
-    /// <summary>The store named by configuration (<c>MC_STORE</c>): <c>sqlite</c> or <c>postgresql</c>.</summary>
-    public static IResultStore Create(string kind, string connectionString) => kind.Trim().ToUpperInvariant() switch
+    /// <summary>
+    /// The store named by configuration (<c>MC_STORE</c>): <c>sqlite</c> or <c>postgresql</c>; with
+    /// <paramref name="resultsOutbox"/> when a results topic is on (<see cref="SqlResultStore.KeepsResultsOutbox"/>).
+    /// </summary>
+    public static IResultStore Create(string kind, string connectionString, bool resultsOutbox = false) => kind.Trim().ToUpperInvariant() switch
     {
-        "SQLITE" => new SqliteResultStore(connectionString),
-        "POSTGRESQL" or "POSTGRES" => new PostgresResultStore(PostgresPool.Limit(connectionString, PostgresPool.ReadSide)),
+        "SQLITE" => new SqliteResultStore(connectionString) { KeepsResultsOutbox = resultsOutbox },
+        "POSTGRESQL" or "POSTGRES" => new PostgresResultStore(PostgresPool.Limit(connectionString, PostgresPool.ReadSide)) { KeepsResultsOutbox = resultsOutbox },
         _ => throw new ArgumentException($"Unknown store '{kind}': expected sqlite or postgresql.", nameof(kind)),
     };
 }

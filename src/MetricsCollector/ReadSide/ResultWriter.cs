@@ -20,6 +20,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 {
     private readonly IResultStore _store;
     private readonly IActorRef _topN;
+    private readonly IActorRef? _resultsTopic;
     private readonly CollectorMetrics _metrics;
     private readonly ResultWriterSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -31,8 +32,9 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     private readonly WriteBacklog _backlog;
 
-    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings, WriteBacklog backlog)
+    public ResultWriter(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings, WriteBacklog backlog, IActorRef? resultsTopic = null)
     {
+        _resultsTopic = resultsTopic;
         _backlog = backlog;
         _store = store;
         _topN = topN;
@@ -74,6 +76,8 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             // The singleton may live on another node, and remoting drops a message over its frame
             // size (128 KB); a slice of rows stays well under it.
             foreach (var slice in written.Rows.Chunk(_settings.PublishSlice)) _topN.Tell(new RowsPublished(slice));
+            // Committed, so owed to the results topic: its actor queues them and never makes the writer wait.
+            _resultsTopic?.Tell(new RowsPublished(written.Rows));
             if (_buffer.Count > 0) Write();
         });
         Receive<WriteFailed>(failed =>
@@ -94,8 +98,8 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings, WriteBacklog backlog) =>
-        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics, settings, backlog));
+    public static Props Props(IResultStore store, IActorRef topN, CollectorMetrics metrics, ResultWriterSettings settings, WriteBacklog backlog, IActorRef? resultsTopic = null) =>
+        Akka.Actor.Props.Create(() => new ResultWriter(store, topN, metrics, settings, backlog, resultsTopic));
 
     private void PublishBacklog() => _backlog.Set(_bufferedRows + _writingRows);
 

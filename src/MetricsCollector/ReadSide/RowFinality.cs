@@ -90,7 +90,14 @@ public sealed class FinalRowsStore(IResultStore inner, RowFinality finality) : I
     public async Task<IReadOnlyList<WindowResult>> TopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         await finality.ApplyAsync(await inner.TopAsync(windowEnd, by, n, ct));
 
+    public Task<FleetFigures?> FleetAsync(long windowEnd, CancellationToken ct = default) => inner.FleetAsync(windowEnd, ct);
+
     public Task<IReadOnlyList<long>> RecentWindowEndsAsync(int count, CancellationToken ct = default) => inner.RecentWindowEndsAsync(count, ct);
+
+    public Task<IReadOnlyList<WindowResult>> OwedResultsAsync(long lastUpdatedBefore, long closedEnd, int limit, CancellationToken ct = default) =>
+        inner.OwedResultsAsync(lastUpdatedBefore, closedEnd, limit, ct);
+
+    public Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default) => inner.ResultsProducedAsync(produced, ct);
 
     public Task PingAsync(CancellationToken ct = default) => inner.PingAsync(ct);
 

@@ -48,6 +48,44 @@ public abstract class SqlResultStore : IResultStore
     private const string RecentWindowEndsSql =
         "SELECT DISTINCT window_end FROM window_results ORDER BY window_end DESC LIMIT @count";
 
+    /// <summary><see cref="PartColumns"/> of the parts table aliased <c>p</c> (before the queries that use it: statics initialise in order).</summary>
+    private static readonly string PartColumnsOfP = Aliased("p", PartColumns);
+
+    // The window's rows through a top-N index (each leads with window_end), and each row's parts through the
+    // parts' primary key: the cost of the window's own rows, never a scan of either table.
+    private static readonly string FleetPartsSql = $"""
+        SELECT {PartColumnsOfP}
+        FROM window_results r
+        JOIN window_parts p ON p.device_id = r.device_id AND p.window_end = r.window_end
+        WHERE r.window_end = @window_end
+        """;
+
+    // The results topic's outbox (see KeepsResultsOutbox): the windows this transaction changed, as stored now.
+    private string OutboxNoteSql => $"""
+        INSERT INTO results_outbox (device_id, window_end, revision, final)
+        SELECT r.device_id, r.window_end, r.revision, r.final
+        FROM {KeysSource}
+        JOIN window_results r ON r.device_id = k.device_id AND r.window_end = k.window_end
+        WHERE true
+        ON CONFLICT (device_id, window_end) DO UPDATE SET revision = excluded.revision, final = excluded.final
+        """;
+
+    private static readonly string OwedRowsSql = $"""
+        SELECT {Aliased("r", Columns)}
+        FROM results_outbox o
+        JOIN window_results r ON r.device_id = o.device_id AND r.window_end = o.window_end
+        WHERE (NOT r.final AND r.last_updated < @before) OR (r.final AND r.window_end <= @closed_end)
+        ORDER BY o.window_end, o.device_id
+        LIMIT @limit
+        """;
+
+    // Only what the produced row covers: a later revision, or the final form of the same one, stays owed.
+    private const string ProducedSql = """
+        DELETE FROM results_outbox
+        WHERE device_id = @device_id AND window_end = @window_end
+          AND (revision < @revision OR (revision = @revision AND (final = @final OR NOT final)))
+        """;
+
     private const string SaveProgressSql =
         "INSERT INTO progress (name, value) VALUES (@name, @value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
@@ -58,7 +96,7 @@ public abstract class SqlResultStore : IResultStore
     // The batch's keys drive the join, so each probes the parts' primary key: a window with one part
     // (every window of keyed producers) costs two index probes and returns nothing.
     private string SharedPartsSql => $"""
-        SELECT {string.Join(", ", PartColumns.Split(", ").Select(c => "p." + c))}
+        SELECT {PartColumnsOfP}
         FROM {KeysSource}
         JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
         WHERE EXISTS (
@@ -76,6 +114,13 @@ public abstract class SqlResultStore : IResultStore
     private readonly SemaphoreSlim? _writer;
 
     protected SqlResultStore(bool singleWriter) => _writer = singleWriter ? new SemaphoreSlim(1, 1) : null;
+
+    /// <summary>
+    /// Whether every upsert also notes, in its own transaction, each window it changed as owed to the results
+    /// topic (the results_outbox table, until <see cref="ResultsProducedAsync"/>): a row committed but not yet
+    /// produced when the node dies is still known to be owed, by any node.
+    /// </summary>
+    public bool KeepsResultsOutbox { get; init; }
 
     /// <summary>The column type of text keys: PostgreSQL needs a byte-order collation to sort device ids by
     /// code point as SQLite does (and .NET's ordinal comparison, but for characters beyond U+FFFF), whatever
@@ -200,6 +245,12 @@ public abstract class SqlResultStore : IResultStore
                         await WriteRowsAsync(connection, transaction, merged, ct);
                         Replace(rows, merged);
                     }
+
+                    if (KeepsResultsOutbox)
+                    {
+                        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, rows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+                        await note.ExecuteNonQueryAsync(ct);
+                    }
                 }
 
                 foreach (var (key, value) in progress ?? [])
@@ -277,6 +328,86 @@ public abstract class SqlResultStore : IResultStore
             },
             ct);
     }
+
+    public Task<FleetFigures?> FleetAsync(long windowEnd, CancellationToken ct = default) =>
+        WithConnectionAsync(
+            async connection =>
+            {
+                await using var command = FleetPartsCommand(connection, windowEnd);
+                var fleet = new FleetMerge();
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    fleet.Add(ReadPart(reader));
+                }
+
+                return fleet.Result();
+            },
+            ct);
+
+    public Task<IReadOnlyList<WindowResult>> OwedResultsAsync(long lastUpdatedBefore, long closedEnd, int limit, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return WithConnectionAsync<IReadOnlyList<WindowResult>>(
+            async connection =>
+            {
+                await using var command = Command(connection, null, OwedRowsSql);
+                Bind(command, "@before", lastUpdatedBefore);
+                Bind(command, "@closed_end", closedEnd);
+                Bind(command, "@limit", limit);
+                return await ReadRowsAsync(command, ct);
+            },
+            ct);
+    }
+
+    /// <remarks>
+    /// One statement per row, each with its own revision: where the driver batches statements (Npgsql) they
+    /// travel in one round trip, else (SQLite, in-process) one prepared statement runs once per row.
+    /// </remarks>
+    public Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default) =>
+        produced.Count == 0
+            ? Task.CompletedTask
+            : WriteAsync(
+                async (connection, transaction) =>
+                {
+                    if (connection.CanCreateBatch)
+                    {
+                        await using var batch = connection.CreateBatch();
+                        batch.Transaction = transaction;
+                        foreach (var row in produced)
+                        {
+                            var command = batch.CreateBatchCommand();
+                            command.CommandText = ProducedSql;
+                            foreach (var (name, value) in ProducedParameters(row))
+                            {
+                                var parameter = command.CreateParameter();
+                                (parameter.ParameterName, parameter.Value) = (name, value);
+                                command.Parameters.Add(parameter);
+                            }
+
+                            batch.BatchCommands.Add(command);
+                        }
+
+                        await batch.ExecuteNonQueryAsync(ct);
+                        return;
+                    }
+
+                    await using var single = Command(connection, transaction, ProducedSql);
+                    var parameters = ProducedParameters(produced[0]).Select(p => Bind(single, p.Name, p.Value)).ToArray();
+                    foreach (var row in produced)
+                    {
+                        foreach (var (parameter, (_, value)) in parameters.Zip(ProducedParameters(row)))
+                        {
+                            parameter.Value = value;
+                        }
+
+                        await single.ExecuteNonQueryAsync(ct);
+                    }
+                },
+                ct);
+
+    private static (string Name, object Value)[] ProducedParameters(WindowResult row) =>
+        [("@device_id", row.DeviceId), ("@window_end", row.WindowEnd), ("@revision", row.Revision), ("@final", row.Final)];
 
     public Task PingAsync(CancellationToken ct = default) =>
         WithConnectionAsync(
@@ -446,6 +577,9 @@ public abstract class SqlResultStore : IResultStore
     internal Task<string> ExplainSharedPartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> keys, CancellationToken ct = default) =>
         ExplainAsync(connection => KeysCommand(connection, null, SharedPartsSql, keys), ct);
 
+    internal Task<string> ExplainFleetAsync(long windowEnd, CancellationToken ct = default) =>
+        ExplainAsync(connection => FleetPartsCommand(connection, windowEnd), ct);
+
     internal Task<string> ExplainTopAsync(long windowEnd, RankBy by, int n, CancellationToken ct = default) =>
         ExplainAsync(connection => TopCommand(connection, windowEnd, by, n), ct);
 
@@ -474,6 +608,8 @@ public abstract class SqlResultStore : IResultStore
         command.Parameters.Add(parameter);
         return parameter;
     }
+
+    private static string Aliased(string alias, string columns) => string.Join(", ", columns.Split(", ").Select(c => alias + "." + c));
 
     // The figure columns are named as clients name the figures (p50 ... mean).
     private static string ColumnOf(RankBy by) => by.Name();
@@ -544,6 +680,17 @@ public abstract class SqlResultStore : IResultStore
                 kafka_partition INTEGER NOT NULL,
                 digest {BinaryType} NOT NULL,
                 PRIMARY KEY (device_id, window_end, kafka_partition)
+            )
+            """;
+
+        // Windows whose latest row the results topic has not been given yet (KeepsResultsOutbox).
+        yield return $"""
+            CREATE TABLE IF NOT EXISTS results_outbox (
+                device_id {TextKeyType} NOT NULL,
+                window_end BIGINT NOT NULL,
+                revision INTEGER NOT NULL,
+                final BOOLEAN NOT NULL,
+                PRIMARY KEY (device_id, window_end)
             )
             """;
 
@@ -640,9 +787,7 @@ public abstract class SqlResultStore : IResultStore
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            // PartColumns: the row's columns, then the partition and the digest.
-            var part = new WindowPart(
-                reader.GetInt32(PartColumn), ReadRow(reader), reader.GetFieldValue<byte[]>(PartColumn + 1));
+            var part = ReadPart(reader);
             if (window.Count > 0 && CompareKeys(window[0].Row, part.Row) != 0)
             {
                 merged.Add(WindowPart.Merge(window));
@@ -713,6 +858,13 @@ public abstract class SqlResultStore : IResultStore
         return command;
     }
 
+    private static DbCommand FleetPartsCommand(DbConnection connection, long windowEnd)
+    {
+        var command = Command(connection, null, FleetPartsSql);
+        Bind(command, "@window_end", windowEnd);
+        return command;
+    }
+
     private static async Task SaveProgressAsync(
         DbConnection connection, DbTransaction transaction, string key, string value, CancellationToken ct)
     {
@@ -733,6 +885,11 @@ public abstract class SqlResultStore : IResultStore
 
         return rows;
     }
+
+    /// <summary>A part read in <see cref="PartColumns"/> order: the row's columns, then the partition and the digest.</summary>
+    // PartColumns: the row's columns, then the partition and the digest.
+    private static WindowPart ReadPart(DbDataReader reader) =>
+        new(reader.GetInt32(PartColumn), ReadRow(reader), reader.GetFieldValue<byte[]>(PartColumn + 1));
 
     private static WindowResult ReadRow(DbDataReader reader) => new(
         DeviceId: reader.GetString(0),

@@ -19,7 +19,7 @@ public sealed record PartitionWatermark(int Partition, long Watermark);
 /// <summary>Node → top-N: the input topic's partition count as the broker reports it.</summary>
 public sealed record TopicPartitions(int Count);
 
-/// <summary>Result writer → top-N: rows now in the store.</summary>
+/// <summary>Result writer → top-N (and the node's results-topic producer): rows now in the store.</summary>
 public sealed record RowsPublished(IReadOnlyList<WindowResult> Rows);
 
 /// <summary>API → top-N: the <see cref="N"/> highest rows by <see cref="By"/> of the latest window fired everywhere.</summary>

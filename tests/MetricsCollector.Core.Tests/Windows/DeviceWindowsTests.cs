@@ -47,6 +47,38 @@ public sealed class DeviceWindowsTests
     }
 
     [Fact]
+    public void Open_windows_are_those_not_fired_yet_with_their_events_so_far_and_reading_them_changes_nothing()
+    {
+        var device = new DeviceWindows("device-1", 3, Settings);
+        Assert.Empty(device.OpenWindows(0));
+        device.Add(1_000, 10, long.MinValue);
+        device.Add(12_000, 30, long.MinValue);
+        device.Add(25_000, 20, long.MinValue);
+        device.Advance(20_000);
+        Assert.Equal([10_000L, 20_000], device.TakeResults(0).Select(p => p.Row.WindowEnd));
+        // A late event: the window ending at 20 s has a revision to write.
+        Assert.Equal(EventTiming.Late, device.Add(15_000, 40, 20_000));
+        var snapshot = device.ToSnapshot();
+
+        var open = device.OpenWindows(777);
+        // Ends 10 s and 20 s have fired; 30 s .. 80 s hold events, the last (pane 20-30 s) up to 80 s.
+        Assert.Equal([30_000L, 40_000, 50_000, 60_000, 70_000, 80_000], open.Select(p => p.Row.WindowEnd));
+        Assert.Equal([4L, 4, 4, 4, 3, 1], open.Select(p => p.Row.Count));
+        Assert.All(open, p =>
+        {
+            Assert.Equal((3, 0, false, 777L), (p.Partition, p.Row.Revision, p.Row.Final, p.Row.LastUpdated));
+            Assert.Equal(p.Row.Count, TDigest.FromBytes(p.Digest).Count);
+        });
+        Assert.Equal((25.0, 10.0, 40.0), (open[0].Row.Mean, open[0].Row.Min, open[0].Row.Max));
+        Assert.Equal((20.0, 20.0), (open[^1].Row.Min, open[^1].Row.Max));
+
+        // Nothing changed: the same state, the same rows to write, the same open windows.
+        Assert.Equal(snapshot, device.ToSnapshot());
+        Assert.Equal([(20_000L, 2)], device.TakeResults(0).Select(p => (p.Row.WindowEnd, p.Row.Revision)));
+        Assert.Equal(open.Select(p => p.Row), device.OpenWindows(777).Select(p => p.Row));
+    }
+
+    [Fact]
     public void A_row_is_the_part_of_its_partition_and_carries_the_windows_digest()
     {
         var device = new DeviceWindows("device-1", 7, Settings);

@@ -28,6 +28,9 @@ internal sealed class WindowPipelineHarness
     public Dictionary<(string Device, long End), WindowResult> Rows =>
         _parts.ToDictionary(w => w.Key, w => WindowPart.Merge(w.Value.Values.ToList()));
 
+    /// <summary>The latest part of every partition of every window, as the store keeps them.</summary>
+    public IEnumerable<WindowPart> Parts => _parts.Values.SelectMany(p => p.Values);
+
     public List<(int Partition, long Position)> TooLate { get; } = new();
 
     public IEnumerable<DeviceWindows> Devices => _devices.Values;

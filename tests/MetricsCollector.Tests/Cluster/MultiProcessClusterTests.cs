@@ -98,7 +98,7 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
         await cluster.Nodes[2].StartAsync();
         await producing;
 
-        await AssertResultAsync(_database.DatabaseConnectionString);
+        await AssertResultAsync(_database.DatabaseConnectionString, resultsTopic: true);
     });
 
     /// <summary>A killed node's port refuses at once, so a survivor downs it before heartbeats would.</summary>
@@ -187,13 +187,15 @@ public sealed class MultiProcessClusterTests : IAsyncLifetime
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness, perSecond,
             startMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - events * 20L - 600_000);
 
-    private async Task AssertResultAsync(string connection)
+    /// <param name="resultsTopic">Also check the results topic: rows the killed nodes had stored but not produced must be there too.</param>
+    private async Task AssertResultAsync(string connection, bool resultsTopic = false)
     {
         var oracle = KafkaOracle.Read(Broker.BootstrapServers, ProductTopics.Input,
             PipelineEndToEndTests.Size, PipelineEndToEndTests.Slide, PipelineEndToEndTests.Lateness, PipelineEndToEndTests.Bound);
         await using (var store = new PostgresResultStore(connection))
         {
             await PipelineEndToEndTests.WaitForAllFinalAsync(store, oracle.Windows, TimeSpan.FromSeconds(180));
+            if (resultsTopic) await ResultsTopicCheck.AssertEqualsStoredRowsAsync(Broker.BootstrapServers, store, oracle.Windows, TimeSpan.FromSeconds(60));
         }
         foreach (var node in _cluster!.Running) await PipelineEndToEndTests.AssertRowsMatchAsync(node.Http, oracle.Windows);
         PipelineEndToEndTests.AssertSideTopics(Broker.BootstrapServers, oracle);

@@ -70,6 +70,31 @@ public sealed class DeviceActorTests : TestKit
     }
 
     [Fact]
+    public async Task Asked_for_its_open_windows_a_device_answers_them_and_changes_nothing()
+    {
+        var writer = CreateTestProbe();
+        var partition = PartitionProbe();
+        var device = Device("d-live", writer.Ref);
+
+        device.Tell(Numbered(Events("d-live", partition.Ref, (0, 1_000, 10), (1, 12_000, 30))));
+        partition.ExpectMsg<WakeMeAt>();
+        var open = (await device.Ask<OpenWindows>(GetOpenWindows.Instance, TimeSpan.FromSeconds(3))).Parts;
+        // Windows ending at 10 s .. 70 s hold events; none has fired.
+        Assert.Equal([10_000L, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000], open.Select(p => p.Row.WindowEnd));
+        Assert.Equal([1L, 2, 2, 2, 2, 2, 1], open.Select(p => p.Row.Count));
+        Assert.All(open, p => Assert.Equal((0, false), (p.Row.Revision, p.Row.Final)));
+        // Asking wrote nothing, acknowledged nothing and asked for no wake-up.
+        writer.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        partition.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // The windows fire as they would have: the first one's row, and it is no longer open.
+        device.Tell(Numbered(new AdvanceWatermark("d-live", 0, partition.Ref, 10_000)));
+        Assert.Equal((10_000L, 1L, 1), writer.ExpectMsg<StoreRows>().Rows.Select(p => (p.Row.WindowEnd, p.Row.Count, p.Row.Revision)).Single());
+        var after = (await device.Ask<OpenWindows>(GetOpenWindows.Instance, TimeSpan.FromSeconds(3))).Parts;
+        Assert.Equal(open.Skip(1).Select(p => (p.Row.WindowEnd, p.Row.Count)), after.Select(p => (p.Row.WindowEnd, p.Row.Count)));
+    }
+
+    [Fact]
     public void A_snapshot_is_saved_only_after_its_rows_are_stored_and_then_covers_the_offsets()
     {
         var writer = CreateTestProbe();

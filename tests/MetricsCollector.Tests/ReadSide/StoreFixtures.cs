@@ -36,11 +36,11 @@ public sealed class SqliteStoreFixture : IStoreFixture, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _store = new SqliteResultStore(ConnectionString);
+        _store = new SqliteResultStore(ConnectionString) { KeepsResultsOutbox = true };
         await _store.EnsureSchemaAsync();
     }
 
-    public Task ResetAsync() => ExecuteAsync("DELETE FROM window_results; DELETE FROM window_parts; DELETE FROM progress;");
+    public Task ResetAsync() => ExecuteAsync("DELETE FROM window_results; DELETE FROM window_parts; DELETE FROM progress; DELETE FROM results_outbox;");
 
     public Task AnalyzeAsync() => ExecuteAsync("ANALYZE");
 
@@ -100,11 +100,11 @@ public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
     {
         _serverConnectionString = _server ?? ServerConnectionString;
         await ExecuteOnServerAsync($"CREATE DATABASE {_database}");
-        _store = new PostgresResultStore(DatabaseConnectionString);
+        _store = new PostgresResultStore(DatabaseConnectionString) { KeepsResultsOutbox = true };
         await _store.EnsureSchemaAsync();
     }
 
-    public Task ResetAsync() => ExecuteAsync("TRUNCATE window_results, window_parts, progress");
+    public Task ResetAsync() => ExecuteAsync("TRUNCATE window_results, window_parts, progress, results_outbox");
 
     public Task AnalyzeAsync() => ExecuteAsync("ANALYZE");
 
