@@ -89,6 +89,12 @@ public sealed record CollectorSettings
     public required int HttpPort { get; init; }
     /// <summary>How long the API waits for the top-N singleton.</summary>
     public required TimeSpan TopNTimeout { get; init; }
+    /// <summary>Windows whose fleet figures a node keeps computed.</summary>
+    public required int FleetCacheWindows { get; init; }
+    /// <summary>How often a node with nothing queued sweeps the store for rows owed to the results topic.</summary>
+    public required TimeSpan ResultsSweepInterval { get; init; }
+    /// <summary>How long a stored row waits for its own node's producer before any node's sweep produces it.</summary>
+    public required TimeSpan ResultsOwedGrace { get; init; }
     public required string ClusterHost { get; init; }
     public required int ClusterPort { get; init; }
     public required IReadOnlyList<string> SeedNodes { get; init; }
@@ -228,6 +234,9 @@ public sealed record CollectorSettings
             HttpHost = c.Host("http.host"),
             HttpPort = c.Int("http.port", 0, 65_535),
             TopNTimeout = c.Duration("http.top-n-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1)),
+            FleetCacheWindows = c.Int("http.fleet-cache-windows", 1, 10_000),
+            ResultsSweepInterval = c.Duration("kafka.results-sweep-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
+            ResultsOwedGrace = c.Duration("kafka.results-owed-grace", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
             ClusterHost = c.Host("cluster.host"),
             ClusterPort = c.Int("cluster.port", 0, 65_535),
             SeedNodes = SeedNodesOf(c),

@@ -14,7 +14,6 @@ namespace MetricsCollector.ReadSide;
 public sealed class FleetCache(IResultStore store, ILatestTopN latest, RowFinality finality, CollectorSettings settings)
 {
     // The newest windows are what clients ask for; 64 keep an hour of one-minute slides for every figure.
-    private const int MaxEntries = 64;
 
     private readonly Lock _gate = new();
     private readonly Dictionary<(long End, RankBy? By), Entry> _entries = new();
@@ -60,7 +59,7 @@ public sealed class FleetCache(IResultStore store, ILatestTopN latest, RowFinali
             // Not the request's token: concurrent requests share the computation, and one leaving must not fail the others.
             var entry = new Entry(ComputeAsync(key.End, key.By), closed);
             _entries[key] = entry;
-            while (_entries.Count > MaxEntries) _entries.Remove(_entries.Keys.MinBy(k => k.End));
+            while (_entries.Count > settings.FleetCacheWindows) _entries.Remove(_entries.Keys.MinBy(k => k.End));
             return entry;
         }
     }

@@ -25,7 +25,7 @@ namespace MetricsCollector.ReadSide;
 /// only a delivered row takes it off (<see cref="IResultStore.ResultsProducedAsync"/>). Whatever this actor
 /// could not deliver, did not queue (over its bound) or never saw (its node died between commit and
 /// produce) stays owed, and every node, while it has nothing queued, sweeps the outbox and produces what it
-/// finds: rows not final that are owed for longer than <see cref="Grace"/> (which leaves the rows the writing
+/// finds: rows not final that are owed for longer than <see cref="CollectorSettings.ResultsOwedGrace"/> (which leaves the rows the writing
 /// node is producing right now to it), and final rows once the API serves them final. A row the store holds
 /// final before the API does (another partition's watermark is not stored past its close yet) goes out as not
 /// final and stays owed; a sweep produces it again, final, once it is. So the topic may hold a revision twice, but a consumer that keeps the highest
@@ -33,12 +33,6 @@ namespace MetricsCollector.ReadSide;
 /// </remarks>
 public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
 {
-    // How long a committed row may wait for its own node's producer before any node's sweep produces it too.
-    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(30);
-
-    // How often an idle node looks for owed rows: also how soon a row produced not-final goes out final.
-    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
-
     private readonly IResultStore _store;
     private readonly RowFinality _finality;
     private readonly CollectorSettings _settings;
@@ -100,7 +94,7 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
     {
         // The first sweep at once: rows a crashed node owed wait no longer than the grace.
         Self.Tell(Sweep.Instance);
-        Timers.StartPeriodicTimer("sweep", Sweep.Instance, SweepInterval);
+        Timers.StartPeriodicTimer("sweep", Sweep.Instance, _settings.ResultsSweepInterval);
     }
 
     protected override void PostStop()
@@ -200,7 +194,7 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
         var through = await _finality.StoredThroughAsync();
         // Closed (final as served) once every partition has stored its watermark past end + allowed lateness.
         var closedEnd = through == Watermark.Start ? long.MinValue : through - _settings.Windows.AllowedLateness;
-        var before = DateTimeOffset.UtcNow.Add(-Grace).ToUnixTimeMilliseconds();
+        var before = DateTimeOffset.UtcNow.Add(-_settings.ResultsOwedGrace).ToUnixTimeMilliseconds();
         return new Swept(await _store.OwedResultsAsync(before, closedEnd, _settings.ResultWriter.BatchRows));
     }
 
