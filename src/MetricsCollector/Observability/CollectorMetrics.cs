@@ -249,16 +249,16 @@ public sealed class CollectorMetrics : IDisposable
 
 /// <summary>
 /// One message's handling being timed (<see cref="CollectorMetrics.Time"/>); a struct, so timing allocates
-/// nothing. Reading a thread's CPU clock is a system call, so one message in <see cref="Every"/> per thread is
-/// timed and counts for that many: over the millions of messages a run handles the estimate is close, and the
-/// clock costs an eighth.
+/// nothing. Reading a thread's CPU clock is a system call, so one message in <see cref="Every"/>, drawn at
+/// random per thread, is timed and counts for that many. At random, not every eighth: actors' messages come
+/// in patterns (a batch, then its acknowledgements), and a fixed stride would follow the pattern.
 /// </summary>
 public readonly struct BusyTime : IDisposable
 {
     private const int Every = 8;
 
     [ThreadStatic]
-    private static int t_messages;
+    private static uint t_draw;
 
     private readonly CollectorMetrics? _metrics;
     private readonly BusyActor _actor;
@@ -266,13 +266,24 @@ public readonly struct BusyTime : IDisposable
 
     internal BusyTime(CollectorMetrics metrics, BusyActor actor)
     {
-        if (++t_messages % Every != 0) return;
+        if (NextDraw() % Every != 0) return;
         _metrics = metrics;
         _actor = actor;
         _began = ThreadCpu.Now();
     }
 
     public void Dispose() => _metrics?.AddBusy(_actor, (ThreadCpu.Now() - _began) * Every);
+
+    // xorshift32: a thread's own cheap sequence, seeded from its id (never zero).
+    private static uint NextDraw()
+    {
+        var x = t_draw == 0 ? (uint)Environment.CurrentManagedThreadId * 2_654_435_761u | 1 : t_draw;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        t_draw = x;
+        return x >> 8;
+    }
 }
 
 /// <summary>The kinds of actor whose message handling <see cref="CollectorMetrics.Time"/> times.</summary>
