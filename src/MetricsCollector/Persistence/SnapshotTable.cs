@@ -1,4 +1,5 @@
 using System.Data.Common;
+using MetricsCollector.ReadSide;
 
 namespace MetricsCollector.Persistence;
 
@@ -159,23 +160,10 @@ public abstract class SnapshotTable : IAsyncDisposable
 
     protected abstract void BindIds(DbCommand command, IReadOnlyList<string> persistenceIds);
 
-    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, TimeSpan? timeout = null)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        if (timeout is { } t) command.CommandTimeout = (int)t.TotalSeconds;
-        return command;
-    }
+    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, TimeSpan? timeout = null) =>
+        DbCommands.Command(connection, transaction, sql, timeout);
 
-    protected static DbParameter Bind(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-        return parameter;
-    }
+    protected static DbParameter Bind(DbCommand command, string name, object value) => DbCommands.Bind(command, name, value);
 
     protected static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, TimeSpan? timeout = null)
     {

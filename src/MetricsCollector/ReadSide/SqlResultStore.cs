@@ -592,22 +592,9 @@ public abstract class SqlResultStore : IResultStore
     /// <summary>The index name that serves a top-N by <paramref name="by"/>.</summary>
     internal static string TopIndexOf(RankBy by) => $"window_results_top_{ColumnOf(by)}";
 
-    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
+    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql) => DbCommands.Command(connection, transaction, sql);
 
-    protected static DbParameter Bind(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-        return parameter;
-    }
+    protected static DbParameter Bind(DbCommand command, string name, object value) => DbCommands.Bind(command, name, value);
 
     private static string Aliased(string alias, string columns) => string.Join(", ", columns.Split(", ").Select(c => alias + "." + c));
 
