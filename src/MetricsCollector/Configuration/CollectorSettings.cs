@@ -89,6 +89,10 @@ public sealed record CollectorSettings
     public required int HttpPort { get; init; }
     /// <summary>How long the API waits for the top-N singleton.</summary>
     public required TimeSpan TopNTimeout { get; init; }
+    /// <summary>How often a node that is behind says how far, and when it will have caught up.</summary>
+    public required TimeSpan CatchUpReportInterval { get; init; }
+    /// <summary>Records behind from which a node counts as catching up.</summary>
+    public required long CatchUpReportThreshold { get; init; }
     /// <summary>Windows whose fleet figures a node keeps computed.</summary>
     public required int FleetCacheWindows { get; init; }
     /// <summary>How often a node with nothing queued sweeps the store for rows owed to the results topic.</summary>
@@ -235,6 +239,8 @@ public sealed record CollectorSettings
             HttpPort = c.Int("http.port", 0, 65_535),
             TopNTimeout = c.Duration("http.top-n-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1)),
             FleetCacheWindows = c.Int("http.fleet-cache-windows", 1, 10_000),
+            CatchUpReportInterval = c.Duration("kafka.catch-up-report-interval", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            CatchUpReportThreshold = c.Int("kafka.catch-up-report-threshold", 1, int.MaxValue),
             ResultsSweepInterval = c.Duration("kafka.results-sweep-interval", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             ResultsOwedGrace = c.Duration("kafka.results-owed-grace", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
             ClusterHost = c.Host("cluster.host"),

@@ -121,6 +121,7 @@ public static class NodeHost
         builder.Services.AddHostedService<StoreSchemaService>();
         builder.Services.AddSingleton(new RetentionSettings(settings.Retention)).AddHostedService<RetentionService>();
         builder.Services.AddHostedService<IngestService>();
+        builder.Services.AddHostedService<CatchUpReporter>();
         foreach (var extra in extras ?? []) extra.Register(builder.Services);
 
         builder.Services.AddMetricsApi();

@@ -217,7 +217,8 @@ public sealed class CollectorMetrics : IDisposable
         return measurements;
     }
 
-    private long RecordsBehind() => PartitionStatuses().Sum(s => s.Lag ?? 0);
+    /// <summary>Records this node has yet to commit over all its partitions: the sum of their lag.</summary>
+    public long RecordsBehind() => PartitionStatuses().Sum(s => s.Lag ?? 0);
 
     private List<Measurement<int>> HeldBack()
     {
