@@ -37,13 +37,15 @@ public static class ReconcileCommand
             batch,
             config,
         };
-        command.Validators.Add(r =>
-        {
-            if (r.GetValue(from) is var start && r.GetValue(to) is var end && start >= end)
-                r.AddError($"--from must be before --to, got [{Iso(start)}, {Iso(end)})");
-        });
         command.SetAction(async (parse, ct) =>
         {
+            var (start, end) = (parse.GetValue(from), parse.GetValue(to));
+            if (start >= end)
+            {
+                Console.Error.WriteLine($"metrics-collector: --from must be before --to, got [{Iso(start)}, {Iso(end)})");
+                return 2;
+            }
+
             var settings = CollectorSettings.Load(parse.GetValue(config)?.FullName);
             var servers = parse.GetValue(bootstrap) ?? settings.KafkaBootstrap;
             if (string.IsNullOrWhiteSpace(servers))
@@ -53,7 +55,6 @@ public static class ReconcileCommand
                 return 2;
             }
 
-            var (start, end) = (parse.GetValue(from), parse.GetValue(to));
             await using var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null);
             await store.EnsureSchemaAsync(ct);
             var reconciliation = new Reconciliation(
