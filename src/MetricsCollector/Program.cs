@@ -8,6 +8,7 @@ root.Subcommands.Add(run);
 root.Subcommands.Add(KafkaCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(LoadCommand.Create());
+root.Subcommands.Add(ReconcileCommand.Create());
 // `run` is the default: its options and action also stand on the root command.
 foreach (var option in run.Options) root.Options.Add(option);
 root.Action = run.Action;

@@ -27,6 +27,10 @@ public interface IResultStore : IAsyncDisposable
         IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
         CancellationToken ct = default);
 
+    /// <summary>The stored parts numbered <paramref name="partition"/> of the given windows, in no particular order.</summary>
+    Task<IReadOnlyList<WindowPart>> PartsAsync(
+        IReadOnlyList<(string DeviceId, long WindowEnd)> windows, int partition, CancellationToken ct = default);
+
     /// <summary>The device's row with the latest window end, or null for an unknown device.</summary>
     Task<WindowResult?> LatestAsync(string deviceId, CancellationToken ct = default);
 

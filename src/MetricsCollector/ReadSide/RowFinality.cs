@@ -78,6 +78,9 @@ public sealed class FinalRowsStore(IResultStore inner, RowFinality finality) : I
     public Task<IReadOnlyList<WindowResult>> UpsertAsync(IReadOnlyList<WindowPart> parts, IReadOnlyCollection<KeyValuePair<string, string>>? progress = null, CancellationToken ct = default) =>
         inner.UpsertAsync(parts, progress, ct);
 
+    public Task<IReadOnlyList<WindowPart>> PartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> windows, int partition, CancellationToken ct = default) =>
+        inner.PartsAsync(windows, partition, ct);
+
     public async Task<WindowResult?> LatestAsync(string deviceId, CancellationToken ct = default) =>
         await finality.ApplyAsync(await inner.LatestAsync(deviceId, ct));
 

@@ -60,6 +60,14 @@ public abstract class SqlResultStore : IResultStore
         WHERE r.window_end = @window_end
         """;
 
+    // Each key probes the parts' primary key.
+    private string PartsOfSql => $"""
+        SELECT {PartColumnsOfP}
+        FROM {KeysSource}
+        JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
+        WHERE p.kafka_partition = @partition
+        """;
+
     // The results topic's outbox (see KeepsResultsOutbox): the windows this transaction changed, as stored now.
     private string OutboxNoteSql => $"""
         INSERT INTO results_outbox (device_id, window_end, revision, final)
@@ -261,6 +269,26 @@ public abstract class SqlResultStore : IResultStore
             ct);
         return rows;
     }
+
+    public Task<IReadOnlyList<WindowPart>> PartsAsync(
+        IReadOnlyList<(string DeviceId, long WindowEnd)> windows, int partition, CancellationToken ct = default) =>
+        windows.Count == 0
+            ? Task.FromResult<IReadOnlyList<WindowPart>>([])
+            : WithConnectionAsync<IReadOnlyList<WindowPart>>(
+                async connection =>
+                {
+                    await using var command = KeysCommand(connection, null, PartsOfSql, windows);
+                    Bind(command, "@partition", partition);
+                    var parts = new List<WindowPart>(windows.Count);
+                    await using var reader = await command.ExecuteReaderAsync(ct);
+                    while (await reader.ReadAsync(ct))
+                    {
+                        parts.Add(ReadPart(reader));
+                    }
+
+                    return parts;
+                },
+                ct);
 
     public Task<WindowResult?> LatestAsync(string deviceId, CancellationToken ct = default) =>
         WithConnectionAsync(

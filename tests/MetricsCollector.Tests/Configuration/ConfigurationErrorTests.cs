@@ -91,6 +91,10 @@ public sealed class ConfigurationErrorTests : IDisposable
     [InlineData("--rate", "load", "api", "--rate", "0")]
     [InlineData("--bogus", "run", "--bogus")]
     [InlineData("--count", "generate", "--count", "many")]
+    [InlineData("--from", "reconcile", "--from", "yesterday", "--to", "2025-11-28T05:00:00Z")]
+    [InlineData("--to", "reconcile", "--from", "2025-11-28T05:00:00Z", "--to", "2025-11-28T04:00:00Z")]
+    [InlineData("--batch-size", "reconcile", "--from", "1", "--to", "2", "--batch-size", "0")]
+    [InlineData("MC_KAFKA_BOOTSTRAP", "reconcile", "--from", "1", "--to", "2")]
     public async Task A_bad_command_line_is_one_line_naming_the_option_and_exit_code_2(string named, params string[] arguments)
     {
         var result = await RunAsync(arguments, new Dictionary<string, string>());
