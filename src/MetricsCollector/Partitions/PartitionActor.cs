@@ -410,10 +410,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void OnDeviceAck(DeviceAck ack)
     {
+        if (_routes.Learn(ack.DeviceId, Sender)) Context.Watch(Sender);
         _outbox.Ack(ack.DeviceId, ack.Seq, Now);
-        // Only once nothing sent through the region is still on its way: a message sent straight would
-        // overtake it, and the device would report a gap and wait a second for the resend.
-        if (_routes.Of(ack.DeviceId) is null && _outbox.UnackedOf(ack.DeviceId) == 0 && _routes.Learn(ack.DeviceId, Sender)) Context.Watch(Sender);
         TryAck();
     }
 

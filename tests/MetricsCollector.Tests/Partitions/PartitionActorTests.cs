@@ -255,24 +255,16 @@ public sealed class PartitionActorTests : TestKit
         var device = CreateTestProbe();
         h.FeedAndAck(Events("d", (0, T0)));
         var first = h.Devices.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
-        h.FeedAndAck(Events("d", (1, T0 + 1)));
-        var second = h.Devices.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
-        // The second is still on its way through the region: a third sent straight could overtake it.
         h.Actor.Tell(new DeviceAck("d", first.Delivery.Seq), device.Ref);
-        h.FeedAndAck(Events("d", (2, T0 + 2)));
-        h.Devices.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
-        device.ExpectNoMsg(Quiet);
-        h.Actor.Tell(new DeviceAck("d", second.Delivery.Seq + 1), device.Ref);
 
-        // Everything acknowledged: from now on straight to the device.
-        h.FeedAndAck(Events("d", (3, T0 + 3)));
-        var fourth = device.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
+        h.FeedAndAck(Events("d", (1, T0 + 1)));
+        var second = device.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
         h.Devices.ExpectNoMsg(Quiet);
 
-        // Passivated or handed off before it acknowledged the fourth: the region starts it again and gets it.
+        // Passivated or handed off before it acknowledged the second: the region starts it again and gets it.
         Sys.Stop(device.Ref);
         var again = h.Devices.ExpectMsg<DeviceEvents>(TimeSpan.FromSeconds(10));
-        Assert.Equal(fourth.Delivery.Seq, again.Delivery.Seq);
-        Assert.Equal(fourth.Events, again.Events);
+        Assert.Equal(second.Delivery.Seq, again.Delivery.Seq);
+        Assert.Equal(second.Events, again.Events);
     }
 }
