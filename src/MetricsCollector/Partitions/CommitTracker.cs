@@ -42,7 +42,7 @@ public sealed class CommitTracker
     /// <param name="start">Where the partition resumes: offset, watermark, timers and jumps to replay.</param>
     /// <param name="maxCheckpoints">
     /// How many checkpoints are kept while commits cannot move (a device that does not snapshot, a
-    /// store that is down); past it every other one goes, which only makes the eventual commit coarser.
+    /// store that is down); past it the one with the closest neighbours goes, which only makes the eventual commit coarser.
     /// </param>
     public CommitTracker(PartitionProgress start, int maxCheckpoints = 256)
     {
@@ -155,13 +155,29 @@ public sealed class CommitTracker
     public void TakeCheckpoint(long watermark, IReadOnlyList<SideMark> marks)
     {
         _checkpoints.Add(new Checkpoint(_nextCheckpointId++, NextOffset, watermark, marks));
-        if (_checkpoints.Count <= _maxCheckpoints) return;
-        // Every other one between the oldest (the commit candidate) and the newest.
-        var kept = new List<Checkpoint>(_checkpoints.Count / 2 + 2) { _checkpoints[0] };
-        for (var i = 2; i < _checkpoints.Count - 1; i += 2) kept.Add(_checkpoints[i]);
-        kept.Add(_checkpoints[^1]);
-        _checkpoints.Clear();
-        _checkpoints.AddRange(kept);
+        if (_checkpoints.Count > _maxCheckpoints) _checkpoints.RemoveAt(DensestInterior());
+    }
+
+    /// <summary>
+    /// The checkpoint between the oldest (the commit candidate) and the newest whose neighbours lie closest
+    /// together, so the kept ones stay spread evenly over the offsets not yet committed. The safe offset can
+    /// be anywhere in that range and moves through all of it; halving by index instead thinned the old end
+    /// again and again until no checkpoint was left between the candidate and the newest few, and under a
+    /// steady stream the commit never moved.
+    /// </summary>
+    private int DensestInterior()
+    {
+        var densest = 1;
+        var smallest = long.MaxValue;
+        for (var i = 1; i < _checkpoints.Count - 1; i++)
+        {
+            var gap = _checkpoints[i + 1].Offset - _checkpoints[i - 1].Offset;
+            if (gap >= smallest) continue;
+            smallest = gap;
+            densest = i;
+        }
+
+        return densest;
     }
 
     /// <summary>The lowest offset whose effect might not be stored yet: everything below it is safe to skip on replay.</summary>
