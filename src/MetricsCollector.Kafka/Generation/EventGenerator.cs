@@ -49,7 +49,7 @@ public static class EventGenerator
 
     /// <param name="paced">
     /// Send each event when the wall clock reaches its event-time clock (so event time follows
-    /// the wall clock at the plan's rate); otherwise as fast as the broker takes them.
+    /// the wall clock at the plan's rate, times <see cref="GeneratorOptions.Speed"/>); otherwise as fast as the broker takes them.
     /// </param>
     /// <param name="progress">Counts kept up to date while the plan runs, for a caller that shows progress or times deliveries; one per run.</param>
     public static async Task<GenerationReport> RunAsync(
@@ -77,7 +77,7 @@ public static class EventGenerator
         {
             foreach (var planned in plan)
             {
-                if (paced && plan.ClockMs(planned.Sequence) - plan.StartMs - clock.ElapsedMilliseconds is var ahead and > 0)
+                if (paced && (plan.ClockMs(planned.Sequence) - plan.StartMs) / plan.Options.Speed - clock.ElapsedMilliseconds is var ahead and > 0)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(ahead), cancellationToken);
                 }

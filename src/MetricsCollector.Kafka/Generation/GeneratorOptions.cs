@@ -13,6 +13,12 @@ public sealed record GeneratorOptions
 
     public TimeSpan? Duration { get; init; }
 
+    /// <summary>
+    /// When paced, event-time seconds per wall-clock second: above 1 with a start in the past it
+    /// backfills at a pace a node and a broker of bounded retention can follow.
+    /// </summary>
+    public double Speed { get; init; } = 1;
+
     public int Seed { get; init; } = 42;
 
     /// <summary>Event time of the first event; null means now (read once, when the plan is made).</summary>
@@ -45,6 +51,10 @@ public sealed record GeneratorOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Devices, 1);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Rate);
+        if (!(Speed > 0) || double.IsInfinity(Speed))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Speed), Speed, "Speed must be a finite number above 0.");
+        }
         foreach (var fraction in new[] { OutOfOrderFraction, LateFraction, TooLateFraction, InvalidFraction })
         {
             ArgumentOutOfRangeException.ThrowIfNegative(fraction);

@@ -22,6 +22,7 @@ public static class GenerateCommand
         var count = new Option<long?>("--count") { Description = "How many events to produce." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random plan.", DefaultValueFactory = _ => 42 };
         var start = new Option<DateTimeOffset?>("--start") { Description = "Event time of the first event (ISO-8601); default now." };
+        var speed = new Option<double>("--speed") { Description = "Event-time seconds per wall-clock second when paced; with --start in the past, a paced backfill.", DefaultValueFactory = _ => 1 };
         var fast = new Option<bool>("--as-fast-as-possible") { Description = "Do not pace: event time advances 1/rate per event, records go out as fast as the broker takes them." };
         var outOfOrder = new Option<double>("--out-of-order") { Description = "Fraction reordered within the watermark bound." };
         var late = new Option<double>("--late") { Description = "Fraction late (within the allowed lateness)." };
@@ -29,7 +30,7 @@ public static class GenerateCommand
         var invalid = new Option<double>("--invalid") { Description = "Fraction of invalid records." };
         var command = new Command("generate", "Produce device events into Kafka (keyed by device id, murmur2 partitioner) and report what was sent. MC_KAFKA_PROP_<NAME> variables pass librdkafka properties (SASL, TLS) to its producer.")
         {
-            bootstrap, topic, devices, rate, duration, count, seed, start, fast, outOfOrder, late, tooLate, invalid,
+            bootstrap, topic, devices, rate, duration, count, seed, start, speed, fast, outOfOrder, late, tooLate, invalid,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -51,6 +52,7 @@ public static class GenerateCommand
                     Count = parse.GetValue(count),
                     Seed = parse.GetValue(seed),
                     EventTimeStart = parse.GetValue(start),
+                    Speed = parse.GetValue(speed),
                     OutOfOrderFraction = parse.GetValue(outOfOrder),
                     LateFraction = parse.GetValue(late),
                     TooLateFraction = parse.GetValue(tooLate),

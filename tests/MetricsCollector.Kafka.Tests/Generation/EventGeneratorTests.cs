@@ -50,4 +50,32 @@ public sealed class EventGeneratorTests : IDisposable
         Assert.All(partitionsByKey.Values, partitions => Assert.Single(partitions));
         Assert.True(partitionsByKey.Values.Select(p => p.Single()).Distinct().Count() > 5, "devices spread over the partitions");
     }
+
+    [Fact]
+    public async Task Paced_with_a_speed_event_time_runs_that_many_times_faster_than_the_wall_clock()
+    {
+        ProductTopics.Create(_broker, partitions: 2);
+        // 12 s of event time at 30× takes 0.4 s at least; paced in real time it would take 12 s.
+        var plan = new EventPlan(new GeneratorOptions
+        {
+            Devices = 10,
+            Count = 6000,
+            Rate = 500,
+            Speed = 30,
+            EventTimeStart = DateTimeOffset.UtcNow.AddHours(-1),
+        });
+
+        var report = await EventGenerator.RunAsync(plan, _broker.BootstrapServers, paced: true);
+
+        Assert.Equal(6000, report.Total);
+        Assert.InRange(report.Elapsed, TimeSpan.FromSeconds(0.38), TimeSpan.FromSeconds(6));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void A_speed_that_is_not_a_finite_positive_number_is_refused(double speed) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EventPlan(new GeneratorOptions { Speed = speed }));
 }
