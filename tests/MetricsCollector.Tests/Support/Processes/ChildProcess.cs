@@ -140,6 +140,16 @@ public sealed class ChildProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>User and system CPU the process has used so far (benchmarks sum it over a cluster's nodes).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public void Dispose()
     {
         try

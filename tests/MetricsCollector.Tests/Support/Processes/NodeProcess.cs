@@ -42,6 +42,9 @@ public sealed partial class NodeProcess : IAsyncDisposable
 
     public int ClusterPort { get; }
 
+    /// <summary>CPU used by the running process so far; zero when it is not running.</summary>
+    public TimeSpan CpuTime => _process is { HasExited: false } process ? process.CpuTime : TimeSpan.Zero;
+
     /// <summary>Starts (or starts again) and waits until <c>/health/ready</c> answers 200.</summary>
     public async Task StartAsync(TimeSpan? readyWithin = null)
     {
