@@ -75,13 +75,20 @@ public sealed partial class DeviceWindows
     /// Applies one event judged by <paramref name="watermark"/>, the partition's watermark before it.
     /// The device first catches up with that watermark, so that it does not matter whether the
     /// timers that would have advanced it arrived.
+    /// <para>
+    /// Precondition: <see cref="Partitions.RecordJudge"/> judged the event not too late by
+    /// <paramref name="watermark"/>, and this device has not been advanced past that watermark; the
+    /// device trusts the verdict and does not judge again. Should an event too late for this device's
+    /// watermark come anyway, no row changes: every window holding its pane is closed, so the range of
+    /// fired windows to revise is empty, and the shared partial, which may note the value, serves only
+    /// windows holding all of its panes, closed too. The pane goes at the next wake-up, with every
+    /// pane no open window holds.
+    /// </para>
     /// </summary>
     public EventTiming Add(long eventTime, double value, long watermark)
     {
         Advance(watermark);
         var spec = _settings.Spec;
-        if (_settings.IsTooLate(eventTime, Watermark)) return EventTiming.TooLate;
-
         var pane = spec.PaneOf(eventTime);
         _panes.Add(pane, value);
         if (spec.FirstEndOf(pane) > Watermark)

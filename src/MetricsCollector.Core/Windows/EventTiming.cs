@@ -1,6 +1,9 @@
 namespace MetricsCollector.Core.Windows;
 
-/// <summary>How an event stood against the watermark it was judged by.</summary>
+/// <summary>
+/// How an event judged not too late (<c>RecordJudge</c>) stood against the watermark it was judged by;
+/// too-late events never reach a device.
+/// </summary>
 public enum EventTiming
 {
     /// <summary>None of its windows had fired: it counts without revising any row.</summary>
@@ -8,7 +11,4 @@ public enum EventTiming
 
     /// <summary>Some of its windows had fired: it revises their rows, and counts in every window not yet closed.</summary>
     Late,
-
-    /// <summary>Every window holding it had closed: it counts nowhere and belongs in the too-late topic.</summary>
-    TooLate,
 }

@@ -15,7 +15,7 @@ internal sealed class ConsumerLoop : IConsumerControl
 {
     internal interface ISink
     {
-        void PartitionOpened(TopicPartition partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> records);
+        void PartitionOpened(TopicPartition partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> records);
 
         void Finished(Exception? failure);
     }
@@ -32,7 +32,6 @@ internal sealed class ConsumerLoop : IConsumerControl
 
     private sealed record ReopenRequest(TopicPartition Partition, long Offset) : Command;
 
-    private const int MaxRecordsPerBatch = 500;
     private const int PausedPollTimeoutMs = 5;
 
     private readonly KafkaConsumerSettings _settings;
@@ -54,6 +53,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     public ConsumerLoop(KafkaConsumerSettings settings)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.PartitionBufferSize, 2);
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfZero(settings.Topics.Count);
         _settings = settings;
     }
@@ -193,7 +193,7 @@ internal sealed class ConsumerLoop : IConsumerControl
         {
             // One blocking wait, then take what is already fetched without waiting, so that
             // substreams are woken once per batch rather than once per record.
-            for (var n = 0; n < MaxRecordsPerBatch; n++)
+            for (var n = 0; n < _settings.BatchSize; n++)
             {
                 var result = consumer.Consume(n == 0 ? timeout : 0);
                 if (result is null || _startFailure is not null)
@@ -405,7 +405,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     /// <summary>A fresh buffer for the partition, and its substream downstream.</summary>
     private void Open(TopicPartition partition)
     {
-        var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize);
+        var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize, _settings.BatchSize);
         _assigned[partition] = buffer;
         _sink!.PartitionOpened(partition, Akka.Streams.Dsl.Source.FromGraph(new PartitionSourceStage(buffer, RequestResume, SubstreamCancelled)));
     }

@@ -44,6 +44,13 @@ public sealed record KafkaConsumerSettings
     /// </summary>
     public int PartitionBufferSize { get; init; } = 20_000;
 
+    /// <summary>
+    /// Records handed on at a time: a partition's substream emits at most this many of its buffered
+    /// records as one element, and the consumer thread takes at most this many from librdkafka
+    /// before it wakes the substreams that got some.
+    /// </summary>
+    public int BatchSize { get; init; } = 500;
+
     /// <summary>Longest wait for a record; also bounds how late a commit or resume request is served.</summary>
     public TimeSpan PollTimeout { get; init; } = TimeSpan.FromMilliseconds(50);
 

@@ -10,21 +10,22 @@ public static class KafkaSource
 {
     /// <summary>
     /// One Kafka consumer in a group, as a source of per-partition substreams: one element per
-    /// partition assigned to this member, whose records substream completes when the partition is
-    /// revoked, lost, or the consumer stops. Offsets are committed only through
+    /// partition assigned to this member, whose substream of record batches (in partition order, at
+    /// most <see cref="KafkaConsumerSettings.BatchSize"/> records each) completes when the partition
+    /// is revoked, lost, or the consumer stops. Offsets are committed only through
     /// <see cref="IConsumerControl.Commit"/>. A record's value is null for a tombstone.
     /// </summary>
-    public static Source<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records), IConsumerControl>
+    public static Source<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> Records), IConsumerControl>
         CommittablePartitioned(KafkaConsumerSettings settings) =>
         Source.FromGraph(new PartitionedSourceStage(settings));
 }
 
 internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
-    : GraphStageWithMaterializedValue<SourceShape<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records)>, IConsumerControl>
+    : GraphStageWithMaterializedValue<SourceShape<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> Records)>, IConsumerControl>
 {
-    private readonly Outlet<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records)> _out = new("kafka-partitions.out");
+    private readonly Outlet<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> Records)> _out = new("kafka-partitions.out");
 
-    public override SourceShape<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records)> Shape => new(_out);
+    public override SourceShape<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> Records)> Shape => new(_out);
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("kafka-committable-partitioned-source");
 
@@ -38,8 +39,8 @@ internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
     {
         private readonly PartitionedSourceStage _stage;
         private readonly ConsumerLoop _loop;
-        private readonly Queue<(TopicPartition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed>)> _opened = new();
-        private Action<(TopicPartition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed>)>? _onOpened;
+        private readonly Queue<(TopicPartition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed>)> _opened = new();
+        private Action<(TopicPartition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed>)>? _onOpened;
         private Action<Exception?>? _onFinished;
 
         public Logic(PartitionedSourceStage stage, ConsumerLoop loop) : base(stage.Shape)
@@ -51,7 +52,7 @@ internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
 
         public override void PreStart()
         {
-            _onOpened = GetAsyncCallback<(TopicPartition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed>)>(Opened);
+            _onOpened = GetAsyncCallback<(TopicPartition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed>)>(Opened);
             _onFinished = GetAsyncCallback<Exception?>(Finished);
             _loop.Start(this, Log);
         }
@@ -73,12 +74,12 @@ internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
 
         public override void PostStop() => _ = _loop.StopAsync();
 
-        void ConsumerLoop.ISink.PartitionOpened(TopicPartition partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> records) =>
+        void ConsumerLoop.ISink.PartitionOpened(TopicPartition partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> records) =>
             _onOpened!((partition, records));
 
         void ConsumerLoop.ISink.Finished(Exception? failure) => _onFinished!(failure);
 
-        private void Opened((TopicPartition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed>) partition)
+        private void Opened((TopicPartition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed>) partition)
         {
             _opened.Enqueue(partition);
             if (IsAvailable(_stage._out))

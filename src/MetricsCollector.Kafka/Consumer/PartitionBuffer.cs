@@ -6,11 +6,13 @@ namespace MetricsCollector.Kafka.Consumer;
 /// The hand-over between the consumer thread (producer side) and one partition's substream
 /// stage (consumer side). It is also where per-partition backpressure is decided: the consumer
 /// thread pauses the partition when the buffer fills, the stage asks for a resume once it has
-/// drained to half. One buffer lives for one assignment of the partition.
+/// drained to half. One buffer lives for one assignment of the partition. The stage takes what
+/// is there, up to <paramref name="maxBatch"/> records, as one batch: the unit its downstream
+/// handles and acknowledges.
 /// </summary>
-internal sealed class PartitionBuffer(TopicPartition partition, int capacity)
+internal sealed class PartitionBuffer(TopicPartition partition, int capacity, int maxBatch)
 {
-    internal enum Take { Record, Empty, Completed }
+    internal enum Take { Batch, Empty, Completed }
 
     private readonly Lock _gate = new();
     private readonly Queue<ConsumeResult<byte[]?, byte[]?>> _records = new();
@@ -141,24 +143,35 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity)
         }
     }
 
-    /// <summary>Stage side. <paramref name="requestResume"/> is set once per pause, when the buffer has drained to half.</summary>
-    public Take TryTake(out ConsumeResult<byte[]?, byte[]?>? record, out bool requestResume, out Exception? failure)
+    /// <summary>
+    /// Stage side: every record buffered, up to the batch size, in order. <paramref name="requestResume"/>
+    /// is set once per pause, when the buffer has drained to half.
+    /// </summary>
+    public Take TryTake(out IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>? batch, out bool requestResume, out Exception? failure)
     {
         lock (_gate)
         {
             requestResume = false;
             failure = _failure;
+            batch = null;
             if (_completed)
             {
-                record = null;
                 return Take.Completed;
             }
 
-            if (!_records.TryDequeue(out record))
+            if (_records.Count == 0)
             {
                 _stageWaiting = true;
                 return Take.Empty;
             }
+
+            var taken = new ConsumeResult<byte[]?, byte[]?>[Math.Min(maxBatch, _records.Count)];
+            for (var i = 0; i < taken.Length; i++)
+            {
+                taken[i] = _records.Dequeue();
+            }
+
+            batch = taken;
 
             if (_paused && !_resumeRequested && _records.Count <= capacity / 2)
             {
@@ -166,7 +179,7 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity)
                 requestResume = true;
             }
 
-            return Take.Record;
+            return Take.Batch;
         }
     }
 }

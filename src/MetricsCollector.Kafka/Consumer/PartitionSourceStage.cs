@@ -5,16 +5,16 @@ using Confluent.Kafka;
 
 namespace MetricsCollector.Kafka.Consumer;
 
-/// <summary>One partition's substream: emits what the consumer thread put into its buffer, in order.</summary>
+/// <summary>One partition's substream: emits what the consumer thread put into its buffer, in order, in batches.</summary>
 internal sealed class PartitionSourceStage(PartitionBuffer buffer, Action<PartitionBuffer> requestResume, Action<PartitionBuffer> cancelled)
-    : GraphStage<SourceShape<ConsumeResult<byte[]?, byte[]?>>>
+    : GraphStage<SourceShape<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>>
 {
     private readonly PartitionBuffer _buffer = buffer;
     private readonly Action<PartitionBuffer> _requestResume = requestResume;
     private readonly Action<PartitionBuffer> _cancelled = cancelled;
-    private readonly Outlet<ConsumeResult<byte[]?, byte[]?>> _out = new($"partition-{buffer.Partition.Partition.Value}.out");
+    private readonly Outlet<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>> _out = new($"partition-{buffer.Partition.Partition.Value}.out");
 
-    public override SourceShape<ConsumeResult<byte[]?, byte[]?>> Shape => new(_out);
+    public override SourceShape<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>> Shape => new(_out);
 
     protected override Attributes InitialAttributes { get; } =
         Attributes.CreateName($"kafka-partition-{buffer.Partition.Topic}-{buffer.Partition.Partition.Value}");
@@ -58,10 +58,10 @@ internal sealed class PartitionSourceStage(PartitionBuffer buffer, Action<Partit
 
         private void Deliver()
         {
-            switch (_stage._buffer.TryTake(out var record, out var requestResume, out var failure))
+            switch (_stage._buffer.TryTake(out var batch, out var requestResume, out var failure))
             {
-                case PartitionBuffer.Take.Record:
-                    Push(_stage._out, record!);
+                case PartitionBuffer.Take.Batch:
+                    Push(_stage._out, batch!);
                     if (requestResume)
                     {
                         _stage._requestResume(_stage._buffer);

@@ -56,7 +56,7 @@ public sealed record CollectorSettings
     public required int PartitionBuffer { get; init; }
     /// <summary>The consumer group's session timeout, or null to choose by broker (<see cref="Kafka.BrokerIdentity.SessionTimeoutFor"/>).</summary>
     public required TimeSpan? KafkaSessionTimeout { get; init; }
-    /// <summary>Records of a partition handed to its actor at a time.</summary>
+    /// <summary>Records of a partition handed to its actor at a time, and taken from librdkafka at a time.</summary>
     public required int ConsumerBatchSize { get; init; }
     /// <summary>How long after a failed Kafka consumer a new one starts.</summary>
     public required TimeSpan ConsumerRestartDelay { get; init; }

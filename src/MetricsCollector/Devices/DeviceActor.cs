@@ -188,17 +188,9 @@ public sealed class DeviceActor : ReceivePersistentActor, IWithTimers
         {
             // A replay after a crash resends what this device's snapshot already holds.
             if (e.Offset <= applied) continue;
-            switch (_windows.Add(e.Timestamp, e.CpuUsage, e.JudgedBy))
-            {
-                case EventTiming.Late:
-                    late++;
-                    break;
-                case EventTiming.TooLate:
-                    // The partition filters too-late events by the same rule and the same watermark, so
-                    // this is a bug (a watermark this device saw that its partition's records did not).
-                    _log.Error("Device {0}: event at {1} (offset {2}) too late for this device's watermark; not counted", DeviceId, e.Timestamp, e.Offset);
-                    break;
-            }
+            // Counted events only: the partition sent the too-late ones to their topic, and its messages
+            // come in its order, so no watermark newer than an event's JudgedBy reached this device first.
+            if (_windows.Add(e.Timestamp, e.CpuUsage, e.JudgedBy) == EventTiming.Late) late++;
             applied = e.Offset;
             changes++;
         }

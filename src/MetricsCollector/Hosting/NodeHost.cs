@@ -43,6 +43,8 @@ public static class NodeHost
 
         var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null);
         var readiness = new NodeReadiness(kafkaBootstrap);
+        // Started after the actor system, whose actors wait for it where they read the store's tables unasked.
+        var schema = new StoreSchemaService(store);
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<InputTopic>();
         var backlog = new WriteBacklog(settings.WriteBacklogRows);
@@ -94,7 +96,8 @@ public static class NodeHost
                                 new RowFinality(new StoreProgress(store), services.GetRequiredService<InputTopic>(), settings, TimeProvider.System),
                                 new Kafka.KafkaClients(kafkaBootstrap, settings.KafkaClientProperties),
                                 topic,
-                                settings),
+                                settings,
+                                schema.Ensured),
                             "results-topic")
                         : null;
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog, resultsTopic), "result-writer");
@@ -118,7 +121,7 @@ public static class NodeHost
                     registry.Register<DeviceRegion>(region);
                 });
         });
-        builder.Services.AddHostedService<StoreSchemaService>();
+        builder.Services.AddHostedService(_ => schema);
         builder.Services.AddSingleton(new RetentionSettings(settings.Retention)).AddHostedService<RetentionService>();
         builder.Services.AddHostedService<IngestService>();
         builder.Services.AddHostedService<CatchUpReporter>();
@@ -147,12 +150,4 @@ public static class NodeHost
 public interface IHostedServiceRegistration
 {
     void Register(IServiceCollection services);
-}
-
-/// <summary>Creates the read side's tables before anything writes to them.</summary>
-internal sealed class StoreSchemaService(IResultStore store) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken) => store.EnsureSchemaAsync(cancellationToken);
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -92,6 +92,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             Config = ConsumerConfigOf(clients, _settings, _epoch),
             Topics = [_settings.Topic],
             PartitionBufferSize = _settings.PartitionBuffer,
+            BatchSize = _settings.ConsumerBatchSize,
             StartOffsets = LoadStartsAsync,
             OnRevoked = FlushRevokedAsync,
             OnOffsetOutOfRange = (partition, _) =>
@@ -132,7 +133,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private void RunConsumer(KafkaConsumerSettings consumer, IActorRef devices, IActorRef topN, IMaterializer materializer)
     {
         var control = KafkaSource.CommittablePartitioned(consumer)
-            .To(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> Records)>(
+            .To(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> Records)>(
                 assigned => StartPartition(assigned.Partition, assigned.Records, devices, topN, materializer)))
             .Run(materializer);
         _control = control;
@@ -308,7 +309,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
 
     private void StartPartition(
         TopicPartition partition,
-        Source<ConsumeResult<byte[]?, byte[]?>, NotUsed> records,
+        Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, NotUsed> records,
         IActorRef devices,
         IActorRef topN,
         IMaterializer materializer)
@@ -354,15 +355,9 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             if (ended.Result.ReadAgain) _ = ReadAgainAsync(partition, context, ended.Result);
         }, TaskScheduler.Default);
         var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
-        records
-            .Batch(_settings.ConsumerBatchSize, first => new List<ConsumeResult<byte[]?, byte[]?>>(_settings.ConsumerBatchSize) { first }, (batch, next) =>
-            {
-                batch.Add(next);
-                return batch;
-            })
-            .Select(batch => (IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>)batch)
-            .RunWith(Sink.ActorRefWithAck<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(
-                actor, StreamInit.Instance, StreamAck.Instance, StreamCompleted.Instance, e => new StreamFailed(e)), materializer);
+        // Batches come from the substream as the consumer buffered them: one acknowledgement each.
+        records.RunWith(Sink.ActorRefWithAck<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(
+            actor, StreamInit.Instance, StreamAck.Instance, StreamCompleted.Instance, e => new StreamFailed(e)), materializer);
     }
 
     private async Task FlushRevokedAsync(IReadOnlyList<TopicPartition> partitions, bool lost, CancellationToken ct)

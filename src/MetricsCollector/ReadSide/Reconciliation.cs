@@ -76,7 +76,7 @@ public sealed class Reconciliation(IResultStore store, KafkaClients clients, Rec
                 var record = consumer.Consume(ct);
                 if (record.IsPartitionEOF)
                 {
-                    // The log ends short of the end it reported (cut meanwhile): nothing more to read.
+                    // The log ends short of the end it reported (a transaction's marker last, or cut meanwhile): nothing more to read.
                     if (record.Offset.Value >= next) break;
                     continue;
                 }
@@ -101,15 +101,11 @@ public sealed class Reconciliation(IResultStore store, KafkaClients clients, Rec
                     events.Add(evt);
                 }
 
-                if (read == options.BatchSize || next >= high)
-                {
-                    ledger = ledger.With(from, to, next);
-                    var parts = await ApplyAsync(events, key, ledger, ct);
-                    tally = tally with { Applied = tally.Applied + events.Count, Parts = tally.Parts + parts };
-                    if (BatchApplied is { } applied) await applied(new ReconcileBatch(partition.Partition.Value, next, events.Count, parts), ct);
-                    (events, read) = ([], 0);
-                }
+                if (read == options.BatchSize) await CommitBatchAsync();
             }
+
+            // However the log ended, what was read is applied and in the ledger.
+            if (read > 0) await CommitBatchAsync();
         }
         finally
         {
@@ -117,6 +113,15 @@ public sealed class Reconciliation(IResultStore store, KafkaClients clients, Rec
         }
 
         return tally;
+
+        async Task CommitBatchAsync()
+        {
+            ledger = ledger.With(from, to, next);
+            var parts = await ApplyAsync(events, key, ledger, ct);
+            tally = tally with { Applied = tally.Applied + events.Count, Parts = tally.Parts + parts };
+            if (BatchApplied is { } applied) await applied(new ReconcileBatch(partition.Partition.Value, next, events.Count, parts), ct);
+            (events, read) = ([], 0);
+        }
     }
 
     private async Task<int> ApplyAsync(List<CpuEvent> events, string key, ReconcileLedger ledger, CancellationToken ct)

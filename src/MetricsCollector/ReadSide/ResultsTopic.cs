@@ -38,6 +38,7 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
     private readonly CollectorSettings _settings;
     private readonly string _topic;
     private readonly IProducer<byte[], byte[]> _producer;
+    private readonly Task _schemaEnsured;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Queue<WindowResult> _queue = new();
     // Keys queued while a sweep reads the store: the sweep's older reading of them must not follow them out.
@@ -49,16 +50,19 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
     private int _failures;
     private int _sweepFailures;
 
-    public ResultsTopicActor(IResultStore store, RowFinality finality, KafkaClients clients, string topic, CollectorSettings settings)
+    /// <param name="schemaEnsured">Completes once the store's tables exist: sweeps read the results outbox, so none starts before.</param>
+    public ResultsTopicActor(IResultStore store, RowFinality finality, KafkaClients clients, string topic, CollectorSettings settings, Task schemaEnsured)
     {
         _store = store;
         _finality = finality;
         _settings = settings;
         _topic = topic;
         _producer = new ProducerBuilder<byte[], byte[]>(ProducerConfigOf(clients)).Build();
+        _schemaEnsured = schemaEnsured;
 
         Receive<RowsPublished>(published => Enqueue(published.Rows));
         Receive<Produced>(OnProduced);
+        Receive<SchemaEnsured>(_ => StartSweeping());
         Receive<Sweep>(_ => StartSweep());
         Receive<Swept>(OnSwept);
         Receive<SweepFailed>(failed =>
@@ -71,8 +75,8 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IResultStore store, RowFinality finality, KafkaClients clients, string topic, CollectorSettings settings) =>
-        Akka.Actor.Props.Create(() => new ResultsTopicActor(store, finality, clients, topic, settings));
+    public static Props Props(IResultStore store, RowFinality finality, KafkaClients clients, string topic, CollectorSettings settings, Task schemaEnsured) =>
+        Akka.Actor.Props.Create(() => new ResultsTopicActor(store, finality, clients, topic, settings, schemaEnsured));
 
     /// <summary>Idempotent with acks=all, so retries neither lose, duplicate nor reorder a key's revisions.</summary>
     public static ProducerConfig ProducerConfigOf(KafkaClients clients)
@@ -90,7 +94,9 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
     /// <summary>The record key of a row: device id, '|', window end as ISO-8601 (device ids may hold '|'; the time never does).</summary>
     public static string KeyOf(WindowResult row) => $"{row.DeviceId}|{WindowResultJson.Time(row.WindowEnd)}";
 
-    protected override void PreStart()
+    protected override void PreStart() => _schemaEnsured.PipeTo(Self, success: () => SchemaEnsured.Instance);
+
+    private void StartSweeping()
     {
         // The first sweep at once: rows a crashed node owed wait no longer than the grace.
         Self.Tell(Sweep.Instance);
@@ -223,6 +229,11 @@ public sealed class ResultsTopicActor : ReceiveActor, IWithTimers
         }
 
         return json.WrittenSpan.ToArray();
+    }
+
+    private sealed class SchemaEnsured
+    {
+        public static readonly SchemaEnsured Instance = new();
     }
 
     private sealed class Sweep

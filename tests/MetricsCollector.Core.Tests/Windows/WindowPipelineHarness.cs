@@ -39,9 +39,17 @@ internal sealed class WindowPipelineHarness
     {
         var (watermark, timers) = PartitionOf(partition);
         var judgedBy = watermark.Observe(time);
-        var windows = DeviceOf(device, partition);
-        if (windows.Add(time, value, judgedBy) == EventTiming.TooLate) TooLate.Add((partition, position));
-        timers.Set(device, windows.NextWakeUp());
+        // Judged by the partition, as RecordJudge does: a too-late event never reaches its device.
+        if (_settings.IsTooLate(time, judgedBy))
+        {
+            TooLate.Add((partition, position));
+        }
+        else
+        {
+            var windows = DeviceOf(device, partition);
+            windows.Add(time, value, judgedBy);
+            timers.Set(device, windows.NextWakeUp());
+        }
         WakeDue(partition, watermark, timers);
     }
 

@@ -19,13 +19,14 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
     /// <summary>
     /// A small buffer makes every partition pause and resume many times. Each pause makes
     /// librdkafka drop what it prefetched and fetch again after its in-flight long poll returns,
-    /// so small fetches and short polls keep those cycles quick.
+    /// so small fetches and short polls keep those cycles quick. Small batches keep what a
+    /// substream's sink holds well below the buffer, so that a sink that stops taking pauses it.
     /// </summary>
     private static KafkaConsumerSettings SmallBuffers(KafkaConsumerSettings settings)
     {
         settings.Config.FetchWaitMaxMs = 20;
         settings.Config.MaxPartitionFetchBytes = 2048;
-        return settings with { PartitionBufferSize = 50 };
+        return settings with { PartitionBufferSize = 50, BatchSize = 10 };
     }
 
     [Fact]
@@ -58,18 +59,18 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Produce(_bootstrap, topic, partitions: 2, perPartition: 1000);
 
         var fastCount = 0;
-        var slowQueue = new TaskCompletionSource<ISinkQueue<ConsumeResult<byte[]?, byte[]?>>>();
+        var slowQueue = new TaskCompletionSource<ISinkQueue<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>>();
         var materializer = Sys.Materializer();
         var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
         var control = RunSubstreams(settings, materializer, (partition, records) =>
         {
             if (partition.Partition.Value == 0)
             {
-                slowQueue.TrySetResult(records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer));
+                slowQueue.TrySetResult(records.RunWith(Sink.Queue<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(), materializer));
             }
             else
             {
-                records.RunForeach(_ => Interlocked.Increment(ref fastCount), materializer);
+                records.RunForeach(batch => Interlocked.Add(ref fastCount, batch.Count), materializer);
             }
         });
 
@@ -79,9 +80,9 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var offsets = new List<long>();
         while (offsets.Count < 1000)
         {
-            var record = await slow.PullAsync();
-            Assert.True(record.HasValue);
-            offsets.Add(record.Value.Offset.Value);
+            var batch = await slow.PullAsync();
+            Assert.True(batch.HasValue);
+            offsets.AddRange(batch.Value.Select(r => r.Offset.Value));
         }
 
         Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), offsets);
@@ -99,8 +100,8 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
 
         var first = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
         var control = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, group))
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
-                p.Records.Take(40).RunForeach(first.Enqueue, Sys.Materializer())), Keep.Left)
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
+                p.Records.SelectMany(batch => batch).Take(40).RunForeach(first.Enqueue, Sys.Materializer())), Keep.Left)
             .Run(Sys.Materializer());
         await WaitUntil(() => first.Count == 40, Patience, "the first 40 records");
         control.Commit(tp, 40);
@@ -215,8 +216,8 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var offsets = new ConcurrentQueue<long>();
         var a = RunSubstreams(SmallBuffers(Settings(_bootstrap, topic, group)), materializer, (_, records) =>
         {
-            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<ConsumeResult<byte[]?, byte[]?>>(), materializer);
-            else records.RunForeach(r => offsets.Enqueue(r.Offset.Value), materializer);
+            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(), materializer);
+            else records.SelectMany(batch => batch).RunForeach(r => offsets.Enqueue(r.Offset.Value), materializer);
         });
         await WaitUntil(() => Volatile.Read(ref opened) == 1, Patience, "A to take the partition");
         await Task.Delay(1000);
@@ -227,7 +228,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var b = RunSubstreams(Settings(_bootstrap, topic, group), materializer, (_, records) =>
         {
             Interlocked.Increment(ref bOpened);
-            records.RunWith(Sink.Ignore<ConsumeResult<byte[]?, byte[]?>>(), materializer);
+            records.RunWith(Sink.Ignore<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(), materializer);
         });
         await WaitUntil(() => Volatile.Read(ref opened) >= 2 || Volatile.Read(ref bOpened) >= 1, Patience, "the rebalance B's join starts");
         await b.StopAsync();

@@ -36,8 +36,8 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
             },
         };
         control = KafkaSource.CommittablePartitioned(settings)
-            .To(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
-                p.Records.RunForeach(r => handled.Enqueue(r.Offset.Value), Sys.Materializer())
+            .To(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
+                p.Records.SelectMany(batch => batch).RunForeach(r => handled.Enqueue(r.Offset.Value), Sys.Materializer())
                     .ContinueWith(_ => substreamDone.TrySetResult(), TaskScheduler.Default)))
             .Run(Sys.Materializer());
         await WaitUntil(() => handled.Count == 100, Patience, "all 100 records");
@@ -60,10 +60,11 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
         Produce(_bootstrap, topic, partitions: 2, perPartition: 300);
         var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
         var materializer = Sys.Materializer();
-        var (control, done) = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, Unique("g")))
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+        // Small batches: a batch leaves the buffer whole, and the records must still be there when the drain starts.
+        var (control, done) = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, Unique("g")) with { BatchSize = 10 })
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
                 // Slow on purpose, so that records are still buffered when the drain starts.
-                p.Records.Throttle(200, TimeSpan.FromSeconds(1), 1, ThrottleMode.Shaping).RunForeach(seen.Enqueue, materializer)), Keep.Both)
+                p.Records.SelectMany(batch => batch).Throttle(200, TimeSpan.FromSeconds(1), 1, ThrottleMode.Shaping).RunForeach(seen.Enqueue, materializer)), Keep.Both)
             .Run(materializer);
         await WaitUntil(() => seen.Count >= 20, Patience, "the first records");
 

@@ -71,14 +71,14 @@ internal static class KafkaTestSupport
     public static IConsumerControl RunSubstreams(
         KafkaConsumerSettings settings,
         IMaterializer materializer,
-        Action<TopicPartition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed>> opened) =>
+        Action<TopicPartition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed>> opened) =>
         KafkaSource.CommittablePartitioned(settings)
             .ToMaterialized(
-                Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
+                Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
                 Keep.Left)
             .Run(materializer);
 
-    /// <summary>Runs every substream into <paramref name="seen"/>, committing each record as it is handled.</summary>
+    /// <summary>Runs every substream into <paramref name="seen"/>, record by record, committing each batch as it is handled.</summary>
     public static (IConsumerControl Control, Task Done) RunCollecting(
         KafkaConsumerSettings settings,
         IMaterializer materializer,
@@ -88,14 +88,14 @@ internal static class KafkaTestSupport
         IConsumerControl? control = null;
         var (ctl, done) = KafkaSource.CommittablePartitioned(settings)
             .ToMaterialized(
-                Sink.ForEach<(TopicPartition Partition, Source<ConsumeResult<byte[]?, byte[]?>, Akka.NotUsed> Records)>(p =>
+                Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
                 {
                     lifecycle?.Enqueue((p.Partition, "opened"));
                     var finished = p.Records.RunForeach(
-                        r =>
+                        batch =>
                         {
-                            seen.Enqueue(r);
-                            control!.Commit(r.TopicPartition, r.Offset.Value + 1);
+                            foreach (var r in batch) seen.Enqueue(r);
+                            control!.Commit(p.Partition, batch[^1].Offset.Value + 1);
                         },
                         materializer);
                     finished.ContinueWith(_ => lifecycle?.Enqueue((p.Partition, "completed")), TaskScheduler.Default);
