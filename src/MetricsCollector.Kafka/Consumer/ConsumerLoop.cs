@@ -38,6 +38,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     private readonly ConcurrentQueue<Command> _commands = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<TopicPartition, PartitionBuffer> _assigned = [];
+    private readonly Dictionary<TopicPartition, Offset> _startOffsets = [];
     private readonly Dictionary<TopicPartition, long> _pendingCommits = [];
     private readonly HashSet<PartitionBuffer> _toWake = [];
     private ILoggingAdapter _log = NoLogger.Instance;
@@ -157,6 +158,7 @@ internal sealed class ConsumerLoop : IConsumerControl
             }
 
             _assigned.Clear();
+            _startOffsets.Clear();
         }
 
         if (failure is null)
@@ -283,11 +285,11 @@ internal sealed class ConsumerLoop : IConsumerControl
                     break;
                 case ReopenRequest reopen when _drainDeadline is null && _assigned.TryGetValue(reopen.Partition, out var old):
                     old.Complete();
-                    // Seek drops what was fetched for the partition, and records of before it never surface.
-                    _consumer!.Seek(new TopicPartitionOffset(reopen.Partition, reopen.Offset));
+                    Restart(_consumer!, new TopicPartitionOffset(reopen.Partition, reopen.Offset));
+                    _startOffsets[reopen.Partition] = reopen.Offset;
                     if (old.IsPaused)
                     {
-                        _consumer.Resume([reopen.Partition]);
+                        _consumer!.Resume([reopen.Partition]);
                     }
 
                     Open(reopen.Partition);
@@ -295,6 +297,42 @@ internal sealed class ConsumerLoop : IConsumerControl
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Points the partition's fetching at <paramref name="at"/>. Seek drops what was fetched for it, so records
+    /// from before never surface; but after an offset out of range with <c>auto.offset.reset=error</c>
+    /// librdkafka has stopped fetching the partition and refuses to seek it (Local_State), and only
+    /// assigning it again starts it. Failing instead would end the consumer and every partition with it.
+    /// The group's eager protocol allows no incremental assignment, so the whole assignment is made again,
+    /// every other partition at the position it had reached (and paused again if it was).
+    /// </summary>
+    private void Restart(IConsumer<byte[]?, byte[]?> consumer, TopicPartitionOffset at)
+    {
+        try
+        {
+            consumer.Seek(at);
+        }
+        catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_State)
+        {
+            _log.Info("{0} is not fetching ({1}); assigning it again at offset {2}", at.TopicPartition, e.Error.Reason, at.Offset.Value);
+            var assignment = consumer.Assignment
+                .Select(p => p.Equals(at.TopicPartition) ? at : new TopicPartitionOffset(p, PositionOf(consumer, p)))
+                .ToList();
+            consumer.Assign(assignment);
+            var paused = _assigned.Values.Where(b => b.IsPaused && !b.Partition.Equals(at.TopicPartition)).Select(b => b.Partition).ToList();
+            if (paused.Count > 0)
+            {
+                consumer.Pause(paused);
+            }
+        }
+    }
+
+    /// <summary>Where a partition's fetching has reached: after its last record handed over, else where it was assigned.</summary>
+    private Offset PositionOf(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
+    {
+        var position = consumer.Position(partition);
+        return position != Offset.Unset ? position : _startOffsets.GetValueOrDefault(partition, Offset.Unset);
     }
 
     private bool IsCurrent(PartitionBuffer buffer) =>
@@ -394,6 +432,7 @@ internal sealed class ConsumerLoop : IConsumerControl
             // Unset means: the committed offset, else auto.offset.reset.
             var start = starts.TryGetValue(partition, out var offset) ? new Offset(offset) : Offset.Unset;
             assignment.Add(new TopicPartitionOffset(partition, start));
+            _startOffsets[partition] = start;
             Open(partition);
         }
 
@@ -464,6 +503,7 @@ internal sealed class ConsumerLoop : IConsumerControl
         foreach (var partition in partitions)
         {
             _assigned.Remove(partition);
+            _startOffsets.Remove(partition);
             _pendingCommits.Remove(partition);
         }
     }
