@@ -58,6 +58,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private bool _saving;
     private bool _completed;
     private bool _heldBack;
+    private bool _awaitingRoom;
     private PartitionEnd? _end;
 
     public PartitionActor(PartitionContext context, PartitionProgress start)
@@ -255,6 +256,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             if (Sides.PendingRecord(retry.Offset) is { } record) Send(retry.Offset, record);
         });
         Receive<IdleTick>(_ => OnIdleTick());
+        Receive<BacklogRoom>(_ =>
+        {
+            _awaitingRoom = false;
+            TryAck();
+        });
         Receive<CommitTick>(_ => Commit());
         Receive<RetryCommit>(_ => Commit());
         Receive<ResendTick>(_ => ResendOverdue());
@@ -302,7 +308,16 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void TryAck()
     {
         if (_awaitingAck is null || _completed) return;
-        if (_outbox.InFlight > _context.MaxInFlight || Sides.Full || _context.Backlog.Full || _jumpBeingSaved is not null) return;
+        if (_outbox.InFlight > _context.MaxInFlight || Sides.Full || _jumpBeingSaved is not null) return;
+        if (_context.Backlog.Full)
+        {
+            // Woken by the writer's next stored batch: the backlog bound may hold less than a timer tick of writing.
+            if (_awaitingRoom) return;
+            _awaitingRoom = true;
+            _context.Backlog.Room().PipeTo(Self, success: () => BacklogRoom.Instance);
+            return;
+        }
+
         _awaitingAck.Tell(StreamAck.Instance);
         _awaitingAck = null;
     }
@@ -614,6 +629,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     }
 
     // ---------------------------------------------------------------- messages
+
+    private sealed class BacklogRoom
+    {
+        public static readonly BacklogRoom Instance = new();
+    }
 
     private sealed class ShardReady
     {

@@ -21,10 +21,10 @@ public sealed class PostgresResultStore : SqlResultStore
         _dataSource = NpgsqlDataSource.Create(connectionString);
     }
 
-    // The array parameters of a row's columns, in the order of Columns.
-    private const string RowArrays =
-        "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated, "
-        + "@p50_low, @p50_high, @p90_low, @p90_high, @p95_low, @p95_high, @p99_low, @p99_high";
+    // The array parameters of a part's columns, in the order of PartColumns (a row's are the first of them).
+    private static readonly string PartArrays = ParametersOf(PartColumns);
+
+    private static readonly string RowArrays = ParametersOf(Columns);
 
     protected override string TextKeyType => "TEXT COLLATE \"C\"";
 
@@ -69,7 +69,7 @@ public sealed class PostgresResultStore : SqlResultStore
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
     {
         await using var command = Command(
-            connection, transaction, $"INSERT INTO window_results ({Columns}) SELECT * FROM unnest({RowArrays}) {OnConflictUpdate}");
+            connection, transaction, UpsertRowsSql($"SELECT * FROM unnest({RowArrays})"));
         BindRowArrays(command, rows);
         await command.ExecuteNonQueryAsync(ct);
     }
@@ -81,7 +81,7 @@ public sealed class PostgresResultStore : SqlResultStore
         await using var command = Command(
             connection,
             transaction,
-            $"INSERT INTO window_parts ({PartColumns}) SELECT * FROM unnest({RowArrays}, @kafka_partition, @digest) {OnPartConflictUpdate}");
+            UpsertPartsSql($"SELECT * FROM unnest({PartArrays})"));
         BindRowArrays(command, parts.Select(p => p.Row).ToList());
         Bind(command, "@kafka_partition", parts.Select(p => p.Partition).ToArray());
         Bind(command, "@digest", parts.Select(p => p.Digest).ToArray());

@@ -118,7 +118,8 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
         _bufferedRows = 0;
         _writing = true;
         // The store keeps the latest form of each part: a device's later rows of a window supersede its earlier ones.
-        var parts = batch.SelectMany(b => b.Request.Rows).ToList();
+        var parts = new List<WindowPart>(_writingRows);
+        foreach (var (request, _) in batch) parts.AddRange(request.Rows);
         CollectorTracing.StoreWrite(parts.Count, () => _store.UpsertAsync(parts))
             .PipeTo(Self, success: rows => new Written(batch, rows), failure: e => new WriteFailed(batch, e));
     }

@@ -31,10 +31,10 @@ public abstract class SqlResultStore : IResultStore
     /// <see cref="NewerRevisionWins"/> in SQL, its mirror: a stored row changes only for a higher revision,
     /// or for its final form at the same revision. Replays of the same row are no-ops.
     /// </summary>
-    protected static readonly string OnConflictUpdate = UpsertRule("window_results", "device_id, window_end", Columns);
+    private static readonly string OnConflictUpdate = UpsertRule("window_results", "device_id, window_end", Columns);
 
     /// <summary>The same rule for a part: its partition's actor only ever raises its revision or makes it final.</summary>
-    protected static readonly string OnPartConflictUpdate = UpsertRule("window_parts", "device_id, window_end, kafka_partition", PartColumns);
+    private static readonly string OnPartConflictUpdate = UpsertRule("window_parts", "device_id, window_end, kafka_partition", PartColumns);
 
     private const string LatestSql =
         $"SELECT {Columns} FROM window_results WHERE device_id = @device_id ORDER BY window_end DESC LIMIT 1";
@@ -247,7 +247,8 @@ public abstract class SqlResultStore : IResultStore
                 {
                     await WriteRowsAsync(connection, transaction, rows, ct);
                     await WritePartsAsync(connection, transaction, batch, ct);
-                    var merged = await MergeSharedAsync(connection, transaction, rows, ct);
+                    var windows = rows.ConvertAll(r => (r.DeviceId, r.WindowEnd));
+                    var merged = await MergeSharedAsync(connection, transaction, windows, ct);
                     if (merged.Count > 0)
                     {
                         await WriteRowsAsync(connection, transaction, merged, ct);
@@ -256,7 +257,7 @@ public abstract class SqlResultStore : IResultStore
 
                     if (KeepsResultsOutbox)
                     {
-                        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, rows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+                        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, windows);
                         await note.ExecuteNonQueryAsync(ct);
                     }
                 }
@@ -620,6 +621,19 @@ public abstract class SqlResultStore : IResultStore
     /// <summary>The index name that serves a top-N by <paramref name="by"/>.</summary>
     internal static string TopIndexOf(RankBy by) => $"window_results_top_{ColumnOf(by)}";
 
+    /// <summary>
+    /// The upsert of rows whose values <paramref name="source"/> gives in <see cref="Columns"/> order (a VALUES
+    /// list or a SELECT): how each backend sends its batch differs, the rule does not.
+    /// </summary>
+    protected static string UpsertRowsSql(string source) => $"INSERT INTO window_results ({Columns}) {source} {OnConflictUpdate}";
+
+    /// <summary>Like <see cref="UpsertRowsSql"/>, for parts in <see cref="PartColumns"/> order.</summary>
+    protected static string UpsertPartsSql(string source) => $"INSERT INTO window_parts ({PartColumns}) {source} {OnPartConflictUpdate}";
+
+    /// <summary>A parameter per column of <paramref name="columns"/>, named after it and <paramref name="suffix"/>.</summary>
+    protected static string ParametersOf(string columns, string suffix = "") =>
+        string.Join(", ", columns.Split(", ").Select(c => "@" + c + suffix));
+
     protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql) => DbCommands.Command(connection, transaction, sql);
 
     protected static DbParameter Bind(DbCommand command, string name, object value) => DbCommands.Bind(command, name, value);
@@ -794,9 +808,9 @@ public abstract class SqlResultStore : IResultStore
     /// committed now plus this transaction's own, each window's together and in partition order.
     /// </summary>
     private async Task<List<WindowResult>> MergeSharedAsync(
-        DbConnection connection, DbTransaction transaction, List<WindowResult> windows, CancellationToken ct)
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct)
     {
-        await using var command = KeysCommand(connection, transaction, SharedPartsSql, windows.Select(r => (r.DeviceId, r.WindowEnd)).ToList());
+        await using var command = KeysCommand(connection, transaction, SharedPartsSql, windows);
         var merged = new List<WindowResult>();
         var window = new List<WindowPart>();
         await using var reader = await command.ExecuteReaderAsync(ct);

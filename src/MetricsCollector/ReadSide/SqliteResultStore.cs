@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using MetricsCollector.Core.Windows;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace MetricsCollector.ReadSide;
 
@@ -17,14 +18,21 @@ public sealed class SqliteResultStore : SqlResultStore
 {
     // Other processes (a second node pointed at the same file by mistake, the sqlite3 shell) are waited for,
     // not failed on at once. synchronous=NORMAL is the WAL setting that loses no committed data on a process
-    // crash, only on a power loss, at a fraction of FULL's fsyncs.
-    private const string ConnectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+    // crash, only on a power loss, at a fraction of FULL's fsyncs. The page cache: every upsert probes the
+    // primary keys at a random device, and SQLite's default 2 MiB holds a small share of them once a few
+    // windows of 10k devices are stored, so each probe read its pages from the OS again; 64 MiB (a bound
+    // per connection, filled only as pages are read) keeps them (docs/benchmarks.md, "Result writes").
+    private const string ConnectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;";
+
+    private static readonly string RowValues = PositionalValues(Columns);
+
+    private static readonly string PartValues = PositionalValues(PartColumns);
 
     private readonly string _connectionString;
 
     // Pooled connections keep their native handle, and the pragmas stay set on it: running them once per
     // handle rather than once per open keeps a statement off every API read.
-    private readonly ConditionalWeakTable<SQLitePCL.sqlite3, object> _prepared = [];
+    private readonly ConditionalWeakTable<sqlite3, object> _prepared = [];
 
     public SqliteResultStore(string connectionString)
         : base(singleWriter: true)
@@ -94,8 +102,8 @@ public sealed class SqliteResultStore : SqlResultStore
     protected override bool IsUnavailable(Exception exception) =>
         exception is SqliteException
         {
-            SqliteErrorCode: SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED or SQLitePCL.raw.SQLITE_CANTOPEN
-                or SQLitePCL.raw.SQLITE_IOERR or SQLitePCL.raw.SQLITE_FULL,
+            SqliteErrorCode: raw.SQLITE_BUSY or raw.SQLITE_LOCKED or raw.SQLITE_CANTOPEN
+                or raw.SQLITE_IOERR or raw.SQLITE_FULL,
         };
 
     protected override string BinaryType => "BLOB";
@@ -125,40 +133,45 @@ public sealed class SqliteResultStore : SqlResultStore
     }
 
     /// <summary>
-    /// Row by row through one prepared statement: SQLite runs in-process, so a statement per row costs
-    /// microseconds and the transaction around the batch is what makes it fast (one commit, one fsync).
+    /// Row by row through one statement prepared per batch and bound by position through SQLite's own API:
+    /// SQLite runs in-process, so a statement per row costs microseconds and the transaction around the
+    /// batch is what makes it fast (one commit, one fsync). ADO.NET's parameters cost more than SQLite's own
+    /// work here (each is looked up by name and marshalled again on every execution), and a multi-row
+    /// VALUES statement is slower than either in SQLite (docs/benchmarks.md, "Result writes").
     /// </summary>
-    protected override async Task WriteRowsAsync(
+    protected override Task WriteRowsAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
     {
-        await using var command = Command(
-            connection, transaction, $"INSERT INTO window_results ({Columns}) VALUES ({RowParameters.Names}) {OnConflictUpdate}");
-        var parameters = new RowParameters(command);
+        ct.ThrowIfCancellationRequested();
+        var db = ((SqliteConnection)connection).Handle!;
+        using var statement = Prepare(db, UpsertRowsSql(RowValues));
         foreach (var row in rows)
         {
-            parameters.Set(row);
-            await command.ExecuteNonQueryAsync(ct);
+            var values = new Values(db, statement);
+            values.Add(row);
+            Run(db, statement);
         }
+
+        return Task.CompletedTask;
     }
 
-    /// <summary>Like the rows: one prepared statement, a part at a time.</summary>
-    protected override async Task WritePartsAsync(
+    /// <summary>Like the rows, a part at a time.</summary>
+    protected override Task WritePartsAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowPart> parts, CancellationToken ct)
     {
-        await using var command = Command(
-            connection,
-            transaction,
-            $"INSERT INTO window_parts ({PartColumns}) VALUES ({RowParameters.Names}, @kafka_partition, @digest) {OnPartConflictUpdate}");
-        var parameters = new RowParameters(command);
-        var partition = Bind(command, "@kafka_partition", 0);
-        var digest = Bind(command, "@digest", Array.Empty<byte>());
+        ct.ThrowIfCancellationRequested();
+        var db = ((SqliteConnection)connection).Handle!;
+        using var statement = Prepare(db, UpsertPartsSql(PartValues));
         foreach (var part in parts)
         {
-            parameters.Set(part.Row);
-            partition.Value = part.Partition;
-            digest.Value = part.Digest;
-            await command.ExecuteNonQueryAsync(ct);
+            var values = new Values(db, statement);
+            values.Add(part.Row);
+            values.Add(part.Partition);
+            values.Add(part.Digest);
+            Run(db, statement);
         }
+
+        return Task.CompletedTask;
     }
 
     protected override ValueTask DisposeCoreAsync()
@@ -169,60 +182,83 @@ public sealed class SqliteResultStore : SqlResultStore
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>The parameters of a row's columns in one prepared statement, set row after row.</summary>
-    private sealed class RowParameters
+    private static string PositionalValues(string columns) =>
+        $"VALUES ({string.Join(", ", Enumerable.Range(1, columns.Split(", ").Length).Select(i => "?" + i))})";
+
+    private static sqlite3_stmt Prepare(sqlite3 db, string sql)
     {
-        public const string Names =
-            "@device_id, @window_end, @window_start, @p50, @p90, @p95, @p99, @min, @max, @mean, @count, @revision, @final, @last_updated, "
-            + "@p50_low, @p50_high, @p90_low, @p90_high, @p95_low, @p95_high, @p99_low, @p99_high";
-
-        private readonly DbParameter _deviceId, _windowEnd, _windowStart, _p50, _p90, _p95, _p99, _min, _max, _mean, _count, _revision, _final, _lastUpdated;
-        private readonly DbParameter[] _bounds;
-
-        public RowParameters(DbCommand command)
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
+        if (rc != raw.SQLITE_OK)
         {
-            _deviceId = Bind(command, "@device_id", string.Empty);
-            _windowEnd = Bind(command, "@window_end", 0L);
-            _windowStart = Bind(command, "@window_start", 0L);
-            _p50 = Bind(command, "@p50", 0d);
-            _p90 = Bind(command, "@p90", 0d);
-            _p95 = Bind(command, "@p95", 0d);
-            _p99 = Bind(command, "@p99", 0d);
-            _min = Bind(command, "@min", 0d);
-            _max = Bind(command, "@max", 0d);
-            _mean = Bind(command, "@mean", 0d);
-            _count = Bind(command, "@count", 0L);
-            _revision = Bind(command, "@revision", 0);
-            _final = Bind(command, "@final", false);
-            _lastUpdated = Bind(command, "@last_updated", 0L);
-            _bounds = Array.ConvertAll(Names.Split(", ")[14..], name => Bind(command, name, 0d));
+            statement.Dispose();
+            SqliteException.ThrowExceptionForRC(rc, db);
         }
 
-        public void Set(WindowResult row)
+        return statement;
+    }
+
+    /// <summary>Runs a bound statement that returns no rows, and makes it ready for the next values.</summary>
+    private static void Run(sqlite3 db, sqlite3_stmt statement)
+    {
+        var rc = raw.sqlite3_step(statement);
+        if (rc != raw.SQLITE_DONE)
         {
-            _deviceId.Value = row.DeviceId;
-            _windowEnd.Value = row.WindowEnd;
-            _windowStart.Value = row.WindowStart;
-            _p50.Value = row.P50;
-            _p90.Value = row.P90;
-            _p95.Value = row.P95;
-            _p99.Value = row.P99;
-            _min.Value = row.Min;
-            _max.Value = row.Max;
-            _mean.Value = row.Mean;
-            _count.Value = row.Count;
-            _revision.Value = row.Revision;
-            _final.Value = row.Final;
-            _lastUpdated.Value = row.LastUpdated;
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+
+        raw.sqlite3_reset(statement);
+    }
+
+    /// <summary>
+    /// Binds values to a statement's parameters in their order, as ADO.NET's SQLite provider binds the same
+    /// .NET types (a bool is 1 or 0, an int a 64-bit integer), so the stored values do not change.
+    /// </summary>
+    private struct Values(sqlite3 db, sqlite3_stmt statement)
+    {
+        private int _next = 1;
+
+        /// <summary>A row's values in <see cref="SqlResultStore.Columns"/> order.</summary>
+        public void Add(WindowResult row)
+        {
+            Add(row.DeviceId);
+            Add(row.WindowEnd);
+            Add(row.WindowStart);
+            Add(row.P50);
+            Add(row.P90);
+            Add(row.P95);
+            Add(row.P99);
+            Add(row.Min);
+            Add(row.Max);
+            Add(row.Mean);
+            Add(row.Count);
+            Add(row.Revision);
+            Add(row.Final ? 1L : 0L);
+            Add(row.LastUpdated);
             var bounds = row.Bounds;
-            _bounds[0].Value = bounds.P50.Low;
-            _bounds[1].Value = bounds.P50.High;
-            _bounds[2].Value = bounds.P90.Low;
-            _bounds[3].Value = bounds.P90.High;
-            _bounds[4].Value = bounds.P95.Low;
-            _bounds[5].Value = bounds.P95.High;
-            _bounds[6].Value = bounds.P99.Low;
-            _bounds[7].Value = bounds.P99.High;
+            Add(bounds.P50.Low);
+            Add(bounds.P50.High);
+            Add(bounds.P90.Low);
+            Add(bounds.P90.High);
+            Add(bounds.P95.Low);
+            Add(bounds.P95.High);
+            Add(bounds.P99.Low);
+            Add(bounds.P99.High);
+        }
+
+        public void Add(string value) => Check(raw.sqlite3_bind_text(statement, _next++, value));
+
+        public void Add(long value) => Check(raw.sqlite3_bind_int64(statement, _next++, value));
+
+        public void Add(double value) => Check(raw.sqlite3_bind_double(statement, _next++, value));
+
+        public void Add(byte[] value) => Check(raw.sqlite3_bind_blob(statement, _next++, value));
+
+        private readonly void Check(int rc)
+        {
+            if (rc != raw.SQLITE_OK)
+            {
+                SqliteException.ThrowExceptionForRC(rc, db);
+            }
         }
     }
 }

@@ -8,7 +8,9 @@ namespace MetricsCollector.ReadSide;
 /// </summary>
 public sealed class WriteBacklog(int limit)
 {
+    private readonly Lock _gate = new();
     private int _rows;
+    private TaskCompletionSource? _room;
 
     public int Limit { get; } = limit;
 
@@ -16,5 +18,30 @@ public sealed class WriteBacklog(int limit)
 
     public bool Full => Rows >= Limit;
 
-    public void Set(int rows) => Volatile.Write(ref _rows, rows);
+    public void Set(int rows)
+    {
+        TaskCompletionSource? room;
+        lock (_gate)
+        {
+            Volatile.Write(ref _rows, rows);
+            if (rows >= Limit) return;
+            (room, _room) = (_room, null);
+        }
+
+        room?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Completes once the backlog is below its limit (at once if it is now): a paused partition resumes
+    /// as soon as the writer has stored a batch, rather than at its next timer tick, so a small limit
+    /// does not leave the writer idle between batches.
+    /// </summary>
+    public Task Room()
+    {
+        lock (_gate)
+        {
+            if (_rows < Limit) return Task.CompletedTask;
+            return (_room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
 }

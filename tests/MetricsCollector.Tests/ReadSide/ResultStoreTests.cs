@@ -44,6 +44,63 @@ public abstract class ResultStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_part_reads_back_exactly_as_written_whatever_its_device_id_and_values()
+    {
+        var edge = Part("a", long.MaxValue - Minute, 0, int.MaxValue, false, 2, values: 1);
+        var parts = new[]
+        {
+            Part("ünïcode-𝄞-device", T0, 3, 7, true, 1),
+            edge with { Row = edge.Row with { Count = long.MaxValue, LastUpdated = long.MinValue, P50 = double.Epsilon } },
+        };
+        await Store.UpsertAsync(parts);
+
+        foreach (var part in parts)
+        {
+            var stored = Assert.Single(await Store.PartsAsync([(part.Row.DeviceId, part.Row.WindowEnd)], part.Partition));
+            Assert.Equal((part.Partition, part.Row), (stored.Partition, stored.Row));
+            Assert.Equal(part.Digest, stored.Digest);
+        }
+    }
+
+    /// <summary>A batch is written statement after statement: it must store what writing its parts one batch each stores.</summary>
+    [Fact]
+    public async Task A_batch_stores_what_its_parts_written_one_at_a_time_store()
+    {
+        var parts = Enumerable.Range(0, 41)
+            .Select(i => Part($"device-{i % 7}", T0 + (i % 3) * Minute, i % 2, 1 + i % 4, i % 5 == 0, i))
+            .ToArray();
+
+        var together = await Store.UpsertAsync(parts);
+        var stored = await StoredAsync(parts);
+        await _fixture.ResetAsync();
+        foreach (var part in parts)
+        {
+            await Store.UpsertAsync([part]);
+        }
+
+        var oneByOne = await StoredAsync(parts);
+        Assert.Equal(stored.Rows, oneByOne.Rows);
+        Assert.Equal(stored.Parts, oneByOne.Parts);
+        Assert.Equal(stored.Rows, together.OrderBy(r => r.DeviceId, StringComparer.Ordinal).ThenBy(r => r.WindowEnd).ToList());
+    }
+
+    private async Task<(List<WindowResult> Rows, List<string> Parts)> StoredAsync(IEnumerable<WindowPart> written)
+    {
+        var rows = new List<WindowResult>();
+        var parts = new List<string>();
+        foreach (var window in written.Select(p => (p.Row.DeviceId, p.Row.WindowEnd)).Distinct().OrderBy(w => w.DeviceId, StringComparer.Ordinal).ThenBy(w => w.WindowEnd))
+        {
+            rows.Add((await Store.HistoryAsync(window.DeviceId, window.WindowEnd, window.WindowEnd, 1, null)).Items.Single());
+            foreach (var partition in new[] { 0, 1 })
+            {
+                parts.AddRange((await Store.PartsAsync([window], partition)).Select(p => $"{p.Partition} {p.Row} {Convert.ToHexString(p.Digest)}"));
+            }
+        }
+
+        return (rows, parts);
+    }
+
+    [Fact]
     public async Task Writing_the_same_rows_again_changes_nothing()
     {
         var rows = new[] { Row("a", T0), Row("a", T0 + Minute), Row("b", T0) };
