@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using MetricsCollector.Devices;
+using MetricsCollector.Partitions;
 
 namespace MetricsCollector.Tests.Devices;
 
