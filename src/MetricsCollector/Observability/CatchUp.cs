@@ -7,7 +7,8 @@ namespace MetricsCollector.Observability;
 
 /// <summary>
 /// Whether a node is catching up (after a restart, a rebalance or an outage it has a backlog to replay)
-/// and when it will be done: one line per report while it is behind, none while it keeps up. The rate is
+/// and when it will be done. Behind means not read yet: commits trail a node that keeps up by its
+/// snapshot interval, and counting from them said "catching up" all through a steady stream: one line per report while it is behind, none while it keeps up. The rate is
 /// the records this node took since the last report; the estimate assumes that rate holds.
 /// </summary>
 public sealed class CatchUp(long threshold)
@@ -48,7 +49,7 @@ public sealed class CatchUpReporter(CollectorMetrics metrics, CollectorSettings 
         {
             do
             {
-                if (catchUp.Report(metrics.RecordsBehind(), metrics.RecordsIn, clock.GetUtcNow()) is { } line) log.LogInformation("{Progress}", line);
+                if (catchUp.Report(metrics.RecordsUnread(), metrics.RecordsIn, clock.GetUtcNow()) is { } line) log.LogInformation("{Progress}", line);
             } while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException)

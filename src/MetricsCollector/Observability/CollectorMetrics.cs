@@ -48,6 +48,7 @@ public sealed class CollectorMetrics : IDisposable
     private readonly LongConcurrentHistogram _fireToStore = new(1, 3_600_000, 3);
     private readonly ConcurrentDictionary<int, long> _watermarks = new();
     private readonly ConcurrentDictionary<int, long> _committed = new();
+    private readonly ConcurrentDictionary<int, long> _read = new();
     private readonly ConcurrentDictionary<int, bool> _heldBack = new();
     private volatile Func<int, long?> _logEnd = _ => null;
     private volatile Akka.Cluster.Cluster? _cluster;
@@ -162,6 +163,9 @@ public sealed class CollectorMetrics : IDisposable
 
     public void SetCommitted(int partition, long offset) => _committed[partition] = offset;
 
+    /// <summary>The next offset <paramref name="partition"/> will read: everything below it has been taken.</summary>
+    public void SetRead(int partition, long nextOffset) => _read[partition] = nextOffset;
+
     /// <summary>Whether <paramref name="partition"/> is held back by a side topic that keeps failing.</summary>
     public void SetHeldBack(int partition, bool heldBack) => _heldBack[partition] = heldBack;
 
@@ -169,6 +173,7 @@ public sealed class CollectorMetrics : IDisposable
     {
         _watermarks.TryRemove(partition, out _);
         _committed.TryRemove(partition, out _);
+        _read.TryRemove(partition, out _);
         _heldBack.TryRemove(partition, out _);
     }
 
@@ -219,6 +224,16 @@ public sealed class CollectorMetrics : IDisposable
 
     /// <summary>Records this node has yet to commit over all its partitions: the sum of their lag.</summary>
     public long RecordsBehind() => PartitionStatuses().Sum(s => s.Lag ?? 0);
+
+    /// <summary>
+    /// Records in this node's partitions not read yet. Unlike <see cref="RecordsBehind"/> it does not count what
+    /// was read and waits for snapshots to be committed, so it says whether the node keeps up with the stream.
+    /// </summary>
+    public long RecordsUnread()
+    {
+        var logEnd = _logEnd;
+        return _read.Sum(read => logEnd(read.Key) is { } end ? Math.Max(end - read.Value, 0) : 0);
+    }
 
     private List<Measurement<int>> HeldBack()
     {

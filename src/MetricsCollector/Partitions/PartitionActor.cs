@@ -357,6 +357,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         }
         ReplayJumpsUpTo(_tracker.NextOffset);
         _context.Metrics.AddRecordsIn(records.Count);
+        _context.Metrics.SetRead(Partition, _tracker.NextOffset);
         _context.Metrics.AddEventsIn(events);
 
         foreach (var (device, run) in _runs)

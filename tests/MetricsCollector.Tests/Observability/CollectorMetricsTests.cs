@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using MetricsCollector.Observability;
+using MetricsCollector.Tests.Partitions;
 
 namespace MetricsCollector.Tests.Observability;
 
@@ -20,6 +21,25 @@ public sealed class CollectorMetricsTests
         var deadLettered = measured.Where(m => m.Name == "mc_dead_lettered").ToDictionary(m => (string)m.Tags["reason"]!, m => m.Value);
         Assert.Equal(1, deadLettered["not-json"]);
         Assert.Equal(0, deadLettered["not-utf8"]);
+    }
+
+    [Fact]
+    public void Records_unread_count_from_what_was_read_not_from_the_commit_which_trails_by_the_snapshots()
+    {
+        // A node that keeps up reads to the log's end while its commits trail by a snapshot interval or more:
+        // it is not catching up, though its committed lag is large.
+        using var metrics = new CollectorMetrics();
+        metrics.WatchConsumer(new ConsumerControlStub { LogEnd = 100_000 }, "topic");
+        metrics.SetCommitted(0, 20_000);
+        metrics.SetRead(0, 99_500);
+        metrics.SetCommitted(1, 30_000);
+        metrics.SetRead(1, 100_000);
+
+        Assert.Equal(150_000, metrics.RecordsBehind());
+        Assert.Equal(500, metrics.RecordsUnread());
+
+        metrics.ForgetPartition(0);
+        Assert.Equal(0, metrics.RecordsUnread());
     }
 
     [Fact]
