@@ -53,7 +53,7 @@ public sealed record GeneratorOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Rate);
         if (!(Speed > 0) || double.IsInfinity(Speed))
         {
-            throw new ArgumentOutOfRangeException(nameof(Speed), Speed, "Speed must be a finite number above 0.");
+            throw new ArgumentOutOfRangeException(nameof(Speed), Speed, $"The speed (--speed) must be a finite number above 0, got {Speed}.");
         }
         foreach (var fraction in new[] { OutOfOrderFraction, LateFraction, TooLateFraction, InvalidFraction })
         {

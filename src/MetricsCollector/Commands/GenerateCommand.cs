@@ -62,7 +62,8 @@ public static class GenerateCommand
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"generate: {e.Message}");
+                // One line: an argument exception's message goes on with its parameter name and value.
+                Console.Error.WriteLine($"generate: {e.Message.Split(" (Parameter '")[0].Split('\n')[0]}");
                 return 2;
             }
             var clients = new KafkaClients(servers, KafkaClientProperties.FromEnvironment(Environment.GetEnvironmentVariables()));

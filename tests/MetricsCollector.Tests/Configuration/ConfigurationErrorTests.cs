@@ -91,6 +91,7 @@ public sealed class ConfigurationErrorTests : IDisposable
     [InlineData("--rate", "load", "api", "--rate", "0")]
     [InlineData("--bogus", "run", "--bogus")]
     [InlineData("--count", "generate", "--count", "many")]
+    [InlineData("--speed", "generate", "--bootstrap", "127.0.0.1:9", "--speed", "0")]
     [InlineData("--from", "reconcile", "--from", "yesterday", "--to", "2025-11-28T05:00:00Z")]
     [InlineData("--to", "reconcile", "--from", "2025-11-28T05:00:00Z", "--to", "2025-11-28T04:00:00Z")]
     [InlineData("--batch-size", "reconcile", "--from", "1", "--to", "2", "--batch-size", "0")]
