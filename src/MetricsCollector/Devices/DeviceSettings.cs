@@ -8,5 +8,4 @@ public sealed record DeviceSettings(
     WindowSettings Windows,
     int SnapshotAfterEvents,
     TimeSpan SnapshotInterval,
-    TimeSpan PassivateAfter,
     TimeSpan SnapshotTimeout);

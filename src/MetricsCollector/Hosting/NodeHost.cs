@@ -101,10 +101,12 @@ public static class NodeHost
                             "results-topic")
                         : null;
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog, resultsTopic), "result-writer");
-                    var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.PassivateAfter, settings.SnapshotTimeout);
+                    var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.SnapshotTimeout);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);
-                    var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector");
+                    // Idle devices are passivated by their shard, which keeps a timestamp per device and one
+                    // timer, not by a receive timeout in every device, which is rescheduled on every message.
+                    var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector").WithPassivateIdleAfter(settings.PassivateAfter);
                     // Shards go where the consumer group puts their partitions (IngestService tells the
                     // allocation client on assignment), so a device's records never cross the network.
                     var region = sharding.Start(

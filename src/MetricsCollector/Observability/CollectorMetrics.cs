@@ -28,6 +28,7 @@ public sealed class CollectorMetrics : IDisposable
     private readonly Histogram<double> _eventToVisibleSeconds;
 
     private long _recordsIn;
+    private long _devicesResident;
     private long _eventsIn;
     private long _eventsApplied;
     private long _tooLate;
@@ -94,6 +95,8 @@ public sealed class CollectorMetrics : IDisposable
         PartitionGauge("mc_partition_committed_offset", "Last committed offset per assigned partition.", s => s.Committed < 0 ? null : s.Committed);
         PartitionGauge("mc_partition_log_end_offset", "End of the partition's log as the broker last reported it to the consumer.", s => s.LogEnd);
         PartitionGauge("mc_partition_lag", "Consumer lag per assigned partition: log end minus committed offset.", s => s.Lag);
+        _meter.CreateObservableGauge("mc_devices_resident", () => DevicesResident,
+            description: "Device actors in this node's memory: a device idle for devices.passivate-after leaves it and comes back with its next record.");
         _meter.CreateObservableGauge("mc_records_behind", RecordsBehind, description: "Records this node has yet to commit over all its partitions (the sum of their lag).");
         _meter.CreateObservableGauge("mc_partitions_held_back", HeldBack, description: "1 for an assigned partition held back by a failing side topic, else 0.");
         _meter.CreateObservableGauge("mc_cluster_members", Members, description: "Cluster members by status, as this node sees them.");
@@ -101,6 +104,7 @@ public sealed class CollectorMetrics : IDisposable
     }
 
     public long RecordsIn => Interlocked.Read(ref _recordsIn);
+    public long DevicesResident => Interlocked.Read(ref _devicesResident);
     public long EventsIn => Interlocked.Read(ref _eventsIn);
     public long EventsApplied => Interlocked.Read(ref _eventsApplied);
     public long TooLate => Interlocked.Read(ref _tooLate);
@@ -111,6 +115,8 @@ public sealed class CollectorMetrics : IDisposable
     public long DeadLettered => _deadLettered.Values.Sum();
 
     public void AddRecordsIn(long n) => Interlocked.Add(ref _recordsIn, n);
+    public void DeviceStarted() => Interlocked.Increment(ref _devicesResident);
+    public void DeviceStopped() => Interlocked.Decrement(ref _devicesResident);
     public void AddEventsIn(long n) => Interlocked.Add(ref _eventsIn, n);
     public void AddEventsApplied(long n) => Interlocked.Add(ref _eventsApplied, n);
 

@@ -19,7 +19,6 @@ public sealed class DeviceActorTests : TestKit
         new WindowSettings(new WindowSpec(60_000, 10_000), allowedLatenessMs: 5_000),
         SnapshotAfterEvents: 3,
         SnapshotInterval: TimeSpan.FromMinutes(1),
-        PassivateAfter: TimeSpan.FromMinutes(5),
         SnapshotTimeout: TimeSpan.FromSeconds(30));
 
     public DeviceActorTests() : base(Persistence) { }

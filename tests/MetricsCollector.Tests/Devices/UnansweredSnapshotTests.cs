@@ -52,7 +52,7 @@ public sealed class UnansweredSnapshotTests : TestKit
     public void A_save_the_store_never_answers_is_made_again_and_the_partition_hears_it_covered()
     {
         var settings = new DeviceSettings(new WindowSettings(new WindowSpec(60_000, 10_000), 5_000),
-            SnapshotAfterEvents: 1, SnapshotInterval: TimeSpan.FromMinutes(1), PassivateAfter: TimeSpan.FromMinutes(5),
+            SnapshotAfterEvents: 1, SnapshotInterval: TimeSpan.FromMinutes(1),
             SnapshotTimeout: TimeSpan.FromMilliseconds(500));
         var partition = CreateTestProbe();
         partition.IgnoreMessages(m => m is DeviceAck or WakeMeAt);
