@@ -114,7 +114,7 @@ public static class NodeHost
                         entityId =>
                         {
                             var (deviceId, partition) = DeviceShardMessageExtractor.ParseEntityId(entityId);
-                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock);
+                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock).WithMailbox(DeviceMailbox.ConfigPath);
                         },
                         shardingSettings,
                         new DeviceShardMessageExtractor(),
