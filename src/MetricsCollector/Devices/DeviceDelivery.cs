@@ -33,31 +33,35 @@ public enum DeliveryVerdict
 }
 
 /// <summary>
-/// The device's side of <see cref="Partitions.DeviceOutbox"/>: it handles each partition actor's messages
+/// The device's side of <see cref="Partitions.DeviceOutbox"/>: it handles its partition actor's messages
 /// strictly in their order, each once. A stream it does not know (a new partition owner, or this
 /// device just started) is joined at a message whose number is its base, where nothing is missing.
+/// A device actor serves one partition, so it follows one stream: a new one replaces it.
 /// </summary>
 public sealed class DeliveryGate
 {
-    private readonly Dictionary<int, (IActorRef From, long Next)> _streams = new();
+    // Fields rather than a dictionary by partition: a gate lives in every resident device.
+    private IActorRef? _from;
+    private int _partition;
+    private long _next;
 
     public DeliveryVerdict Check(IFromPartition message)
     {
         var (seq, lowest) = message.Delivery;
-        if (_streams.TryGetValue(message.Partition, out var stream) && stream.From.Equals(message.PartitionActor))
+        if (_from is not null && _partition == message.Partition && _from.Equals(message.PartitionActor))
         {
-            if (seq < stream.Next) return DeliveryVerdict.AlreadyHandled;
-            if (seq > stream.Next) return DeliveryVerdict.Gap;
+            if (seq < _next) return DeliveryVerdict.AlreadyHandled;
+            if (seq > _next) return DeliveryVerdict.Gap;
         }
         else if (seq != lowest)
         {
             return DeliveryVerdict.Gap;
         }
-        _streams[message.Partition] = (message.PartitionActor, seq + 1);
+        (_from, _partition, _next) = (message.PartitionActor, message.Partition, seq + 1);
         return DeliveryVerdict.Handle;
     }
 
     /// <summary>The partition actor whose stream of <paramref name="partition"/> this device follows, and the last number it handled from it.</summary>
     public (IActorRef From, long Handled)? Position(int partition) =>
-        _streams.TryGetValue(partition, out var stream) ? (stream.From, stream.Next - 1) : null;
+        _from is not null && _partition == partition ? (_from, _next - 1) : null;
 }
