@@ -82,14 +82,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     {
         switch (message)
         {
-            case DeviceEvents events:
-                FromPartition(events, Apply);
-                break;
-            case AdvanceWatermark advance:
-                FromPartition(advance, OnAdvance);
-                break;
-            case FlushDevice flush:
-                FromPartition(flush, OnFlush);
+            case IFromPartition fromPartition:
+                FromPartition(fromPartition);
                 break;
             case RowsStored stored:
                 _rowsStoredThrough = Math.Max(_rowsStoredThrough, stored.Sequence);
@@ -125,6 +119,24 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             default:
                 Unhandled(message);
                 break;
+        }
+    }
+
+    private void Handle(IFromPartition message)
+    {
+        switch (message)
+        {
+            case DeviceEvents events:
+                Apply(events);
+                break;
+            case AdvanceWatermark advance:
+                OnAdvance(advance);
+                break;
+            case FlushDevice flush:
+                OnFlush(flush);
+                break;
+            default:
+                throw new ArgumentException($"no handler for the partition's {message.GetType().Name}", nameof(message));
         }
     }
 
@@ -177,7 +189,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     }
 
     /// <summary>Handles a partition's message once and in order (<see cref="DeliveryGate"/>), and acknowledges it.</summary>
-    private void FromPartition<T>(T message, Action<T> handle) where T : IFromPartition
+    private void FromPartition(IFromPartition message)
     {
         if (_restarted)
         {
@@ -198,7 +210,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
                 message.PartitionActor.Tell(new DeviceGap(DeviceId));
                 return;
             case DeliveryVerdict.Handle:
-                handle(message);
+                Handle(message);
                 break;
         }
         message.PartitionActor.Tell(new DeviceAck(DeviceId, message.Delivery.Seq));

@@ -19,12 +19,14 @@ public sealed class DeviceOutbox
     /// <summary>How many messages <paramref name="device"/> has not acknowledged yet.</summary>
     public int UnackedOf(string device) => _lines.TryGetValue(device, out var line) ? line.Count : 0;
 
-    public IFromPartition Stamp(string device, Func<Delivery, IFromPartition> message, long now)
+    /// <summary>Numbers the message <paramref name="message"/> builds from <paramref name="state"/> and keeps it until acknowledged.</summary>
+    /// <remarks>State and a static builder rather than a closure: the partition sends a message per device per batch.</remarks>
+    public IFromPartition Stamp<TState>(string device, TState state, Func<Delivery, TState, IFromPartition> message, long now)
     {
         if (!_lines.TryGetValue(device, out var line)) _lines[device] = line = new Line();
         var seq = line.NextSeq++;
         if (line.Count == 0) line.Progress = now;
-        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Unacked!.Peek().Delivery.Seq));
+        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Unacked!.Peek().Delivery.Seq), state);
         (line.Unacked ??= new Queue<IFromPartition>(2)).Enqueue(stamped);
         InFlight++;
         return stamped;
