@@ -26,8 +26,8 @@ public sealed class DeviceOutbox
         if (!_lines.TryGetValue(device, out var line)) _lines[device] = line = new Line();
         var seq = line.NextSeq++;
         if (line.Count == 0) line.Progress = now;
-        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Unacked!.Peek().Delivery.Seq), state);
-        (line.Unacked ??= new Queue<IFromPartition>(2)).Enqueue(stamped);
+        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Oldest.Delivery.Seq), state);
+        line.Add(stamped);
         InFlight++;
         return stamped;
     }
@@ -37,13 +37,12 @@ public sealed class DeviceOutbox
     {
         if (!_lines.TryGetValue(device, out var line)) return 0;
         var removed = 0;
-        while (line.Count > 0 && line.Unacked!.Peek().Delivery.Seq <= seq)
+        while (line.Count > 0 && line.Oldest.Delivery.Seq <= seq)
         {
-            line.Unacked.Dequeue();
+            line.RemoveOldest();
             removed++;
         }
         if (removed > 0) line.Progress = now;
-        if (line.Count == 0) line.Unacked = null;
         InFlight -= removed;
         return removed;
     }
@@ -78,8 +77,8 @@ public sealed class DeviceOutbox
     {
         line.Progress = now;
         line.Resent = now;
-        var lowest = line.Unacked!.Peek().Delivery.Seq;
-        foreach (var message in line.Unacked) again.Add(message.With(message.Delivery with { Base = lowest }));
+        var lowest = line.Oldest.Delivery.Seq;
+        foreach (var message in line.Unacked()) again.Add(message.With(message.Delivery with { Base = lowest }));
     }
 
     private sealed class Line
@@ -87,10 +86,30 @@ public sealed class DeviceOutbox
         public long NextSeq = 1;
         public long Progress;
         public long Resent = long.MinValue / 2;
-        // Null while everything is acknowledged, as it is for most of a partition's devices most of
-        // the time: a queue and its array are about 130 bytes for each of them.
-        public Queue<IFromPartition>? Unacked;
+        // The oldest unacknowledged message, and a queue only for the rest: most devices have one
+        // message or none in flight, and a queue per device (with its array, ~130 bytes) would either
+        // stay in memory for every idle device or be allocated again for every message.
+        private IFromPartition? _oldest;
+        private Queue<IFromPartition>? _rest;
 
-        public int Count => Unacked?.Count ?? 0;
+        public int Count => (_oldest is null ? 0 : 1) + (_rest?.Count ?? 0);
+
+        public IFromPartition Oldest => _oldest ?? throw new InvalidOperationException("nothing unacknowledged");
+
+        public void Add(IFromPartition message)
+        {
+            if (_oldest is null) _oldest = message;
+            else (_rest ??= new Queue<IFromPartition>()).Enqueue(message);
+        }
+
+        public void RemoveOldest() => _oldest = _rest is { Count: > 0 } ? _rest.Dequeue() : null;
+
+        public IEnumerable<IFromPartition> Unacked()
+        {
+            if (_oldest is null) yield break;
+            yield return _oldest;
+            if (_rest is not null)
+                foreach (var message in _rest) yield return message;
+        }
     }
 }
