@@ -40,6 +40,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     private readonly Dictionary<TopicPartition, PartitionBuffer> _assigned = [];
     private readonly Dictionary<TopicPartition, Offset> _startOffsets = [];
     private readonly Dictionary<TopicPartition, long> _pendingCommits = [];
+    private readonly Dictionary<int, TopicPartition> _singleTopicPartitions = [];
     private readonly HashSet<PartitionBuffer> _toWake = [];
     private ILoggingAdapter _log = NoLogger.Instance;
     private ISink? _sink;
@@ -208,10 +209,11 @@ internal sealed class ConsumerLoop : IConsumerControl
         }
         catch (ConsumeException ex) when (ex.Error.Code == ErrorCode.Local_AutoOffsetReset
                                           && ex.ConsumerRecord?.TopicPartitionOffset is { } at
-                                          && _assigned.ContainsKey(at.TopicPartition))
+                                          && _assigned.ContainsKey(PartitionOf(at.TopicPartition)))
         {
-            _log.Warning("Offset {0} of {1} is not on the broker: {2}", at.Offset.Value, at.TopicPartition, ex.Error.Reason);
-            _settings.OnOffsetOutOfRange?.Invoke(at.TopicPartition, at.Offset.Value);
+            var partition = PartitionOf(at.TopicPartition);
+            _log.Warning("Offset {0} of {1} is not on the broker: {2}", at.Offset.Value, partition, ex.Error.Reason);
+            _settings.OnOffsetOutOfRange?.Invoke(partition, at.Offset.Value);
         }
         catch (ConsumeException ex) when (!ex.Error.IsFatal)
         {
@@ -228,6 +230,20 @@ internal sealed class ConsumerLoop : IConsumerControl
         }
     }
 
+    /// <summary>
+    /// A record's (or a consume error's) partition with its topic. A consumer of one topic does not have
+    /// Confluent.Kafka fill in each record's topic (<see cref="KafkaConsumerSettings.EffectiveConfig"/>):
+    /// there it is that topic.
+    /// </summary>
+    private TopicPartition PartitionOf(TopicPartition partition)
+    {
+        if (partition.Topic is not null) return partition;
+        var number = partition.Partition.Value;
+        if (!_singleTopicPartitions.TryGetValue(number, out var known))
+            _singleTopicPartitions[number] = known = new TopicPartition(_settings.Topics[0], partition.Partition);
+        return known;
+    }
+
     private void Deliver(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
     {
         if (result.IsPartitionEOF)
@@ -235,16 +251,17 @@ internal sealed class ConsumerLoop : IConsumerControl
             return;
         }
 
-        if (!_assigned.TryGetValue(result.TopicPartition, out var buffer))
+        var partition = PartitionOf(result.TopicPartition);
+        if (!_assigned.TryGetValue(partition, out var buffer))
         {
             // Cannot happen while librdkafka honours its assignment; kept loud rather than silent.
-            _log.Error("Record from unassigned partition {0} at offset {1}; not emitted", result.TopicPartition, result.Offset.Value);
+            _log.Error("Record from unassigned partition {0} at offset {1}; not emitted", partition, result.Offset.Value);
             return;
         }
 
         if (buffer.Add(result, out var wake))
         {
-            consumer.Pause([result.TopicPartition]);
+            consumer.Pause([partition]);
         }
 
         if (wake)

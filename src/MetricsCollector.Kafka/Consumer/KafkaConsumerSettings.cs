@@ -81,6 +81,10 @@ public sealed record KafkaConsumerSettings
         config.EnableAutoCommit = false;
         config.EnableAutoOffsetStore = false;
         config.AutoOffsetReset ??= AutoOffsetReset.Earliest;
+        // Only the timestamp of each record's optional parts is read downstream. Confluent.Kafka
+        // builds the rest for every record: the topic's name as a new string and a list of headers,
+        // about 110 bytes a record. The topic is needed only to tell topics apart.
+        if (config.Get("dotnet.consumer.consume.result.fields") is null) config.ConsumeResultFields = Topics.Count == 1 ? "timestamp" : "topic,timestamp";
         return config;
     }
 }
