@@ -209,9 +209,9 @@ internal sealed class ConsumerLoop : IConsumerControl
         }
         catch (ConsumeException ex) when (ex.Error.Code == ErrorCode.Local_AutoOffsetReset
                                           && ex.ConsumerRecord?.TopicPartitionOffset is { } at
-                                          && _assigned.ContainsKey(PartitionOf(at.TopicPartition)))
+                                          && _assigned.ContainsKey(PartitionOf(at.Topic, at.Partition)))
         {
-            var partition = PartitionOf(at.TopicPartition);
+            var partition = PartitionOf(at.Topic, at.Partition);
             _log.Warning("Offset {0} of {1} is not on the broker: {2}", at.Offset.Value, partition, ex.Error.Reason);
             _settings.OnOffsetOutOfRange?.Invoke(partition, at.Offset.Value);
         }
@@ -235,12 +235,12 @@ internal sealed class ConsumerLoop : IConsumerControl
     /// Confluent.Kafka fill in each record's topic (<see cref="KafkaConsumerSettings.EffectiveConfig"/>):
     /// there it is that topic.
     /// </summary>
-    private TopicPartition PartitionOf(TopicPartition partition)
+    private TopicPartition PartitionOf(string? topic, Partition partition)
     {
-        if (partition.Topic is not null) return partition;
-        var number = partition.Partition.Value;
-        if (!_singleTopicPartitions.TryGetValue(number, out var known))
-            _singleTopicPartitions[number] = known = new TopicPartition(_settings.Topics[0], partition.Partition);
+        // ConsumeResult.TopicPartition is a new object at every call: not asked for each record.
+        if (topic is not null) return new TopicPartition(topic, partition);
+        if (!_singleTopicPartitions.TryGetValue(partition.Value, out var known))
+            _singleTopicPartitions[partition.Value] = known = new TopicPartition(_settings.Topics[0], partition);
         return known;
     }
 
@@ -251,7 +251,7 @@ internal sealed class ConsumerLoop : IConsumerControl
             return;
         }
 
-        var partition = PartitionOf(result.TopicPartition);
+        var partition = PartitionOf(result.Topic, result.Partition);
         if (!_assigned.TryGetValue(partition, out var buffer))
         {
             // Cannot happen while librdkafka honours its assignment; kept loud rather than silent.
