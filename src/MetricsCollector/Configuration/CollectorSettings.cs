@@ -214,6 +214,7 @@ public sealed record CollectorSettings
                 c.Int("partitions.in-flight-limit", 1, 90_000),
                 c.Duration("partitions.device-resend-after", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
                 c.Duration("partitions.commit-interval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)),
+                c.Duration("partitions.commit-stall-warning", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
                 c.Duration("partitions.revoked-flush-timeout", TimeSpan.Zero, TimeSpan.FromMinutes(1)),
                 c.Duration("partitions.read-again-max-delay", TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
                 new Partitions.SideOutputSettings

@@ -334,6 +334,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             MaxInFlight = _settings.Partition.InFlightLimit,
             ResendAfter = _settings.Partition.DeviceResendAfter,
             CommitInterval = _settings.Partition.CommitInterval,
+            CommitStallWarning = _settings.Partition.CommitStallWarning,
             FlushTimeout = _settings.Partition.RevokedFlushTimeout,
             Sides = _settings.Partition.Sides,
             Backlog = _backlog,

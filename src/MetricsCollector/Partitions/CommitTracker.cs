@@ -69,6 +69,10 @@ public sealed class CommitTracker
     public string DescribeUncovered(string device) =>
         _uncovered.TryGetValue(device, out var line) ? $"{device} messages {line.FirstSeq}-{line.LastSeq} from offset {line.FirstPosition}" : device;
 
+    /// <summary>The <paramref name="count"/> devices whose uncovered messages go back furthest: those holding the commit.</summary>
+    public IEnumerable<string> OldestUncovered(int count) =>
+        _uncovered.OrderBy(line => line.Value.FirstPosition).Take(count).Select(line => line.Key);
+
     public int CheckpointCount => _checkpoints.Count;
 
     public IReadOnlyDictionary<string, long> PendingTimers => _timers.Pending;

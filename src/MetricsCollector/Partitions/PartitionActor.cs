@@ -43,6 +43,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly RecordJudge _judge;
     private readonly CommitTracker _tracker;
+    private readonly CommitStall _stall;
     private readonly DeviceOutbox _outbox = new();
     private readonly DeviceRoutes _routes = new();
     private readonly Dictionary<string, Run> _runs = new();
@@ -69,6 +70,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         var watermark = new Watermark(context.MaxOutOfOrderness, context.IdleTimeout, context.Clock, start.Watermark);
         _judge = new RecordJudge(new EventDecoder(new DeviceIdPool()), watermark, context.Windows, context.MaxFutureSkew);
         _tracker = new CommitTracker(start);
+        _stall = new CommitStall((long)context.CommitStallWarning.TotalMilliseconds);
         _replayJumps = new Queue<WatermarkJump>(_tracker.JumpsAhead);
         Preparing();
     }
@@ -263,7 +265,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             _awaitingRoom = false;
             TryAck();
         });
-        Receive<CommitTick>(_ => Commit());
+        Receive<CommitTick>(_ =>
+        {
+            Commit();
+            WatchCommit();
+        });
         Receive<RetryCommit>(_ => Commit());
         Receive<ResendTick>(_ => ResendOverdue());
         Receive<ProgressSaved>(OnProgressSaved);
@@ -561,6 +567,24 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         _context.Progress.SaveAsync(_context.ProgressKey, due.Progress)
             .PipeTo(Self, success: () => new ProgressSaved(due), failure: e => new ProgressFailed(e));
         return true;
+    }
+
+    /// <summary>Warns of a commit that stands still while records are read past it, naming what holds it (<see cref="CommitStall"/>).</summary>
+    private void WatchCommit()
+    {
+        var committed = _tracker.Saved.Offset;
+        var verdict = _stall.Check(Now, committed, _tracker.NextOffset);
+        if (verdict.State == CommitStallState.Stalled)
+        {
+            var holding = _tracker.OldestUncovered(3).Select(d => $"{_tracker.DescribeUncovered(d)}, {_outbox.UnackedOf(d)} unacknowledged");
+            _log.Warning(
+                "Partition {0}: the commit has stood at offset {1} for {2:0} s with {3} records read past it; a restart would read them again. Waiting on {4} devices' snapshots (furthest back: {5}) and {6} side records",
+                [Partition, committed, verdict.ForMs / 1000.0, _tracker.NextOffset - committed, _tracker.UncoveredDevices, string.Join("; ", holding), Sides.PendingCount]);
+        }
+        else if (verdict.State == CommitStallState.Resumed)
+        {
+            _log.Info("Partition {0}: the commit moves again (offset {1}) after standing still for {2:0} s", Partition, committed, verdict.ForMs / 1000.0);
+        }
     }
 
     private void OnProgressSaved(ProgressSaved saved)

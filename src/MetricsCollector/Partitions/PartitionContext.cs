@@ -36,6 +36,8 @@ public sealed record PartitionContext
     /// <summary>The tuning values: see <c>metrics-collector.partitions</c> in <c>hocon/metrics-collector.conf</c> for what each one is for.</summary>
     public required TimeSpan CommitInterval { get; init; }
 
+    public required TimeSpan CommitStallWarning { get; init; }
+
     public required int MaxInFlight { get; init; }
 
     public required TimeSpan ResendAfter { get; init; }

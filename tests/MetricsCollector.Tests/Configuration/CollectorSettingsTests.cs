@@ -58,14 +58,14 @@ public sealed class CollectorSettingsTests
     public void Tuning_values_keep_the_defaults_they_had_as_constants_and_are_read_from_the_file()
     {
         Assert.Equal(
-            (new PartitionSettings(4000, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30),
+            (new PartitionSettings(4000, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30),
                 new SideOutputSettings { MaxRecordBytes = 1_000_000, MaxPendingBytes = 16 << 20, FirstRetry = TimeSpan.FromMilliseconds(500), MaxRetry = TimeSpan.FromSeconds(30) }),
              new ResultWriterSettings(2000, TimeSpan.FromMilliseconds(10), 100), 500, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), 5_000, TimeSpan.FromSeconds(10)),
             TuningOf(Load(null)));
         var configured = Load("""
             metrics-collector {
               partitions {
-                in-flight-limit = 100, device-resend-after = 10s, commit-interval = 250ms, revoked-flush-timeout = 5s, read-again-max-delay = 5s
+                in-flight-limit = 100, device-resend-after = 10s, commit-interval = 250ms, commit-stall-warning = 90s, revoked-flush-timeout = 5s, read-again-max-delay = 5s
                 side-record-max-bytes = 100000, side-pending-bytes = 2000000, side-retry-first = 100ms, side-retry-max = 2s
               }
               result-writer { batch-rows = 50, flush-delay = 2ms, publish-slice = 10, backlog-rows = 500 }
@@ -74,7 +74,7 @@ public sealed class CollectorSettingsTests
             }
             """);
         Assert.Equal(
-            (new PartitionSettings(100, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5),
+            (new PartitionSettings(100, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(90), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5),
                 new SideOutputSettings { MaxRecordBytes = 100_000, MaxPendingBytes = 2_000_000, FirstRetry = TimeSpan.FromMilliseconds(100), MaxRetry = TimeSpan.FromSeconds(2) }),
              new ResultWriterSettings(50, TimeSpan.FromMilliseconds(2), 10), 64, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(1500), 500, TimeSpan.FromSeconds(3)),
             TuningOf(configured));

@@ -89,6 +89,26 @@ public sealed class PartitionActorTests : TestKit
     }
 
     [Fact]
+    public void A_commit_held_by_a_device_whose_snapshot_never_comes_is_reported_naming_that_device_and_its_end_too()
+    {
+        var h = new PartitionHarness(this, c => c with { CommitStallWarning = TimeSpan.FromMinutes(1) });
+        h.Start();
+        h.FeedAndAck([Record(0, Event("quick", T0), T0), Record(1, Event("stuck", T0), T0), Record(2, Event("quick", T0 + 1_000), T0 + 1_000)]);
+        var first = h.ToDevice<DeviceEvents>();
+        var second = h.ToDevice<DeviceEvents>();
+        var (quick, stuck) = first.DeviceId == "quick" ? (first, second) : (second, first);
+        h.Covered(quick, appliedOffset: 2);
+        Thread.Sleep(Quiet);
+
+        // A minute on the partition's clock, then its next commit tick notices.
+        EventFilter.Warning(contains: "stuck messages 1-1 from offset 1").ExpectOne(TimeSpan.FromSeconds(5), () => Interlocked.Add(ref h.Clock.Now, 60_000));
+        Assert.Equal(0, h.Progress.Last?.Offset ?? 0);
+
+        EventFilter.Info(contains: "the commit moves again").ExpectOne(TimeSpan.FromSeconds(5), () => h.Covered(stuck, appliedOffset: 1));
+        Assert.Equal(3, h.Progress.Last?.Offset);
+    }
+
+    [Fact]
     public void Intake_pauses_while_pending_side_records_are_over_their_bound_and_resumes_by_itself()
     {
         var h = new PartitionHarness(this, c => c with { Sides = c.Sides with { MaxPendingBytes = 50, FirstRetry = TimeSpan.FromMilliseconds(200) } });

@@ -152,6 +152,7 @@ internal sealed class PartitionHarness
             Metrics = new CollectorMetrics(),
             Clock = Clock,
             CommitInterval = TimeSpan.FromMilliseconds(100),
+            CommitStallWarning = TimeSpan.FromMinutes(1),
             MaxInFlight = 4_000,
             ResendAfter = TimeSpan.FromSeconds(30),
             FlushTimeout = TimeSpan.FromSeconds(2),
