@@ -265,17 +265,32 @@ public sealed partial class TDigest
     /// into its row), keeps its arrays from one merge to the next instead of new ones each time.
     /// <paramref name="result"/> must not be one of <paramref name="digests"/>.
     /// </summary>
-    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, TDigest result)
+    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, TDigest result) => MergeAllInto(digests, [], result);
+
+    /// <summary>
+    /// <see cref="MergeAllInto(ReadOnlySpan{TDigest}, TDigest)"/> of <paramref name="digests"/>
+    /// and of <paramref name="runs"/>, idle panes kept as bare decimal forms: the same digest as
+    /// if each run were a compacted digest among the others.
+    /// </summary>
+    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs, TDigest result)
     {
         result.Clear();
-        MergeAll(digests, result, reuse: true);
+        MergeAll(digests, runs, result, reuse: true);
     }
 
-    private static void MergeAll(ReadOnlySpan<TDigest> digests, TDigest result, bool reuse)
+    private static void MergeAll(ReadOnlySpan<TDigest> digests, TDigest result, bool reuse) => MergeAll(digests, [], result, reuse);
+
+    private static void MergeAll(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs, TDigest result, bool reuse)
     {
         var points = 0;
         long total = 0;
         var unit = true;
+        foreach (var run in runs)
+        {
+            points += run.Count;
+            total += run.Count;
+        }
+
         foreach (var digest in digests)
         {
             ArgumentNullException.ThrowIfNull(digest, nameof(digests));
@@ -325,6 +340,16 @@ public sealed partial class TDigest
                 pos = GatherSpreads(spareValues.Slice(pos, digest._bufferCount), digest._bufferSpreads, spareSpreads, pos);
             }
 
+            // A run is sorted, so its first and last values are its extremes.
+            foreach (var run in runs)
+            {
+                var unpacked = spareValues.Slice(pos, run.Count);
+                Unpack(run.Form.Span, unpacked);
+                result._min = Math.Min(result._min, unpacked[0]);
+                result._max = Math.Max(result._max, unpacked[^1]);
+                pos = GatherSpreads(unpacked, null, spareSpreads, pos);
+            }
+
             DigestSort.SortInto(spareValues, spareSpreads, values, spreads, result._min, result._max, depth: 0);
 
             // The last pass runs right to left, so its leftovers gather at the bottom, away from
@@ -368,7 +393,7 @@ public sealed partial class TDigest
             result._centroidCount = count;
             result._centroidWeight = total;
             result._mergeRightToLeft = false;
-            result._knownDecimals = DecimalsOfPacked(digests);
+            result._knownDecimals = DecimalsOfPacked(digests, runs);
         }
         finally
         {
@@ -376,7 +401,7 @@ public sealed partial class TDigest
             ArrayPool<Spread>.Shared.Return(spreadScratch);
         }
 
-        result._sum = SumInValueOrder(digests);
+        result._sum = SumInValueOrder(digests, runs);
     }
 
     /// <summary>
@@ -1003,12 +1028,18 @@ public sealed partial class TDigest
     /// Floating-point addition is not associative: adding the digests' sums in ascending order
     /// makes the total the same whatever order the digests come in.
     /// </summary>
-    private static double SumInValueOrder(ReadOnlySpan<TDigest> digests)
+    private static double SumInValueOrder(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs)
     {
-        var sums = digests.Length <= 64 ? stackalloc double[digests.Length] : new double[digests.Length];
+        var length = digests.Length + runs.Length;
+        var sums = length <= 64 ? stackalloc double[length] : new double[length];
         for (var i = 0; i < digests.Length; i++)
         {
             sums[i] = digests[i]._sum;
+        }
+
+        for (var i = 0; i < runs.Length; i++)
+        {
+            sums[digests.Length + i] = runs[i].Sum;
         }
 
         sums.Sort();

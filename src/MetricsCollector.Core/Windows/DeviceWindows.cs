@@ -198,11 +198,10 @@ public sealed partial class DeviceWindows
         var next = long.MaxValue;
         if (_fired.Count > 0) next = _settings.CloseTimeOf(_fired.Keys[0]);
         var spec = _settings.Spec;
-        var panes = _panes.Indexes;
-        for (var i = 0; i < panes.Count; i++)
+        foreach (var pane in _panes.Indexes)
         {
-            if (spec.LastEndOf(panes[i]) <= Watermark) continue;
-            var fire = Math.Max(spec.FirstEndOf(panes[i]), NextEndAfterWatermark());
+            if (spec.LastEndOf(pane) <= Watermark) continue;
+            var fire = Math.Max(spec.FirstEndOf(pane), NextEndAfterWatermark());
             return Math.Min(next, fire);
         }
         return next;
@@ -214,11 +213,10 @@ public sealed partial class DeviceWindows
         // ends; panes are sorted, so one sweep visits each end once even after a jump of years.
         var spec = _settings.Spec;
         var cursor = NextEndAfterWatermark();
-        var panes = _panes.Indexes;
-        for (var i = 0; i < panes.Count; i++)
+        foreach (var pane in _panes.Indexes)
         {
-            var from = Math.Max(spec.FirstEndOf(panes[i]), cursor);
-            var to = Math.Min(spec.LastEndOf(panes[i]), watermark);
+            var from = Math.Max(spec.FirstEndOf(pane), cursor);
+            var to = Math.Min(spec.LastEndOf(pane), watermark);
             for (var end = from; end <= to; end += spec.Slide)
             {
                 _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
@@ -263,13 +261,15 @@ public sealed partial class DeviceWindows
 
     private void DropPanes()
     {
-        var panes = _panes.Indexes;
-        var drop = 0;
-        while (drop < panes.Count && _settings.DropTimeOf(panes[drop]) <= Watermark) drop++;
-        if (drop == 0) return;
-        var keep = panes[drop - 1] + 1;
-        _panes.DropBelow(keep);
-        _shared.DropBelow(keep);
+        long? keep = null;
+        foreach (var pane in _panes.Indexes)
+        {
+            if (_settings.DropTimeOf(pane) > Watermark) break;
+            keep = pane + 1;
+        }
+        if (keep is not { } below) return;
+        _panes.DropBelow(below);
+        _shared.DropBelow(below);
     }
 
     private long NextEndAfterWatermark() =>
