@@ -25,6 +25,14 @@ namespace MetricsCollector.Core.Windows;
 /// </summary>
 public sealed partial class DeviceWindows
 {
+    // A fired window keeps its last part, to be revised from or closed with, only when it holds
+    // more than this many times δ readings. A smaller window's digest bytes (~10 bytes a centroid,
+    // most of its readings a centroid of their own) take more memory than its readings do in its
+    // panes (one to three bytes each), which hold them anyway, and merging those panes again when
+    // the window is revised or closes costs a few microseconds once a slide. At one event every
+    // 10 s (180 readings a window) that is 2–3 KB a device; at one a second (1,800) nothing changes.
+    private const int KeptRowMinimum = 2;
+
     // A window's digest lives only while its row is made, so each thread reuses one.
     [ThreadStatic] private static TDigest? t_window;
 
@@ -154,9 +162,10 @@ public sealed partial class DeviceWindows
         {
             var window = windows[i];
             if (!window.Dirty) continue;
-            window.Last = Materialize(ends[i], window, final: false, nowMs);
+            var part = Materialize(ends[i], window, final: false, nowMs);
+            window.Last = part.Row.Count > KeptRowMinimum * _settings.Compression ? part : null;
             window.Dirty = false;
-            rows.Add(window.Last);
+            rows.Add(part);
         }
         _dirty = 0;
         return rows;
@@ -300,7 +309,7 @@ public sealed partial class DeviceWindows
         /// <summary>Changed since its row was last taken.</summary>
         public bool Dirty;
 
-        /// <summary>The last part taken, reused when the window closes unchanged.</summary>
+        /// <summary>The last part taken, reused when the window closes unchanged; null for a small window (see <see cref="KeptRowMinimum"/>).</summary>
         public WindowPart? Last;
 
         /// <summary>The late values that reached the window since <see cref="Last"/> was taken.</summary>
