@@ -69,6 +69,10 @@ public sealed partial class TDigest
 
         _compressed &= _bufferCount == 0;
         _packed = packed;
+        // A digest that is reused for one window's row after another (see MergeAllInto) and
+        // written in this form keeps its arrays for the next window; Compact drops them.
+        _spareMeans = _means.Length > 0 ? _means : _spareMeans;
+        _spareSpreads = _spreads ?? _spareSpreads;
         _means = [];
         _spreads = null;
         _centroidCount = (int)count;

@@ -677,11 +677,42 @@ public sealed partial class TDigest
         _spareSpreads = null;
     }
 
-    /// <summary>The centroid means array if it holds <paramref name="count"/>, else a new one (for reuse after <see cref="Clear"/>).</summary>
-    private double[] MeansFor(int count) => _means.Length >= count ? _means : new double[count];
+    /// <summary>
+    /// An array for <paramref name="count"/> centroid means, for reuse after <see cref="Clear"/>: the
+    /// current one or the spare if either holds them (the other becomes the spare), else a new one.
+    /// </summary>
+    private double[] MeansFor(int count)
+    {
+        if (_means.Length >= count)
+        {
+            return _means;
+        }
 
-    /// <summary>The centroid spreads array if it holds <paramref name="count"/>, else a new one (for reuse after <see cref="Clear"/>).</summary>
-    private Spread[] SpreadsFor(int count) => _spreads is { } spreads && spreads.Length >= count ? spreads : new Spread[count];
+        if (_spareMeans is { } spare && spare.Length >= count)
+        {
+            _spareMeans = _means.Length > 0 ? _means : null;
+            return spare;
+        }
+
+        return new double[count];
+    }
+
+    /// <summary>As <see cref="MeansFor"/>, for the centroids' spreads.</summary>
+    private Spread[] SpreadsFor(int count)
+    {
+        if (_spreads is { } spreads && spreads.Length >= count)
+        {
+            return spreads;
+        }
+
+        if (_spareSpreads is { } spare && spare.Length >= count)
+        {
+            _spareSpreads = _spreads;
+            return spare;
+        }
+
+        return new Spread[count];
+    }
 
     // One unit of k at δ, in asin-space: 2π/δ (derived rather than stored, to keep idle digests small).
     private double KStep => 2 * Math.PI / Compression;
