@@ -208,16 +208,17 @@ public sealed partial class TDigest
     /// window of idle panes): the most any of them needs holds every value of their merge
     /// exactly. <see cref="UnknownDecimals"/> as soon as one holds anything else.
     /// </summary>
-    private static byte DecimalsOfPacked(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs)
+    private static byte DecimalsOfPacked(ReadOnlySpan<MergeInput> inputs)
     {
         byte decimals = 0;
-        foreach (var run in runs)
+        foreach (var input in inputs)
         {
-            decimals = Math.Max(decimals, run.Form.Span[0]);
-        }
+            if (input.Digest is not { } digest)
+            {
+                decimals = Math.Max(decimals, input.Run.Form.Span[0]);
+                continue;
+            }
 
-        foreach (var digest in digests)
-        {
             if (digest.Count == 0)
             {
                 continue;
@@ -312,3 +313,16 @@ public sealed partial class TDigest
 /// <paramref name="Sum"/>. What an idle pane shrinks to when it is kept inside a larger array.
 /// </summary>
 internal readonly record struct DecimalRun(ReadOnlyMemory<byte> Form, int Count, double Sum);
+
+/// <summary>One input of <see cref="TDigest.MergeAllInto(ReadOnlySpan{MergeInput}, TDigest)"/>: a digest, or an idle pane's decimal run.</summary>
+internal readonly struct MergeInput
+{
+    public MergeInput(TDigest digest) => Digest = digest;
+
+    public MergeInput(DecimalRun run) => Run = run;
+
+    /// <summary>The digest, or null for a <see cref="Run"/>.</summary>
+    public TDigest? Digest { get; }
+
+    public DecimalRun Run { get; }
+}

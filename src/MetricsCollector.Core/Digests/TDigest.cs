@@ -265,35 +265,56 @@ public sealed partial class TDigest
     /// into its row), keeps its arrays from one merge to the next instead of new ones each time.
     /// <paramref name="result"/> must not be one of <paramref name="digests"/>.
     /// </summary>
-    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, TDigest result) => MergeAllInto(digests, [], result);
-
-    /// <summary>
-    /// <see cref="MergeAllInto(ReadOnlySpan{TDigest}, TDigest)"/> of <paramref name="digests"/>
-    /// and of <paramref name="runs"/>, idle panes kept as bare decimal forms: the same digest as
-    /// if each run were a compacted digest among the others.
-    /// </summary>
-    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs, TDigest result)
+    internal static void MergeAllInto(ReadOnlySpan<TDigest> digests, TDigest result)
     {
         result.Clear();
-        MergeAll(digests, runs, result, reuse: true);
+        MergeAll(digests, result, reuse: true);
     }
 
-    private static void MergeAll(ReadOnlySpan<TDigest> digests, TDigest result, bool reuse) => MergeAll(digests, [], result, reuse);
+    /// <summary>
+    /// <see cref="MergeAllInto(ReadOnlySpan{TDigest}, TDigest)"/> of <paramref name="inputs"/>, among
+    /// them idle panes kept as bare decimal forms: the same digest as if each of those were the
+    /// compacted digest it was made from, in the same place among the others.
+    /// </summary>
+    internal static void MergeAllInto(ReadOnlySpan<MergeInput> inputs, TDigest result)
+    {
+        result.Clear();
+        MergeAll(inputs, result, reuse: true);
+    }
 
-    private static void MergeAll(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs, TDigest result, bool reuse)
+    private static void MergeAll(ReadOnlySpan<TDigest> digests, TDigest result, bool reuse)
+    {
+        var inputs = ArrayPool<MergeInput>.Shared.Rent(digests.Length);
+        try
+        {
+            for (var i = 0; i < digests.Length; i++)
+            {
+                ArgumentNullException.ThrowIfNull(digests[i], nameof(digests));
+                inputs[i] = new MergeInput(digests[i]);
+            }
+
+            MergeAll(inputs.AsSpan(0, digests.Length), result, reuse);
+        }
+        finally
+        {
+            ArrayPool<MergeInput>.Shared.Return(inputs, clearArray: true);
+        }
+    }
+
+    private static void MergeAll(ReadOnlySpan<MergeInput> inputs, TDigest result, bool reuse)
     {
         var points = 0;
         long total = 0;
         var unit = true;
-        foreach (var run in runs)
+        foreach (var input in inputs)
         {
-            points += run.Count;
-            total += run.Count;
-        }
+            if (input.Digest is not { } digest)
+            {
+                points += input.Run.Count;
+                total += input.Run.Count;
+                continue;
+            }
 
-        foreach (var digest in digests)
-        {
-            ArgumentNullException.ThrowIfNull(digest, nameof(digests));
             points += digest._centroidCount + digest._bufferCount;
             total += digest.Count;
             unit &= digest._centroidWeight == digest._centroidCount && digest._bufferWeight == digest._bufferCount;
@@ -322,8 +343,19 @@ public sealed partial class TDigest
             var spareSpreads = unit ? [] : spreadScratch.AsSpan(0, points);
             var spreads = unit ? [] : spreadScratch.AsSpan(points, points);
             var pos = 0;
-            foreach (var digest in digests)
+            foreach (var input in inputs)
             {
+                if (input.Digest is not { } digest)
+                {
+                    // A run is sorted, so its first and last values are its extremes.
+                    var run = spareValues.Slice(pos, input.Run.Count);
+                    Unpack(input.Run.Form.Span, run);
+                    result._min = Math.Min(result._min, run[0]);
+                    result._max = Math.Max(result._max, run[^1]);
+                    pos = GatherSpreads(run, null, spareSpreads, pos);
+                    continue;
+                }
+
                 if (digest._packed is { } packed)
                 {
                     var unpacked = spareValues.Slice(pos, digest._centroidCount);
@@ -338,16 +370,6 @@ public sealed partial class TDigest
 
                 digest._bufferValues.AsSpan(0, digest._bufferCount).CopyTo(spareValues[pos..]);
                 pos = GatherSpreads(spareValues.Slice(pos, digest._bufferCount), digest._bufferSpreads, spareSpreads, pos);
-            }
-
-            // A run is sorted, so its first and last values are its extremes.
-            foreach (var run in runs)
-            {
-                var unpacked = spareValues.Slice(pos, run.Count);
-                Unpack(run.Form.Span, unpacked);
-                result._min = Math.Min(result._min, unpacked[0]);
-                result._max = Math.Max(result._max, unpacked[^1]);
-                pos = GatherSpreads(unpacked, null, spareSpreads, pos);
             }
 
             DigestSort.SortInto(spareValues, spareSpreads, values, spreads, result._min, result._max, depth: 0);
@@ -393,7 +415,7 @@ public sealed partial class TDigest
             result._centroidCount = count;
             result._centroidWeight = total;
             result._mergeRightToLeft = false;
-            result._knownDecimals = DecimalsOfPacked(digests, runs);
+            result._knownDecimals = DecimalsOfPacked(inputs);
         }
         finally
         {
@@ -401,7 +423,7 @@ public sealed partial class TDigest
             ArrayPool<Spread>.Shared.Return(spreadScratch);
         }
 
-        result._sum = SumInValueOrder(digests, runs);
+        result._sum = SumInValueOrder(inputs);
     }
 
     /// <summary>
@@ -1059,18 +1081,12 @@ public sealed partial class TDigest
     /// Floating-point addition is not associative: adding the digests' sums in ascending order
     /// makes the total the same whatever order the digests come in.
     /// </summary>
-    private static double SumInValueOrder(ReadOnlySpan<TDigest> digests, ReadOnlySpan<DecimalRun> runs)
+    private static double SumInValueOrder(ReadOnlySpan<MergeInput> inputs)
     {
-        var length = digests.Length + runs.Length;
-        var sums = length <= 64 ? stackalloc double[length] : new double[length];
-        for (var i = 0; i < digests.Length; i++)
+        var sums = inputs.Length <= 64 ? stackalloc double[inputs.Length] : new double[inputs.Length];
+        for (var i = 0; i < inputs.Length; i++)
         {
-            sums[i] = digests[i]._sum;
-        }
-
-        for (var i = 0; i < runs.Length; i++)
-        {
-            sums[digests.Length + i] = runs[i].Sum;
+            sums[i] = inputs[i].Digest is { } digest ? digest._sum : inputs[i].Run.Sum;
         }
 
         sums.Sort();

@@ -129,7 +129,7 @@ internal sealed class PaneSet
         try
         {
             Collect(firstPane, lastPane, selection);
-            TDigest.MergeAllInto(selection.Digests, selection.Runs, into);
+            TDigest.MergeAllInto(selection.Inputs, into);
             return selection.Any;
         }
         finally
@@ -138,18 +138,25 @@ internal sealed class PaneSet
         }
     }
 
-    /// <summary>Adds the panes in <c>[firstPane, lastPane]</c> to <paramref name="selection"/>.</summary>
+    /// <summary>Adds the panes in <c>[firstPane, lastPane]</c> to <paramref name="selection"/>, in pane order.</summary>
     public void Collect(long firstPane, long lastPane, PaneSelection selection)
     {
-        for (var i = LiveLowerBound(firstPane); i < _liveCount && _liveIndexes[i] <= lastPane; i++)
-        {
-            selection.Add(_liveDigests[i]);
-        }
-
+        var live = LiveLowerBound(firstPane);
         var reader = new IdleReader(this);
-        while (reader.Next() && reader.Pane <= lastPane)
+        var moreIdle = reader.Next();
+        while (moreIdle && reader.Pane < firstPane) moreIdle = reader.Next();
+        moreIdle &= reader.Pane <= lastPane;
+        while ((live < _liveCount && _liveIndexes[live] <= lastPane) || moreIdle)
         {
-            if (reader.Pane >= firstPane) selection.Add(reader.Run(_idle));
+            if (live < _liveCount && _liveIndexes[live] <= lastPane && (!moreIdle || _liveIndexes[live] < reader.Pane))
+            {
+                selection.Add(new MergeInput(_liveDigests[live++]));
+            }
+            else
+            {
+                selection.Add(new MergeInput(reader.Run(_idle)));
+                moreIdle = reader.Next() && reader.Pane <= lastPane;
+            }
         }
     }
 

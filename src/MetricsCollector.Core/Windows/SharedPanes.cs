@@ -75,7 +75,7 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
         try
         {
             var scratch = t_partial is { } held && held.Compression == compression ? held : t_partial = new TDigest(compression);
-            selection.Add(TDigest.ReadInto(_partial, scratch));
+            selection.Add(new MergeInput(TDigest.ReadInto(_partial, scratch)));
             panes.Collect(first, _from - 1, selection);
             panes.Collect(_to + 1, last, selection);
             if (_since is not null)
@@ -86,10 +86,10 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
                     late.Add(value);
                 }
 
-                selection.Add(late);
+                selection.Add(new MergeInput(late));
             }
 
-            TDigest.MergeAllInto(selection.Digests, selection.Runs, into);
+            TDigest.MergeAllInto(selection.Inputs, into);
             return true;
         }
         finally
