@@ -19,9 +19,10 @@ namespace MetricsCollector.Core.Windows;
 ///
 /// Building a row is most of the core's work, so it is shared where it can be. A window built
 /// for the first time merges a partial that the next windows share plus a few panes
-/// (<see cref="SharedPanes"/>). A revision starts from the digest of the window's last row and
-/// adds only the late values that arrived since: after a window fires, those are the only
-/// changes to its panes.
+/// (<see cref="SharedPanes"/>). A revision of a window of more than 2δ readings starts from the
+/// digest of the window's last row and adds only the late values that arrived since: after a
+/// window fires, those are the only changes to its panes. A smaller window merges its panes again
+/// (see <see cref="KeptRowMinimum"/>).
 /// </summary>
 public sealed partial class DeviceWindows
 {
