@@ -69,6 +69,10 @@ public sealed partial class TDigest
 
         _compressed &= _bufferCount == 0;
         _packed = packed;
+        // A digest that is reused for one window's row after another (see MergeAllInto) and
+        // written in this form keeps its arrays for the next window; Compact drops them.
+        _spareMeans = _means.Length > 0 ? _means : _spareMeans;
+        _spareSpreads = _spreads ?? _spareSpreads;
         _means = [];
         _spreads = null;
         _centroidCount = (int)count;
@@ -204,11 +208,17 @@ public sealed partial class TDigest
     /// window of idle panes): the most any of them needs holds every value of their merge
     /// exactly. <see cref="UnknownDecimals"/> as soon as one holds anything else.
     /// </summary>
-    private static byte DecimalsOfPacked(ReadOnlySpan<TDigest> digests)
+    private static byte DecimalsOfPacked(ReadOnlySpan<MergeInput> inputs)
     {
         byte decimals = 0;
-        foreach (var digest in digests)
+        foreach (var input in inputs)
         {
+            if (input.Digest is not { } digest)
+            {
+                decimals = Math.Max(decimals, input.Run.Form.Span[0]);
+                continue;
+            }
+
             if (digest.Count == 0)
             {
                 continue;
@@ -225,6 +235,45 @@ public sealed partial class TDigest
         return decimals;
     }
 
+    /// <summary>
+    /// The decimal form of a digest that holds nothing else (compacted, no values since), and what
+    /// a digest rebuilt from it by <see cref="FromDecimalForm"/> needs to evolve like this one; false
+    /// when the digest is in any other state.
+    /// </summary>
+    internal bool TryGetDecimalForm(out DecimalRun run, out bool mergeRightToLeft, out bool compressed)
+    {
+        mergeRightToLeft = _mergeRightToLeft;
+        compressed = _compressed;
+        if (_packed is null || _bufferCount > 0 || _bufferValues.Length > 0 || _spareMeans is not null)
+        {
+            run = default;
+            return false;
+        }
+
+        run = new DecimalRun(_packed, _centroidCount, _sum);
+        return true;
+    }
+
+    /// <summary>
+    /// The digest <see cref="TryGetDecimalForm"/> described, in the very state it was in: the same
+    /// answers, and the same evolution under further values.
+    /// </summary>
+    internal static TDigest FromDecimalForm(double compression, DecimalRun run, bool mergeRightToLeft, bool compressed)
+    {
+        var form = run.Form.Span;
+        var digest = new TDigest(compression)
+        {
+            _packed = form.ToArray(),
+            _centroidCount = run.Count,
+            _centroidWeight = run.Count,
+            _sum = run.Sum,
+            _mergeRightToLeft = mergeRightToLeft,
+            _compressed = compressed,
+        };
+        CheckDecimalForm(form, (ulong)run.Count, out digest._min, out digest._max);
+        return digest;
+    }
+
     /// <summary>Turns the decimal form back into the array of means that queries and merges work on.</summary>
     private void Unpack()
     {
@@ -239,8 +288,8 @@ public sealed partial class TDigest
         _packed = null;
     }
 
-    // A varint of a decimal form this digest wrote or FromBytes checked: no bounds to check.
-    private static ulong ReadVarint(ReadOnlySpan<byte> source, ref int pos)
+    // A varint this core wrote (a decimal form, a pane set's idle entries) or FromBytes checked: no bounds to check.
+    internal static ulong ReadVarint(ReadOnlySpan<byte> source, ref int pos)
     {
         ulong value = 0;
         var shift = 0;
@@ -256,4 +305,24 @@ public sealed partial class TDigest
         return value;
     }
 
+}
+
+/// <summary>
+/// A digest's values in decimal form (see Memory in TDigest.cs) without the digest: sorted values of
+/// weight 1, <paramref name="Count"/> of them, whose running sum in the order they were added is
+/// <paramref name="Sum"/>. What an idle pane shrinks to when it is kept inside a larger array.
+/// </summary>
+internal readonly record struct DecimalRun(ReadOnlyMemory<byte> Form, int Count, double Sum);
+
+/// <summary>One input of <see cref="TDigest.MergeAllInto(ReadOnlySpan{MergeInput}, TDigest)"/>: a digest, or an idle pane's decimal run.</summary>
+internal readonly struct MergeInput
+{
+    public MergeInput(TDigest digest) => Digest = digest;
+
+    public MergeInput(DecimalRun run) => Run = run;
+
+    /// <summary>The digest, or null for a <see cref="Run"/>.</summary>
+    public TDigest? Digest { get; }
+
+    public DecimalRun Run { get; }
 }

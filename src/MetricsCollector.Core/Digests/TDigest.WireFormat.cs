@@ -545,7 +545,7 @@ public sealed partial class TDigest
         return size;
     }
 
-    private static int WriteVarint(Span<byte> destination, ulong value)
+    internal static int WriteVarint(Span<byte> destination, ulong value)
     {
         var pos = 0;
         while (value >= 0x80)

@@ -271,14 +271,50 @@ public sealed partial class TDigest
         MergeAll(digests, result, reuse: true);
     }
 
+    /// <summary>
+    /// <see cref="MergeAllInto(ReadOnlySpan{TDigest}, TDigest)"/> of <paramref name="inputs"/>, among
+    /// them idle panes kept as bare decimal forms: the same digest as if each of those were the
+    /// compacted digest it was made from, in the same place among the others.
+    /// </summary>
+    internal static void MergeAllInto(ReadOnlySpan<MergeInput> inputs, TDigest result)
+    {
+        result.Clear();
+        MergeAll(inputs, result, reuse: true);
+    }
+
     private static void MergeAll(ReadOnlySpan<TDigest> digests, TDigest result, bool reuse)
+    {
+        var inputs = ArrayPool<MergeInput>.Shared.Rent(digests.Length);
+        try
+        {
+            for (var i = 0; i < digests.Length; i++)
+            {
+                ArgumentNullException.ThrowIfNull(digests[i], nameof(digests));
+                inputs[i] = new MergeInput(digests[i]);
+            }
+
+            MergeAll(inputs.AsSpan(0, digests.Length), result, reuse);
+        }
+        finally
+        {
+            ArrayPool<MergeInput>.Shared.Return(inputs, clearArray: true);
+        }
+    }
+
+    private static void MergeAll(ReadOnlySpan<MergeInput> inputs, TDigest result, bool reuse)
     {
         var points = 0;
         long total = 0;
         var unit = true;
-        foreach (var digest in digests)
+        foreach (var input in inputs)
         {
-            ArgumentNullException.ThrowIfNull(digest, nameof(digests));
+            if (input.Digest is not { } digest)
+            {
+                points += input.Run.Count;
+                total += input.Run.Count;
+                continue;
+            }
+
             points += digest._centroidCount + digest._bufferCount;
             total += digest.Count;
             unit &= digest._centroidWeight == digest._centroidCount && digest._bufferWeight == digest._bufferCount;
@@ -307,8 +343,19 @@ public sealed partial class TDigest
             var spareSpreads = unit ? [] : spreadScratch.AsSpan(0, points);
             var spreads = unit ? [] : spreadScratch.AsSpan(points, points);
             var pos = 0;
-            foreach (var digest in digests)
+            foreach (var input in inputs)
             {
+                if (input.Digest is not { } digest)
+                {
+                    // A run is sorted, so its first and last values are its extremes.
+                    var run = spareValues.Slice(pos, input.Run.Count);
+                    Unpack(input.Run.Form.Span, run);
+                    result._min = Math.Min(result._min, run[0]);
+                    result._max = Math.Max(result._max, run[^1]);
+                    pos = GatherSpreads(run, null, spareSpreads, pos);
+                    continue;
+                }
+
                 if (digest._packed is { } packed)
                 {
                     var unpacked = spareValues.Slice(pos, digest._centroidCount);
@@ -368,7 +415,7 @@ public sealed partial class TDigest
             result._centroidCount = count;
             result._centroidWeight = total;
             result._mergeRightToLeft = false;
-            result._knownDecimals = DecimalsOfPacked(digests);
+            result._knownDecimals = DecimalsOfPacked(inputs);
         }
         finally
         {
@@ -376,7 +423,7 @@ public sealed partial class TDigest
             ArrayPool<Spread>.Shared.Return(spreadScratch);
         }
 
-        result._sum = SumInValueOrder(digests);
+        result._sum = SumInValueOrder(inputs);
     }
 
     /// <summary>
@@ -652,11 +699,42 @@ public sealed partial class TDigest
         _spareSpreads = null;
     }
 
-    /// <summary>The centroid means array if it holds <paramref name="count"/>, else a new one (for reuse after <see cref="Clear"/>).</summary>
-    private double[] MeansFor(int count) => _means.Length >= count ? _means : new double[count];
+    /// <summary>
+    /// An array for <paramref name="count"/> centroid means, for reuse after <see cref="Clear"/>: the
+    /// current one or the spare if either holds them (the other becomes the spare), else a new one.
+    /// </summary>
+    private double[] MeansFor(int count)
+    {
+        if (_means.Length >= count)
+        {
+            return _means;
+        }
 
-    /// <summary>The centroid spreads array if it holds <paramref name="count"/>, else a new one (for reuse after <see cref="Clear"/>).</summary>
-    private Spread[] SpreadsFor(int count) => _spreads is { } spreads && spreads.Length >= count ? spreads : new Spread[count];
+        if (_spareMeans is { } spare && spare.Length >= count)
+        {
+            _spareMeans = _means.Length > 0 ? _means : null;
+            return spare;
+        }
+
+        return new double[count];
+    }
+
+    /// <summary>As <see cref="MeansFor"/>, for the centroids' spreads.</summary>
+    private Spread[] SpreadsFor(int count)
+    {
+        if (_spreads is { } spreads && spreads.Length >= count)
+        {
+            return spreads;
+        }
+
+        if (_spareSpreads is { } spare && spare.Length >= count)
+        {
+            _spareSpreads = _spreads;
+            return spare;
+        }
+
+        return new Spread[count];
+    }
 
     // One unit of k at δ, in asin-space: 2π/δ (derived rather than stored, to keep idle digests small).
     private double KStep => 2 * Math.PI / Compression;
@@ -1003,12 +1081,12 @@ public sealed partial class TDigest
     /// Floating-point addition is not associative: adding the digests' sums in ascending order
     /// makes the total the same whatever order the digests come in.
     /// </summary>
-    private static double SumInValueOrder(ReadOnlySpan<TDigest> digests)
+    private static double SumInValueOrder(ReadOnlySpan<MergeInput> inputs)
     {
-        var sums = digests.Length <= 64 ? stackalloc double[digests.Length] : new double[digests.Length];
-        for (var i = 0; i < digests.Length; i++)
+        var sums = inputs.Length <= 64 ? stackalloc double[inputs.Length] : new double[inputs.Length];
+        for (var i = 0; i < inputs.Length; i++)
         {
-            sums[i] = digests[i]._sum;
+            sums[i] = inputs[i].Digest is { } digest ? digest._sum : inputs[i].Run.Sum;
         }
 
         sums.Sort();

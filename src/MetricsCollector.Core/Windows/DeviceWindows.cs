@@ -19,12 +19,21 @@ namespace MetricsCollector.Core.Windows;
 ///
 /// Building a row is most of the core's work, so it is shared where it can be. A window built
 /// for the first time merges a partial that the next windows share plus a few panes
-/// (<see cref="SharedPanes"/>). A revision starts from the digest of the window's last row and
-/// adds only the late values that arrived since: after a window fires, those are the only
-/// changes to its panes.
+/// (<see cref="SharedPanes"/>). A revision of a window of more than 2δ readings starts from the
+/// digest of the window's last row and adds only the late values that arrived since: after a
+/// window fires, those are the only changes to its panes. A smaller window merges its panes again
+/// (see <see cref="KeptRowMinimum"/>).
 /// </summary>
 public sealed partial class DeviceWindows
 {
+    // A fired window keeps its last part, to be revised from or closed with, only when it holds
+    // more than this many times δ readings. A smaller window's digest bytes (~10 bytes a centroid,
+    // most of its readings a centroid of their own) take more memory than its readings do in its
+    // panes (one to three bytes each), which hold them anyway, and merging those panes again when
+    // the window is revised or closes costs a few microseconds once a slide. At one event every
+    // 10 s (180 readings a window) that is 2–3 KB a device; at one a second (1,800) nothing changes.
+    private const int KeptRowMinimum = 2;
+
     // A window's digest lives only while its row is made, so each thread reuses one.
     [ThreadStatic] private static TDigest? t_window;
 
@@ -154,9 +163,10 @@ public sealed partial class DeviceWindows
         {
             var window = windows[i];
             if (!window.Dirty) continue;
-            window.Last = Materialize(ends[i], window, final: false, nowMs);
+            var part = Materialize(ends[i], window, final: false, nowMs);
+            window.Last = part.Row.Count > KeptRowMinimum * _settings.Compression ? part : null;
             window.Dirty = false;
-            rows.Add(window.Last);
+            rows.Add(part);
         }
         _dirty = 0;
         return rows;
@@ -198,11 +208,10 @@ public sealed partial class DeviceWindows
         var next = long.MaxValue;
         if (_fired.Count > 0) next = _settings.CloseTimeOf(_fired.Keys[0]);
         var spec = _settings.Spec;
-        var panes = _panes.Indexes;
-        for (var i = 0; i < panes.Count; i++)
+        foreach (var pane in _panes.Indexes)
         {
-            if (spec.LastEndOf(panes[i]) <= Watermark) continue;
-            var fire = Math.Max(spec.FirstEndOf(panes[i]), NextEndAfterWatermark());
+            if (spec.LastEndOf(pane) <= Watermark) continue;
+            var fire = Math.Max(spec.FirstEndOf(pane), NextEndAfterWatermark());
             return Math.Min(next, fire);
         }
         return next;
@@ -214,11 +223,10 @@ public sealed partial class DeviceWindows
         // ends; panes are sorted, so one sweep visits each end once even after a jump of years.
         var spec = _settings.Spec;
         var cursor = NextEndAfterWatermark();
-        var panes = _panes.Indexes;
-        for (var i = 0; i < panes.Count; i++)
+        foreach (var pane in _panes.Indexes)
         {
-            var from = Math.Max(spec.FirstEndOf(panes[i]), cursor);
-            var to = Math.Min(spec.LastEndOf(panes[i]), watermark);
+            var from = Math.Max(spec.FirstEndOf(pane), cursor);
+            var to = Math.Min(spec.LastEndOf(pane), watermark);
             for (var end = from; end <= to; end += spec.Slide)
             {
                 _fired.Add(end, new FiredWindow { Revision = 1, Dirty = true });
@@ -263,13 +271,15 @@ public sealed partial class DeviceWindows
 
     private void DropPanes()
     {
-        var panes = _panes.Indexes;
-        var drop = 0;
-        while (drop < panes.Count && _settings.DropTimeOf(panes[drop]) <= Watermark) drop++;
-        if (drop == 0) return;
-        var keep = panes[drop - 1] + 1;
-        _panes.DropBelow(keep);
-        _shared.DropBelow(keep);
+        long? keep = null;
+        foreach (var pane in _panes.Indexes)
+        {
+            if (_settings.DropTimeOf(pane) > Watermark) break;
+            keep = pane + 1;
+        }
+        if (keep is not { } below) return;
+        _panes.DropBelow(below);
+        _shared.DropBelow(below);
     }
 
     private long NextEndAfterWatermark() =>
@@ -300,7 +310,7 @@ public sealed partial class DeviceWindows
         /// <summary>Changed since its row was last taken.</summary>
         public bool Dirty;
 
-        /// <summary>The last part taken, reused when the window closes unchanged.</summary>
+        /// <summary>The last part taken, reused when the window closes unchanged; null for a small window (see <see cref="KeptRowMinimum"/>).</summary>
         public WindowPart? Last;
 
         /// <summary>The late values that reached the window since <see cref="Last"/> was taken.</summary>

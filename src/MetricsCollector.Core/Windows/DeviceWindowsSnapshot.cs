@@ -26,12 +26,12 @@ public sealed partial class DeviceWindows
             writer.Write(Watermark);
             writer.Write7BitEncodedInt(_panes.Count);
             var previous = 0L;
-            for (var i = 0; i < _panes.Count; i++)
+            var first = true;
+            foreach (var (index, bytes) in _panes.ToBytes())
             {
-                var bytes = _panes.Digests[i].ToBytes();
-                var index = _panes.Indexes[i];
-                writer.Write7BitEncodedInt64(i == 0 ? index : index - previous);
+                writer.Write7BitEncodedInt64(first ? index : index - previous);
                 previous = index;
+                first = false;
                 writer.Write7BitEncodedInt(bytes.Length);
                 writer.Write(bytes);
             }

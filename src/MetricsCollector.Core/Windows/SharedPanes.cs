@@ -1,4 +1,3 @@
-using System.Buffers;
 using MetricsCollector.Core.Digests;
 
 namespace MetricsCollector.Core.Windows;
@@ -72,14 +71,13 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
         }
 
         // The partial, the panes around it, and what reached its panes since.
-        var rented = ArrayPool<TDigest>.Shared.Rent((int)(_from - first + last - _to) + 2);
+        var selection = PaneSelection.Rent();
         try
         {
-            var count = 0;
             var scratch = t_partial is { } held && held.Compression == compression ? held : t_partial = new TDigest(compression);
-            rented[count++] = TDigest.ReadInto(_partial, scratch);
-            count = panes.Collect(first, _from - 1, rented, count);
-            count = panes.Collect(_to + 1, last, rented, count);
+            selection.Add(new MergeInput(TDigest.ReadInto(_partial, scratch)));
+            panes.Collect(first, _from - 1, selection);
+            panes.Collect(_to + 1, last, selection);
             if (_since is not null)
             {
                 var late = new TDigest(compression);
@@ -88,15 +86,15 @@ internal sealed class SharedPanes(int panesPerWindow, double compression)
                     late.Add(value);
                 }
 
-                rented[count++] = late;
+                selection.Add(new MergeInput(late));
             }
 
-            TDigest.MergeAllInto(rented.AsSpan(0, count), into);
+            TDigest.MergeAllInto(selection.Inputs, into);
             return true;
         }
         finally
         {
-            ArrayPool<TDigest>.Shared.Return(rented, clearArray: true);
+            selection.Return();
         }
     }
 
