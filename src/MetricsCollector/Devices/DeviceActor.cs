@@ -106,7 +106,11 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             case SnapshotDue:
                 RequestSnapshot();
                 break;
-            // The shard's hand-off and its idle passivation (devices.passivate-after) both send this.
+            case PassivateDevice:
+                // Idle: the shard stops it with StopDevice and keeps what arrives meanwhile for the next start.
+                if (!_stopping) Context.Parent.Tell(new Passivate(StopDevice.Instance));
+                break;
+            // The shard sends this to stop a device: on hand-off, and after PassivateDevice.
             case StopDevice:
                 _stopping = true;
                 if (_changesSinceSnapshot == 0 && _pending is null) Context.Stop(Self);

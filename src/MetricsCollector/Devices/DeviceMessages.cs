@@ -45,6 +45,18 @@ public sealed record FlushDevice(string DeviceId, int Partition, IActorRef Parti
 }
 
 /// <summary>
+/// Partition → device: nothing has reached you for <c>devices.passivate-after</c>; leave memory (after a
+/// snapshot). The partition decides, not the shard: it sends to a device's own address once it knows
+/// it, so the shard, which notes only what passes through it, would stop busy devices as idle.
+/// </summary>
+public sealed class PassivateDevice
+{
+    public static readonly PassivateDevice Instance = new();
+
+    private PassivateDevice() { }
+}
+
+/// <summary>
 /// Device → partition: every message up to <see cref="Seq"/> has been handled. The partition keeps
 /// the number of its messages in flight bounded: that is the backpressure from devices to Kafka,
 /// and it keeps the shard region's buffer (which drops when full) far from full while shards start.

@@ -104,9 +104,10 @@ public static class NodeHost
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.SnapshotTimeout);
                     var clock = TimeProvider.System;
                     var sharding = ClusterSharding.Get(system);
-                    // Idle devices are passivated by their shard, which keeps a timestamp per device and one
-                    // timer, not by a receive timeout in every device, which is rescheduled on every message.
-                    var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector").WithPassivateIdleAfter(settings.PassivateAfter);
+                    // No idle passivation by the shard: it notes only messages that pass through it, and a
+                    // partition sends straight to a device it knows, so the shard would stop busy devices.
+                    // Partitions passivate their idle devices (PassivateDevice).
+                    var shardingSettings = ClusterShardingSettings.Create(system).WithRole("collector").WithPassivateIdleAfter(TimeSpan.Zero);
                     // Shards go where the consumer group puts their partitions (IngestService tells the
                     // allocation client on assignment), so a device's records never cross the network.
                     var region = sharding.Start(

@@ -335,6 +335,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             ResendAfter = _settings.Partition.DeviceResendAfter,
             CommitInterval = _settings.Partition.CommitInterval,
             CommitStallWarning = _settings.Partition.CommitStallWarning,
+            PassivateAfter = _settings.PassivateAfter,
             FlushTimeout = _settings.Partition.RevokedFlushTimeout,
             Sides = _settings.Partition.Sides,
             Backlog = _backlog,

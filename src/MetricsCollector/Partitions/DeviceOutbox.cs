@@ -62,6 +62,23 @@ public sealed class DeviceOutbox
     }
 
     /// <summary>
+    /// Devices with nothing unacknowledged whose last message or acknowledgement is at least
+    /// <paramref name="after"/> old: idle, to be passivated. Each counts as heard from now, so that one
+    /// still stopping is not asked again at once.
+    /// </summary>
+    public List<string> Idle(long now, long after)
+    {
+        var idle = new List<string>();
+        foreach (var (device, line) in _lines)
+        {
+            if (line.Count > 0 || now - line.Progress < after) continue;
+            line.Progress = now;
+            idle.Add(device);
+        }
+        return idle;
+    }
+
+    /// <summary>
     /// What a device that saw a gap needs again, renumbered from the lowest unacknowledged; nothing
     /// if it was sent again less than <paramref name="minInterval"/> ago (each message after the
     /// gap reports it too).

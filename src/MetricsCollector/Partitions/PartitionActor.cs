@@ -96,6 +96,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("idle", IdleTick.Instance, idleCheck);
         Timers.StartPeriodicTimer("commit", CommitTick.Instance, _context.CommitInterval);
         Timers.StartPeriodicTimer("resend", ResendTick.Instance, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("passivate", PassivateTick.Instance, TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond / 4, _context.PassivateAfter.Ticks / 4)));
     }
 
     protected override void PostStop()
@@ -153,6 +154,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         });
         // Neither the watermark nor the checkpoint can move before records may flow.
         Receive<IdleTick>(_ => { });
+        Receive<PassivateTick>(_ => { });
         Receive<CommitTick>(_ => { });
         Receive<ResendTick>(_ => { });
         Receive<DeviceGap>(_ => { });
@@ -260,6 +262,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             if (Sides.PendingRecord(retry.Offset) is { } record) Send(retry.Offset, record);
         });
         Receive<IdleTick>(_ => OnIdleTick());
+        Receive<PassivateTick>(_ => PassivateIdle());
         Receive<BacklogRoom>(_ =>
         {
             _awaitingRoom = false;
@@ -459,6 +462,13 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         // Handing over: the shard may be on its way to the next owner, which reads from the last commit itself.
         if (_routes.Forget(stopped.ActorRef) is not { } device || _completed) return;
         foreach (var message in _outbox.AfterGap(device, Now, minInterval: 0)) Deliver(message);
+    }
+
+    /// <summary>Asks devices this partition has sent nothing for <c>devices.passivate-after</c> to leave memory.</summary>
+    private void PassivateIdle()
+    {
+        foreach (var device in _outbox.Idle(Now, (long)_context.PassivateAfter.TotalMilliseconds))
+            _routes.Of(device)?.Tell(PassivateDevice.Instance);
     }
 
     private void ResendOverdue()
@@ -709,6 +719,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private sealed class RetryCommit
     {
         public static readonly RetryCommit Instance = new();
+    }
+
+    private sealed class PassivateTick
+    {
+        public static readonly PassivateTick Instance = new();
     }
 
     private sealed class IdleTick

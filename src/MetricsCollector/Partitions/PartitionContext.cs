@@ -38,6 +38,9 @@ public sealed record PartitionContext
 
     public required TimeSpan CommitStallWarning { get; init; }
 
+    /// <summary>A device the partition has sent nothing for this long is asked to leave memory (<c>devices.passivate-after</c>).</summary>
+    public required TimeSpan PassivateAfter { get; init; }
+
     public required int MaxInFlight { get; init; }
 
     public required TimeSpan ResendAfter { get; init; }

@@ -109,6 +109,29 @@ public sealed class PartitionActorTests : TestKit
     }
 
     [Fact]
+    public void A_device_sent_nothing_for_passivate_after_is_asked_to_leave_memory_and_a_busy_one_is_not()
+    {
+        // The shard cannot tell: the partition sends straight to devices it knows, past the shard.
+        var h = new PartitionHarness(this, c => c with { PassivateAfter = TimeSpan.FromSeconds(2) });
+        h.Start();
+        h.FeedAndAck([Record(0, Event("idle", T0), T0), Record(1, Event("busy", T0), T0)]);
+        h.ToDevice<DeviceEvents>();
+        h.ToDevice<DeviceEvents>();
+        // The acknowledgements are heard at this clock time, before it moves.
+        Thread.Sleep(Quiet);
+
+        Interlocked.Add(ref h.Clock.Now, 1_500);
+        h.FeedAndAck([Record(2, Event("busy", T0 + 1_000), T0)]);
+        h.ToDevice<DeviceEvents>();
+        h.Devices.ExpectNoMsg(TimeSpan.FromSeconds(1));
+
+        // 2.5 s since the idle device heard from its partition, 1 s since the busy one did.
+        Interlocked.Add(ref h.Clock.Now, 1_000);
+        h.Devices.ExpectMsg<PassivateDevice>(TimeSpan.FromSeconds(3));
+        h.Devices.ExpectNoMsg(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public void Intake_pauses_while_pending_side_records_are_over_their_bound_and_resumes_by_itself()
     {
         var h = new PartitionHarness(this, c => c with { Sides = c.Sides with { MaxPendingBytes = 50, FirstRetry = TimeSpan.FromMilliseconds(200) } });

@@ -153,6 +153,7 @@ internal sealed class PartitionHarness
             Clock = Clock,
             CommitInterval = TimeSpan.FromMilliseconds(100),
             CommitStallWarning = TimeSpan.FromMinutes(1),
+            PassivateAfter = TimeSpan.FromMinutes(2),
             MaxInFlight = 4_000,
             ResendAfter = TimeSpan.FromSeconds(30),
             FlushTimeout = TimeSpan.FromSeconds(2),
