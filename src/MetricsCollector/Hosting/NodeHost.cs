@@ -115,7 +115,7 @@ public static class NodeHost
                         entityId =>
                         {
                             var (deviceId, partition) = DeviceShardMessageExtractor.ParseEntityId(entityId);
-                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock).WithMailbox(DeviceMailbox.ConfigPath);
+                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock).WithMailbox(DeviceMailbox.ConfigPath).WithDispatcher(PipelineDispatcher.Path);
                         },
                         shardingSettings,
                         new DeviceShardMessageExtractor(),

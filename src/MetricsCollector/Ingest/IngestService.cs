@@ -356,7 +356,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             stopWaiting.Dispose();
             if (ended.Result.ReadAgain) _ = ReadAgainAsync(partition, context, ended.Result);
         }, TaskScheduler.Default);
-        var actor = _system.ActorOf(PartitionActor.Props(context, start), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
+        var actor = _system.ActorOf(PartitionActor.Props(context, start).WithDispatcher(PipelineDispatcher.Path), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
         // Batches come from the substream as the consumer buffered them: one acknowledgement each.
         records.RunWith(Sink.ActorRefWithAck<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(
             actor, StreamInit.Instance, StreamAck.Instance, StreamCompleted.Instance, e => new StreamFailed(e)), materializer);
