@@ -461,6 +461,43 @@ public sealed partial class TDigest
     /// </remarks>
     public double Quantile(double q)
     {
+        var from = 0;
+        var centre = 0.0;
+        return Quantile(q, ref from, ref centre);
+    }
+
+    /// <summary>
+    /// <see cref="Quantile(double)"/> of each of <paramref name="quantiles"/>, into
+    /// <paramref name="values"/>: the same values, in one walk over the centroids when the
+    /// quantiles ascend, as a row's four do, instead of one walk from the bottom each.
+    /// </summary>
+    public void Quantiles(ReadOnlySpan<double> quantiles, Span<double> values)
+    {
+        if (values.Length < quantiles.Length)
+        {
+            throw new ArgumentException("There must be room for a value per quantile.", nameof(values));
+        }
+
+        var from = 0;
+        var centre = 0.0;
+        for (var k = 0; k < quantiles.Length; k++)
+        {
+            if (k > 0 && !(quantiles[k] >= quantiles[k - 1]))
+            {
+                from = 0;
+            }
+
+            values[k] = Quantile(quantiles[k], ref from, ref centre);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Quantile(double)"/>, its walk between centres starting at centroid
+    /// <paramref name="from"/>, whose centre is <paramref name="centre"/> (unless it is 0); both
+    /// are left where a larger <paramref name="q"/> has to start.
+    /// </summary>
+    private double Quantile(double q, ref int from, ref double centre)
+    {
         if (!(q >= 0 && q <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(q), q, "Quantile must be in [0, 1].");
@@ -510,9 +547,14 @@ public sealed partial class TDigest
         }
 
         // Here w0/2 <= index <= total − wLast/2, so a bracketing pair of centres exists.
-        var centre = w0 / 2;
-        for (var i = 0; i < n - 1; i++)
+        if (from == 0)
         {
+            centre = w0 / 2;
+        }
+
+        for (var i = from; i < n - 1; i++)
+        {
+            from = i;
             var wi = Weight(i);
             var wNext = Weight(i + 1);
             var nextCentre = centre + ((wi + wNext) / 2);
@@ -546,6 +588,7 @@ public sealed partial class TDigest
             centre = nextCentre;
         }
 
+        from = n - 1;
         return _means[n - 1];
     }
 

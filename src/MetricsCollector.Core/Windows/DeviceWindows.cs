@@ -75,7 +75,7 @@ public sealed partial class DeviceWindows
     public int FiredWindowCount => _fired.Count;
 
     /// <summary>Whether there is anything to remember: no panes, no fired windows, nothing to write.</summary>
-    public bool IsEmpty => _panes.Count == 0 && _fired.Count == 0 && _closedRows.Count == 0;
+    public bool IsEmpty => _panes.IsEmpty && _fired.Count == 0 && _closedRows.Count == 0;
 
     /// <summary>Whether there are rows to write: fired or revised windows not yet taken, or closed rows.</summary>
     public bool HasResults => _dirty > 0 || _closedRows.Count > 0;

@@ -39,10 +39,12 @@ public sealed record WindowResult(
         ArgumentNullException.ThrowIfNull(digest);
         Span<ValueRange> bounds = stackalloc ValueRange[PercentileBounds.Quantiles.Length];
         digest.QuantileBounds(PercentileBounds.Quantiles, bounds);
+        Span<double> estimates = stackalloc double[PercentileBounds.Quantiles.Length];
+        digest.Quantiles(PercentileBounds.Quantiles, estimates);
         return new WindowResult(
             deviceId, windowStart, windowEnd,
-            bounds[0].Clamp(digest.Quantile(0.50)), bounds[1].Clamp(digest.Quantile(0.90)),
-            bounds[2].Clamp(digest.Quantile(0.95)), bounds[3].Clamp(digest.Quantile(0.99)),
+            bounds[0].Clamp(estimates[0]), bounds[1].Clamp(estimates[1]),
+            bounds[2].Clamp(estimates[2]), bounds[3].Clamp(estimates[3]),
             digest.Min, digest.Max, digest.Mean, digest.Count,
             revision, final, lastUpdated,
             new PercentileBounds(bounds[0], bounds[1], bounds[2], bounds[3]));

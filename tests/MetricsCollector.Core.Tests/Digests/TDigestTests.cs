@@ -156,6 +156,34 @@ public sealed class TDigestTests
         }
     }
 
+    [Fact]
+    public void Quantiles_in_one_walk_are_bit_for_bit_the_quantiles_one_at_a_time()
+    {
+        // Digests of every shape and size (single values, weighted centroids from merges, a
+        // buffer not yet merged), asked ascending as a row does, and in any order.
+        var random = new Random(11);
+        foreach (var kind in Enum.GetValues<ValueKind>())
+        {
+            foreach (var n in new[] { 1, 2, 3, 7, 60, 250, 5_000 })
+            {
+                var digest = new TDigest();
+                foreach (var value in DigestValues.Generate(kind, n, random)) digest.Add(value);
+                if (n > 60) digest.Merge(digest.Clone());
+                var ascending = new[] { 0.5, 0.9, 0.95, 0.99 };
+                var shuffled = SomeQuantiles.OrderBy(_ => random.Next()).ToArray();
+                foreach (var quantiles in new[] { ascending, SomeQuantiles, shuffled })
+                {
+                    var values = new double[quantiles.Length];
+                    digest.Clone().Quantiles(quantiles, values);
+                    for (var k = 0; k < quantiles.Length; k++)
+                    {
+                        Assert.Equal(BitConverter.DoubleToInt64Bits(digest.Quantile(quantiles[k])), BitConverter.DoubleToInt64Bits(values[k]));
+                    }
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData(double.NaN)]
     [InlineData(double.PositiveInfinity)]
