@@ -9,7 +9,8 @@ namespace MetricsCollector.Devices;
 /// The device actors' mailbox. Akka's default for persistent actors (a concurrent queue behind a
 /// prepend stack) starts every queue with a 32-slot segment, about 1.2 KB an actor, though a device
 /// rarely holds more than a few messages: at 100,000 resident devices that was a tenth of the
-/// node's heap. This one holds nothing while empty and grows from four slots.
+/// node's heap. This one holds nothing until the first message, starts at four slots, and drops a
+/// ring a burst grew beyond sixteen once it is empty again.
 /// </summary>
 public sealed class DeviceMailbox(Settings settings, Config config) : MailboxType(settings, config), IProducesMessageQueue<DeviceMessageQueue>
 {

@@ -82,6 +82,7 @@ public static class NodeHost
                     createProxyToo: true)
                 .WithActors((system, registry) =>
                 {
+                    PipelineDispatcher.Check(system);
                     var cluster = Cluster.Get(system);
                     cluster.RegisterOnMemberUp(readiness.MarkClusterUp);
                     metrics.WatchCluster(cluster);

@@ -1,3 +1,6 @@
+using Akka.Actor;
+using Akka.Configuration;
+
 namespace MetricsCollector.Hosting;
 
 /// <summary>
@@ -11,4 +14,23 @@ namespace MetricsCollector.Hosting;
 public static class PipelineDispatcher
 {
     public const string Path = "akka.actor.pipeline-dispatcher";
+
+    /// <summary>
+    /// Builds the dispatcher at start. Akka builds a dispatcher when the first actor asks for it: a bad
+    /// value in the <c>akka { }</c> section would otherwise let the node start and then fail every
+    /// partition it is given, consuming nothing.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The dispatcher's configuration is refused.</exception>
+    public static void Check(ActorSystem system)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        try
+        {
+            system.Dispatchers.Lookup(Path);
+        }
+        catch (Exception e) when (e is not ConfigurationException)
+        {
+            throw new ConfigurationException($"{Path}: {e.Message}", e);
+        }
+    }
 }

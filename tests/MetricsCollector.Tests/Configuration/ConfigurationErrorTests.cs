@@ -59,6 +59,8 @@ public sealed class ConfigurationErrorTests : IDisposable
         { "metrics-collector.kafka.client { \"no.such.property\" = 1 }", "metrics-collector.kafka.client.\"no.such.property\"" },
         { "akka.remote.dot-netty.tcp { enable-ssl = true, ssl.certificate { path = \"missing.pfx\", password = x } }", "akka.remote.dot-netty.tcp.ssl.certificate.path" },
         { "akka.loglevel = LOUD", "akka" },
+        // Akka builds a dispatcher only for the first actor that asks: the node checks the data path's at start.
+        { "akka.actor.pipeline-dispatcher.executor = no-such-executor", "akka.actor.pipeline-dispatcher" },
     };
 
     [Theory]
