@@ -22,6 +22,20 @@ internal static class Arguments
         where T : struct, INumber<T> =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue, CustomParser = r => AboveZero<T>(r, name) };
 
+    /// <summary>An option whose value is a fraction strictly between 0 and 1.</summary>
+    public static Option<double> FractionOption(string name, double defaultValue, string description) =>
+        new(name)
+        {
+            Description = description,
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = r =>
+            {
+                var value = AboveZero<double>(r, name);
+                if (value >= 1) r.AddError($"{name} takes a fraction below 1, got '{r.Tokens.Single().Value}'");
+                return value;
+            },
+        };
+
     /// <summary>An optional positional list of sizes above zero, written with commas: `1000,10000`.</summary>
     public static Argument<int[]> CommaSeparated(string name, int[] defaultValue, string description) => new(name)
     {

@@ -13,17 +13,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 /// <summary>
-/// `pipeline [records] [partitions] [--store sqlite|postgresql] [--passes N]`: a whole node (embedded broker,
+/// `pipeline [records] [partitions] [--store sqlite|postgresql] [--passes N] [--warm-up F]`: a whole node (embedded broker,
 /// partition actors, sharded devices, the store) consuming a backlog, against the raw Confluent consumer on the
 /// same broker and records in the same run (the median of several passes). The node runs as the product runs
-/// (server GC, this project's runtime configuration) and is measured after a warm-up (the first tenth of the
-/// events), over which it prints where the CPU went, stage by stage, what it allocated and what GC cost, and
+/// (server GC, this project's runtime configuration) and is measured after a warm-up (by default the first tenth of
+/// the events; a longer one leaves the JIT's tiering behind), over which it prints where the CPU went, stage by stage, what it allocated and what GC cost, and
 /// the delay from a window firing to its row being stored.
 /// </summary>
 internal static class PipelineBenchmark
 {
-    private const double WarmUp = 0.1;
-
     public static Command Command()
     {
         var records = Arguments.Positive("records", 1_000_000L, "Records produced as the backlog.");
@@ -31,15 +29,16 @@ internal static class PipelineBenchmark
         var store = new Option<string>("--store") { Description = "The node's store; postgresql takes the server MC_TEST_PG names.", DefaultValueFactory = _ => "sqlite" }
             .AcceptOnlyFromAmong("sqlite", "postgresql");
         var passes = Arguments.PositiveOption("--passes", 3, "Raw consumer passes; their median is the yardstick.");
+        var warmUp = Arguments.FractionOption("--warm-up", 0.1, "The share of the events applied before the measurement starts.");
         var command = new Command("pipeline", "A whole node consuming a backlog, against the raw Confluent consumer on the same broker and records.")
         {
-            records, partitions, store, passes,
+            records, partitions, store, passes, warmUp,
         };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes)));
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes), parse.GetValue(warmUp)));
         return command;
     }
 
-    private static async Task<int> RunAsync(long records, int partitions, string store, int passes)
+    private static async Task<int> RunAsync(long records, int partitions, string store, int passes, double warmUp)
     {
         var dir = Directory.CreateTempSubdirectory("mc-pipeline-").FullName;
         var database = $"mc_pipeline_{Guid.NewGuid():N}";
@@ -85,7 +84,7 @@ internal static class PipelineBenchmark
             await using var app = NodeHost.Build(settings, broker.BootstrapServers);
             await app.StartAsync();
             var metrics = app.Services.GetRequiredService<CollectorMetrics>();
-            await Until(() => metrics.EventsApplied >= available * WarmUp, clock);
+            await Until(() => metrics.EventsApplied >= available * warmUp, clock);
             var from = Sample.Take(clock, metrics);
             var ingested = await Until(() => metrics.RecordsIn >= available, clock);
             var expectedApplied = metrics.EventsIn - metrics.TooLate;
