@@ -35,6 +35,21 @@ public sealed class RecordBytePoolTests
     }
 
     [Fact]
+    public void Arrays_handed_back_past_the_bound_are_not_kept()
+    {
+        var pool = new RecordBytePool(maxFree: 2);
+        var arrays = Enumerable.Range(0, 3).Select(_ => Copy(pool, [1, 2])!).ToList();
+        arrays.ForEach(pool.Return);
+
+        var again = Enumerable.Range(0, 3).Select(_ => Copy(pool, [3, 4])!).ToList();
+
+        Assert.Equal(2, again.Count(a => arrays.Contains(a)));
+        // Taken out again: room for as many as were taken.
+        again.ForEach(pool.Return);
+        Assert.Equal(2, Enumerable.Range(0, 3).Select(_ => Copy(pool, [5, 6])!).Count(a => again.Contains(a)));
+    }
+
+    [Fact]
     public void A_long_record_s_array_is_not_kept()
     {
         var pool = new RecordBytePool();
