@@ -26,6 +26,13 @@ public sealed class PostgresResultStore : SqlResultStore
 
     private static readonly string RowArrays = ParametersOf(Columns);
 
+    // The produced rows' columns are named apart from the outbox's, which the shared rule names unqualified.
+    private static readonly string DeleteProducedSql = $"""
+        DELETE FROM results_outbox
+        USING unnest(@device_id, @window_end, @revision, @final) AS p(produced_device_id, produced_window_end, produced_revision, produced_final)
+        WHERE device_id = produced_device_id AND window_end = produced_window_end AND {ProducedCovers("produced_revision", "produced_final")}
+        """;
+
     protected override string TextKeyType => "TEXT COLLATE \"C\"";
 
     // Nodes start together; CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE of the same
@@ -85,6 +92,30 @@ public sealed class PostgresResultStore : SqlResultStore
         BindRowArrays(command, parts.Select(p => p.Row).ToList());
         Bind(command, "@kafka_partition", parts.Select(p => p.Partition).ToArray());
         Bind(command, "@digest", parts.Select(p => p.Digest).ToArray());
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// The whole batch in one statement of arrays, like the rows: a statement per row made the server parse
+    /// and plan each one. Two produced forms of one window delete its outbox row if either covers it, as they
+    /// would one after the other.
+    /// </summary>
+    protected override async Task DeleteProducedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> produced, CancellationToken ct)
+    {
+        // A backlog's drain fills the outbox, and for a batch of thousands of rows the planner then hashes the
+        // whole outbox, reading all of it, where a probe of its key per produced row reads a fraction (a third of
+        // the time at 2,000 rows against 100,000 owed). This transaction runs nothing else.
+        await using (var probe = Command(connection, transaction, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"))
+        {
+            await probe.ExecuteNonQueryAsync(ct);
+        }
+
+        await using var command = Command(connection, transaction, DeleteProducedSql);
+        Bind(command, "@device_id", produced.Select(r => r.DeviceId).ToArray());
+        Bind(command, "@window_end", produced.Select(r => r.WindowEnd).ToArray());
+        Bind(command, "@revision", produced.Select(r => r.Revision).ToArray());
+        Bind(command, "@final", produced.Select(r => r.Final).ToArray());
         await command.ExecuteNonQueryAsync(ct);
     }
 

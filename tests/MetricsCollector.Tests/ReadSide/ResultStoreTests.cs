@@ -460,6 +460,18 @@ public abstract class ResultStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_produced_forms_of_one_window_take_it_off_if_either_covers_it()
+    {
+        var a1 = Row("a", T0, revision: 1);
+        var a2 = Row("a", T0, revision: 2);
+        var b1 = Row("b", T0, revision: 1, final: true);
+        await UpsertRowsAsync([a2, b1]);
+
+        await Store.ResultsProducedAsync([a2, a1, b1 with { Final = false }, b1 with { Final = false }]);
+        Assert.Equal([b1], await Store.OwedResultsAsync(long.MaxValue, long.MaxValue, 100));
+    }
+
+    [Fact]
     public async Task Fleet_figures_merge_every_part_of_the_window_and_nothing_of_other_windows()
     {
         await UpsertRowsAsync([Row("a", T0, p95: 10), Row("b", T0, p95: 90), Row("a", T0 + Minute, p95: 70)]);
