@@ -131,6 +131,9 @@ public abstract class SqlResultStore : IResultStore
     /// locale the database was created with.</summary>
     protected abstract string TextKeyType { get; }
 
+    /// <summary>Statements run after the schema in the same transaction: the backend's storage settings of its tables.</summary>
+    protected virtual IEnumerable<string> SchemaSettings => [];
+
     /// <summary>Statements run before the schema in the same transaction (a lock against concurrent nodes).</summary>
     protected virtual IEnumerable<string> SchemaPreamble => [];
 
@@ -173,7 +176,7 @@ public abstract class SqlResultStore : IResultStore
         await WriteAsync(
             async (connection, transaction) =>
             {
-                foreach (var sql in SchemaPreamble.Concat(SchemaStatements()))
+                foreach (var sql in SchemaPreamble.Concat(SchemaStatements()).Concat(SchemaSettings))
                 {
                     await using var command = Command(connection, transaction, sql);
                     await command.ExecuteNonQueryAsync(ct);

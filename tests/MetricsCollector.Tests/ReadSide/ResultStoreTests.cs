@@ -563,4 +563,22 @@ public sealed class PostgresResultStoreTests(PostgresStoreFixture fixture)
         await Assert.ThrowsAsync<StoreUnavailableException>(() => store.PingAsync());
         await Assert.ThrowsAsync<StoreUnavailableException>(() => store.LatestAsync("a"));
     }
+
+    [Theory]
+    [InlineData(70)]
+    [InlineData(100)]
+    public async Task The_fill_factor_is_set_on_the_updated_tables_at_every_start(int fillFactor)
+    {
+        await using var store = new PostgresResultStore(fixture.DatabaseConnectionString, fillFactor);
+        await store.EnsureSchemaAsync();
+
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var query = new Npgsql.NpgsqlCommand(
+            "SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relname IN ('window_results', 'window_parts') ORDER BY relname", connection);
+        await using var reader = await query.ExecuteReaderAsync();
+        var options = new List<string>();
+        while (await reader.ReadAsync()) options.Add($"{reader.GetString(0)}: {reader.GetString(1)}");
+        Assert.Equal([$"window_parts: fillfactor={fillFactor}", $"window_results: fillfactor={fillFactor}"], options);
+    }
 }
