@@ -97,15 +97,19 @@ public abstract class SqlResultStore : IResultStore
 
     private static readonly RankBy[] Rankable = Enum.GetValues<RankBy>();
 
-    // The batch's keys drive the join, so each probes the parts' primary key: a window with one part
-    // (every window of keyed producers) costs two index probes and returns nothing.
+    // The batch's keys drive the count, so each probes the parts' primary key once, reading only index
+    // entries; just the windows counted with more than one part are read whole. A window with one part (every
+    // window of keyed producers) costs one index probe and returns nothing, where joining each of its parts to
+    // the others cost two probes and a read of the part.
     private string SharedPartsSql => $"""
         SELECT {PartColumnsOfP}
-        FROM {KeysSource}
-        JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
-        WHERE EXISTS (
-            SELECT 1 FROM window_parts o
-            WHERE o.device_id = p.device_id AND o.window_end = p.window_end AND o.kafka_partition <> p.kafka_partition)
+        FROM window_parts p
+        WHERE (p.device_id, p.window_end) IN (
+            SELECT k.device_id, k.window_end
+            FROM {KeysSource}
+            JOIN window_parts o ON o.device_id = k.device_id AND o.window_end = k.window_end
+            GROUP BY k.device_id, k.window_end
+            HAVING count(*) > 1)
         ORDER BY p.device_id, p.window_end, p.kafka_partition
         """;
 
