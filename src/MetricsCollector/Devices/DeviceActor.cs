@@ -271,7 +271,17 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
 
         _changesSinceSnapshot += changes;
         if (_changesSinceSnapshot >= _settings.SnapshotAfterEvents) RequestSnapshot();
-        else if (!Timers.IsTimerActive(SnapshotTimer) && _pending is null)
+        else ScheduleSnapshot();
+    }
+
+    /// <summary>
+    /// Unsaved changes are snapshotted within the interval. While a snapshot is being saved the timer
+    /// waits; the save's end schedules it again, for changes made meanwhile are in no snapshot, and a
+    /// device that gets nothing more would otherwise hold its partition's commit until it is passivated.
+    /// </summary>
+    private void ScheduleSnapshot()
+    {
+        if (_changesSinceSnapshot > 0 && _pending is null && !Timers.IsTimerActive(SnapshotTimer))
             Timers.StartSingleTimer(SnapshotTimer, SnapshotDue.Instance, _settings.SnapshotInterval);
     }
 
@@ -336,6 +346,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             if (_changesSinceSnapshot > 0) RequestSnapshot();
             else ReportCovered(_gate.Position(Partition), _applied);
         }
+        ScheduleSnapshot();
         if (_pending is null && _stopping) Context.Stop(Self);
     }
 
