@@ -21,6 +21,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
 {
     private const string SnapshotTimer = "snapshot";
     private const string SaveTimer = "snapshot-answer";
+    // Apart from SnapshotTimer: a retry must never take the place of a snapshot that is due.
+    private const string RetryTimer = "snapshot-retry";
 
     private readonly DeviceSettings _settings;
     private readonly IActorRef _writer;
@@ -92,8 +94,10 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             case SaveSnapshotSuccess:
                 OnSaved();
                 break;
+            // Only while a save is under way: one given up on (SaveUnanswered) may still fail long after a
+            // later save succeeded, and taken for the current one it would start a save no change asked for.
             case SaveSnapshotFailure failure:
-                OnSaveFailed(failure.Cause);
+                if (_saving) OnSaveFailed(failure.Cause);
                 break;
             // Seen after a store outage: a save the snapshot store never answered, which left the device
             // waiting for good and its partition's commits with it.
@@ -325,7 +329,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         // the cause, says so; the retries after it would only bury the operator's log.
         if (_snapshotFailures == 1) Log.Warning(cause, "Snapshot of device {0} failed; retrying in {1}", DeviceId, delay);
         else Log.Debug("Snapshot of device {0} failed {1} times in a row; retrying in {2}", DeviceId, _snapshotFailures, delay);
-        Timers.StartSingleTimer(SnapshotTimer, RetrySave.Instance, delay);
+        Timers.StartSingleTimer(RetryTimer, RetrySave.Instance, delay);
     }
 
     private void OnSaved()
