@@ -342,14 +342,16 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         if (_snapshotFailures > 0) Log.Debug("Snapshot of device {0} saved after {1} failures", DeviceId, _snapshotFailures);
         _snapshotFailures = 0;
         _metrics.AddSnapshot(saved.Bytes.Length);
-        ReportCovered(saved.Stream, saved.Applied);
 
         if (_snapshotAgain)
         {
             _snapshotAgain = false;
             if (_changesSinceSnapshot > 0) RequestSnapshot();
-            else ReportCovered(_gate.Position(Partition), _applied);
         }
+        // With nothing changed since the save began, it also holds the messages handled meanwhile that
+        // changed nothing (a wake-up that fired no window): they were not reported then, and no later
+        // snapshot would report them.
+        if (!ReportCoveredIfSaved(Partition)) ReportCovered(saved.Stream, saved.Applied);
         ScheduleSnapshot();
         if (_pending is null && _stopping) Context.Stop(Self);
     }

@@ -71,4 +71,26 @@ public sealed class SlowSnapshotTests : TestKit
         var second = partition.ExpectMsg<Covered>(TimeSpan.FromSeconds(2));
         Assert.Equal((2L, 8L), (second.ThroughSeq, second.ThroughOffset));
     }
+
+    [Fact]
+    public void A_wake_up_that_fires_nothing_while_a_snapshot_is_being_saved_is_covered_by_that_snapshot()
+    {
+        var settings = new DeviceSettings(new WindowSettings(new WindowSpec(60_000, 10_000), 5_000),
+            SnapshotAfterEvents: 1, SnapshotInterval: TimeSpan.FromMinutes(1),
+            SnapshotTimeout: TimeSpan.FromSeconds(30));
+        var partition = CreateTestProbe();
+        partition.IgnoreMessages(m => m is DeviceAck or WakeMeAt);
+        var saves = CreateTestProbe();
+        Sys.EventStream.Subscribe(saves.Ref, typeof(SaveStarted));
+        var device = Sys.ActorOf(DeviceActor.Props("w", 0, settings, CreateTestProbe().Ref, new CollectorMetrics(), TimeProvider.System));
+
+        device.Tell(new DeviceEvents("w", 0, partition.Ref, "broker", [new PartitionEvent(7, long.MinValue, 1_000, 10)]) { Delivery = new Delivery(1, 1) });
+        saves.ExpectMsg<SaveStarted>(TimeSpan.FromSeconds(5));
+        // Below every window's end: it changes nothing, so no snapshot of its own follows, and the device
+        // says nothing of it until the snapshot under way is saved.
+        device.Tell(new AdvanceWatermark("w", 0, partition.Ref, 5_000) { Delivery = new Delivery(2, 2) });
+
+        var covered = partition.ExpectMsg<Covered>(TimeSpan.FromSeconds(5));
+        Assert.Equal((2L, 7L), (covered.ThroughSeq, covered.ThroughOffset));
+    }
 }
