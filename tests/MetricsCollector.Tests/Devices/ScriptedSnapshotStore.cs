@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.Persistence.Snapshot;
+using Akka.TestKit.Xunit2;
+using MetricsCollector.Core.Windows;
+using MetricsCollector.Devices;
+using MetricsCollector.Observability;
+
+namespace MetricsCollector.Tests.Devices;
+
+/// <summary>
+/// A snapshot store whose first save of each persistence id answers as a test scripts it (late, never,
+/// with a failure), as a store does around an outage; later saves are stored at once. Loads give the
+/// last stored snapshot.
+/// </summary>
+public abstract class ScriptedSnapshotStore : SnapshotStore
+{
+    private readonly HashSet<string> _seen = new();
+    private readonly Dictionary<string, SelectedSnapshot> _saved = new();
+
+    /// <summary>The in-memory journal and <typeparamref name="TStore"/> as the snapshot store, with a breaker that never times a call out.</summary>
+    public static Config ConfigFor<TStore>() where TStore : ScriptedSnapshotStore => ConfigurationFactory.ParseString($$"""
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.scripted"
+        akka.persistence.snapshot-store.scripted {
+          class = "{{typeof(TStore).AssemblyQualifiedName}}"
+          circuit-breaker { max-failures = 10, call-timeout = 1h, reset-timeout = 1s }
+        }
+        """);
+
+    /// <summary>Runs before a persistence id's first save is stored: throw to fail it, never end to leave it unanswered.</summary>
+    protected abstract Task FirstSaveAsync(CancellationToken ct);
+
+    /// <summary>Runs as any save begins.</summary>
+    protected virtual void SaveBegins(SnapshotMetadata metadata) { }
+
+    protected override Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_saved.GetValueOrDefault(persistenceId));
+
+    protected override async Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken = default)
+    {
+        SaveBegins(metadata);
+        if (_seen.Add(metadata.PersistenceId)) await FirstSaveAsync(cancellationToken);
+        _saved[metadata.PersistenceId] = new SelectedSnapshot(metadata, snapshot);
+    }
+
+    protected override Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken = default) => Task.CompletedTask;
+}
+
+/// <summary>A device on partition 0 over a <see cref="ScriptedSnapshotStore"/>, and a probe for what it tells its partition.</summary>
+public abstract class ScriptedSnapshotTestKit(Config persistence) : TestKit(persistence)
+{
+    protected static DeviceSettings Settings(int snapshotAfterEvents, TimeSpan interval, TimeSpan timeout) =>
+        new(new WindowSettings(new WindowSpec(60_000, 10_000), 5_000), snapshotAfterEvents, interval, timeout);
+
+    /// <summary>The partition's side: what the device covers (wake-up requests left out, and acks unless <paramref name="acks"/>).</summary>
+    protected Akka.TestKit.TestProbe Partition(bool acks = false)
+    {
+        var probe = CreateTestProbe();
+        probe.IgnoreMessages(m => m is WakeMeAt || (!acks && m is DeviceAck));
+        return probe;
+    }
+
+    protected IActorRef Device(string id, DeviceSettings settings) =>
+        Sys.ActorOf(DeviceActor.Props(id, 0, settings, CreateTestProbe().Ref, new CollectorMetrics(), TimeProvider.System));
+
+    /// <summary>Message <paramref name="seq"/> of the partition: one event at <paramref name="offset"/>.</summary>
+    protected static DeviceEvents Event(string id, IActorRef partition, long seq, long offset, long time, double value) =>
+        new(id, 0, partition, "broker", [new PartitionEvent(offset, long.MinValue, time, value)]) { Delivery = new Delivery(seq, seq) };
+
+    protected static void AssertCovered(Akka.TestKit.TestProbe partition, long throughSeq, long throughOffset, TimeSpan within)
+    {
+        var covered = partition.ExpectMsg<Covered>(within);
+        Assert.Equal((throughSeq, throughOffset), (covered.ThroughSeq, covered.ThroughOffset));
+    }
+}
