@@ -199,6 +199,10 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     /// <summary>Handles a partition's message once and in order (<see cref="DeliveryGate"/>), and acknowledges it.</summary>
     private void FromPartition(IFromPartition message)
     {
+        // Told to stop, it takes nothing more: the partition sends to a device directly, so messages come after
+        // the stop, and one handled now would be acknowledged (never sent again) but in no snapshot once this
+        // stops. Unacknowledged, it goes again to the next start when the partition sees this one end.
+        if (_stopping) return;
         if (_restarted)
         {
             if (_refusedFrom is null || _refusedFrom.Equals(message.PartitionActor))
