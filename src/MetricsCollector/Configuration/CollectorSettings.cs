@@ -74,6 +74,8 @@ public sealed record CollectorSettings
     public required string StoreConnection { get; init; }
     /// <summary>Rows whose window ended longer ago are deleted.</summary>
     public required TimeSpan Retention { get; init; }
+    /// <summary>PostgreSQL: the percentage of each page of rows and parts that inserts fill.</summary>
+    public required int StoreFillFactor { get; init; }
     public required ResultWriterSettings ResultWriter { get; init; }
     /// <summary>Result rows not yet stored a node holds at most before its partitions stop taking records.</summary>
     public required int WriteBacklogRows { get; init; }
@@ -227,6 +229,7 @@ public sealed record CollectorSettings
             StoreProvider = store,
             StoreConnection = StoreConnectionOf(c, store),
             Retention = retention,
+            StoreFillFactor = c.Int("store.fill-factor", 10, 100),
             ResultWriter = new ResultWriterSettings(
                 c.Int("result-writer.batch-rows", 1, 1_000_000),
                 c.Duration("result-writer.flush-delay", Millisecond, TimeSpan.FromSeconds(10)),

@@ -87,12 +87,8 @@ public abstract class SqlResultStore : IResultStore
         LIMIT @limit
         """;
 
-    // Only what the produced row covers: a later revision, or the final form of the same one, stays owed.
-    private const string ProducedSql = """
-        DELETE FROM results_outbox
-        WHERE device_id = @device_id AND window_end = @window_end
-          AND (revision < @revision OR (revision = @revision AND (final = @final OR NOT final)))
-        """;
+    private static readonly string ProducedSql =
+        $"DELETE FROM results_outbox WHERE device_id = @device_id AND window_end = @window_end AND {ProducedCovers("@revision", "@final")}";
 
     private const string SaveProgressSql =
         "INSERT INTO progress (name, value) VALUES (@name, @value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
@@ -101,15 +97,19 @@ public abstract class SqlResultStore : IResultStore
 
     private static readonly RankBy[] Rankable = Enum.GetValues<RankBy>();
 
-    // The batch's keys drive the join, so each probes the parts' primary key: a window with one part
-    // (every window of keyed producers) costs two index probes and returns nothing.
+    // The batch's keys drive the count, so each probes the parts' primary key once, reading only index
+    // entries; just the windows counted with more than one part are read whole. A window with one part (every
+    // window of keyed producers) costs one index probe and returns nothing, where joining each of its parts to
+    // the others cost two probes and a read of the part.
     private string SharedPartsSql => $"""
         SELECT {PartColumnsOfP}
-        FROM {KeysSource}
-        JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
-        WHERE EXISTS (
-            SELECT 1 FROM window_parts o
-            WHERE o.device_id = p.device_id AND o.window_end = p.window_end AND o.kafka_partition <> p.kafka_partition)
+        FROM window_parts p
+        WHERE (p.device_id, p.window_end) IN (
+            SELECT k.device_id, k.window_end
+            FROM {KeysSource}
+            JOIN window_parts o ON o.device_id = k.device_id AND o.window_end = k.window_end
+            GROUP BY k.device_id, k.window_end
+            HAVING count(*) > 1)
         ORDER BY p.device_id, p.window_end, p.kafka_partition
         """;
 
@@ -134,6 +134,9 @@ public abstract class SqlResultStore : IResultStore
     /// code point as SQLite does (and .NET's ordinal comparison, but for characters beyond U+FFFF), whatever
     /// locale the database was created with.</summary>
     protected abstract string TextKeyType { get; }
+
+    /// <summary>Statements run after the schema in the same transaction: the backend's storage settings of its tables.</summary>
+    protected virtual IEnumerable<string> SchemaSettings => [];
 
     /// <summary>Statements run before the schema in the same transaction (a lock against concurrent nodes).</summary>
     protected virtual IEnumerable<string> SchemaPreamble => [];
@@ -177,7 +180,7 @@ public abstract class SqlResultStore : IResultStore
         await WriteAsync(
             async (connection, transaction) =>
             {
-                foreach (var sql in SchemaPreamble.Concat(SchemaStatements()))
+                foreach (var sql in SchemaPreamble.Concat(SchemaStatements()).Concat(SchemaSettings))
                 {
                     await using var command = Command(connection, transaction, sql);
                     await command.ExecuteNonQueryAsync(ct);
@@ -389,51 +392,39 @@ public abstract class SqlResultStore : IResultStore
             ct);
     }
 
-    /// <remarks>
-    /// One statement per row, each with its own revision: where the driver batches statements (Npgsql) they
-    /// travel in one round trip, else (SQLite, in-process) one prepared statement runs once per row.
-    /// </remarks>
     public Task ResultsProducedAsync(IReadOnlyList<WindowResult> produced, CancellationToken ct = default) =>
         produced.Count == 0
             ? Task.CompletedTask
-            : WriteAsync(
-                async (connection, transaction) =>
-                {
-                    if (connection.CanCreateBatch)
-                    {
-                        await using var batch = connection.CreateBatch();
-                        batch.Transaction = transaction;
-                        foreach (var row in produced)
-                        {
-                            var command = batch.CreateBatchCommand();
-                            command.CommandText = ProducedSql;
-                            foreach (var (name, value) in ProducedParameters(row))
-                            {
-                                var parameter = command.CreateParameter();
-                                (parameter.ParameterName, parameter.Value) = (name, value);
-                                command.Parameters.Add(parameter);
-                            }
+            : WriteAsync((connection, transaction) => DeleteProducedAsync(connection, transaction, produced, ct), ct);
 
-                            batch.BatchCommands.Add(command);
-                        }
+    /// <summary>
+    /// Takes off results_outbox what <paramref name="produced"/> covers (<see cref="ProducedCovers"/>), inside
+    /// <paramref name="transaction"/>. Here one prepared statement runs once per row: in-process (SQLite) a
+    /// statement costs microseconds.
+    /// </summary>
+    protected virtual async Task DeleteProducedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> produced, CancellationToken ct)
+    {
+        await using var single = Command(connection, transaction, ProducedSql);
+        var parameters = ProducedParameters(produced[0]).Select(p => Bind(single, p.Name, p.Value)).ToArray();
+        foreach (var row in produced)
+        {
+            foreach (var (parameter, (_, value)) in parameters.Zip(ProducedParameters(row)))
+            {
+                parameter.Value = value;
+            }
 
-                        await batch.ExecuteNonQueryAsync(ct);
-                        return;
-                    }
+            await single.ExecuteNonQueryAsync(ct);
+        }
+    }
 
-                    await using var single = Command(connection, transaction, ProducedSql);
-                    var parameters = ProducedParameters(produced[0]).Select(p => Bind(single, p.Name, p.Value)).ToArray();
-                    foreach (var row in produced)
-                    {
-                        foreach (var (parameter, (_, value)) in parameters.Zip(ProducedParameters(row)))
-                        {
-                            parameter.Value = value;
-                        }
-
-                        await single.ExecuteNonQueryAsync(ct);
-                    }
-                },
-                ct);
+    /// <summary>
+    /// Whether a produced row, of <paramref name="revision"/> and <paramref name="final"/> (SQL expressions),
+    /// covers the outbox's row named by the unqualified columns: a later revision, or the final form of the same
+    /// one, stays owed.
+    /// </summary>
+    protected static string ProducedCovers(string revision, string final) =>
+        $"(revision < {revision} OR (revision = {revision} AND (final = {final} OR NOT final)))";
 
     private static (string Name, object Value)[] ProducedParameters(WindowResult row) =>
         [("@device_id", row.DeviceId), ("@window_end", row.WindowEnd), ("@revision", row.Revision), ("@final", row.Final)];

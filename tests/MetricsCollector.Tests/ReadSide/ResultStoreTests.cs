@@ -460,6 +460,18 @@ public abstract class ResultStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_produced_forms_of_one_window_take_it_off_if_either_covers_it()
+    {
+        var a1 = Row("a", T0, revision: 1);
+        var a2 = Row("a", T0, revision: 2);
+        var b1 = Row("b", T0, revision: 1, final: true);
+        await UpsertRowsAsync([a2, b1]);
+
+        await Store.ResultsProducedAsync([a2, a1, b1 with { Final = false }, b1 with { Final = false }]);
+        Assert.Equal([b1], await Store.OwedResultsAsync(long.MaxValue, long.MaxValue, 100));
+    }
+
+    [Fact]
     public async Task Fleet_figures_merge_every_part_of_the_window_and_nothing_of_other_windows()
     {
         await UpsertRowsAsync([Row("a", T0, p95: 10), Row("b", T0, p95: 90), Row("a", T0 + Minute, p95: 70)]);
@@ -550,5 +562,23 @@ public sealed class PostgresResultStoreTests(PostgresStoreFixture fixture)
 
         await Assert.ThrowsAsync<StoreUnavailableException>(() => store.PingAsync());
         await Assert.ThrowsAsync<StoreUnavailableException>(() => store.LatestAsync("a"));
+    }
+
+    [Theory]
+    [InlineData(70)]
+    [InlineData(100)]
+    public async Task The_fill_factor_is_set_on_the_updated_tables_at_every_start(int fillFactor)
+    {
+        await using var store = new PostgresResultStore(fixture.DatabaseConnectionString, fillFactor);
+        await store.EnsureSchemaAsync();
+
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var query = new Npgsql.NpgsqlCommand(
+            "SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relname IN ('window_results', 'window_parts') ORDER BY relname", connection);
+        await using var reader = await query.ExecuteReaderAsync();
+        var options = new List<string>();
+        while (await reader.ReadAsync()) options.Add($"{reader.GetString(0)}: {reader.GetString(1)}");
+        Assert.Equal([$"window_parts: fillfactor={fillFactor}", $"window_results: fillfactor={fillFactor}"], options);
     }
 }
