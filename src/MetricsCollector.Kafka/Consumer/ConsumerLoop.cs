@@ -176,14 +176,18 @@ internal sealed class ConsumerLoop : IConsumerControl
         _sink?.Finished(failure);
     }
 
-    private IConsumer<byte[]?, byte[]?> Build() =>
-        new ConsumerBuilder<byte[]?, byte[]?>(_settings.EffectiveConfig())
+    private IConsumer<byte[]?, byte[]?> Build()
+    {
+        var builder = new ConsumerBuilder<byte[]?, byte[]?>(_settings.EffectiveConfig());
+        if (_settings.RecordBytes is { } pool) builder.SetKeyDeserializer(pool).SetValueDeserializer(pool);
+        return builder
             .SetPartitionsAssignedHandler((_, partitions) => OnAssigned(partitions))
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions, lost: false))
             .SetPartitionsLostHandler((_, partitions) => OnRevoked(partitions, lost: true))
             .SetErrorHandler((_, error) => OnError(error))
             .SetLogHandler((_, message) => OnLog(message))
             .Build();
+    }
 
     private void Poll(IConsumer<byte[]?, byte[]?> consumer)
     {

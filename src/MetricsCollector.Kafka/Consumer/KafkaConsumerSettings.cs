@@ -75,6 +75,9 @@ public sealed record KafkaConsumerSettings
     /// </summary>
     public Action<IReadOnlyList<TopicPartition>>? OnAssigned { get; init; }
 
+    /// <summary>Where keys and values are copied to; none: new arrays every record.</summary>
+    public RecordBytePool? RecordBytes { get; init; }
+
     internal ConsumerConfig EffectiveConfig()
     {
         var config = new ConsumerConfig(new Dictionary<string, string>(Config));

@@ -43,6 +43,8 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
     private readonly ConcurrentDictionary<TopicPartition, (int Count, DateTime Last)> _readAgain = new();
     private readonly CancellationTokenSource _stop = new();
+    // Shared by the consumer, which fills its arrays, and the partitions, which hand them back.
+    private readonly RecordBytePool _recordBytes = new();
     private KafkaSideOutput? _sideOutput;
     private TopicInspector? _inspector;
     private IActorRef _topN = ActorRefs.Nobody;
@@ -93,6 +95,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             Topics = [_settings.Topic],
             PartitionBufferSize = _settings.PartitionBuffer,
             BatchSize = _settings.ConsumerBatchSize,
+            RecordBytes = _recordBytes,
             StartOffsets = LoadStartsAsync,
             OnRevoked = FlushRevokedAsync,
             OnOffsetOutOfRange = (partition, _) =>
@@ -320,6 +323,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         {
             TopicPartition = partition,
             ProgressKey = KeyOf(partition),
+            RecordBytes = _recordBytes,
             Epoch = _epoch,
             Devices = devices,
             ShardReady = _handOver!.WaitUntilOnlyHereAsync(DeviceShardMessageExtractor.ShardOf(partition.Partition.Value), stopWaiting.Token),

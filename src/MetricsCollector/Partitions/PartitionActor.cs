@@ -341,7 +341,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         {
             var offset = record.Offset.Value;
             ReplayJumpsUpTo(offset);
-            if (!_tracker.Read(offset)) continue;
+            if (!_tracker.Read(offset))
+            {
+                Release(record);
+                continue;
+            }
             var value = record.Message.Value ?? [];
             var timestamp = record.Message.Timestamp.Type == TimestampType.NotAvailable ? (long?)null : record.Message.Timestamp.UnixTimestampMs;
             var verdict = _judge.Judge(value, timestamp);
@@ -363,6 +367,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
                     if (!_runs.TryGetValue(device, out var run)) _runs[device] = run = _spareRuns.TryPop(out var spare) ? spare : new Run();
                     run.Events.Add(new PartitionEvent(offset, verdict.JudgedBy, verdict.Event.Timestamp, verdict.Event.CpuUsage));
                     if (timestamp is { } appended && appended > run.NewestAppended) run.NewestAppended = appended;
+                    Release(record);
                     break;
             }
         }
@@ -385,6 +390,14 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         // The watermark after this batch is the one the next record will be judged by.
         TakeCheckpoint();
         WakeDue();
+    }
+
+    /// <summary>Hands a judged record's bytes back to the consumer: only a diverted record's are kept, by its side topic.</summary>
+    private void Release(ConsumeResult<byte[]?, byte[]?> record)
+    {
+        if (_context.RecordBytes is not { } pool) return;
+        pool.Return(record.Message.Key);
+        pool.Return(record.Message.Value);
     }
 
     /// <summary>Idle jumps the checkpoint carries, made again where they first happened: before the record at their offset is judged.</summary>

@@ -52,6 +52,9 @@ public sealed record PartitionContext
     /// <summary>Rows waiting for the store: while it is full the partition takes no records, so that a store outage holds memory bounded.</summary>
     public required WriteBacklog Backlog { get; init; }
 
+    /// <summary>Where the consumer took the records' keys and values from: those not kept for a side topic go back once judged.</summary>
+    public RecordBytePool? RecordBytes { get; init; }
+
     /// <summary>Told whenever the partition becomes held back by a side record that keeps failing, or free again.</summary>
     public Action<bool> HeldBackChanged { get; init; } = _ => { };
 

@@ -3,6 +3,7 @@ using Akka.TestKit.Xunit2;
 using Confluent.Kafka;
 using MetricsCollector.Devices;
 using MetricsCollector.Kafka;
+using MetricsCollector.Kafka.Consumer;
 using MetricsCollector.Partitions;
 using MetricsCollector.ReadSide;
 using static MetricsCollector.Tests.Partitions.PartitionHarness;
@@ -45,6 +46,27 @@ public sealed class PartitionActorTests : TestKit
         h.ToDevice<DeviceEvents>();
         AwaitAssert(() => Assert.Equal("empty", Assert.Single(h.Sides.Sent).Reason));
     }
+
+    [Fact]
+    public void A_judged_record_s_bytes_go_back_to_the_consumer_but_a_diverted_one_s_stay_with_its_side_topic()
+    {
+        var pool = new RecordBytePool();
+        var h = new PartitionHarness(this, c => c with { RecordBytes = pool });
+        h.Start();
+        var invalid = Copy(pool, Encoding.UTF8.GetBytes("""{"deviceId":"d","timestamp":"soon","cpuUsage":1}"""));
+        var valid = Copy(pool, Encoding.UTF8.GetBytes(Event("d", T0)));
+        h.FeedAndAck([Record(0, invalid, T0), Record(1, valid, T0)]);
+        h.ToDevice<DeviceEvents>();
+        AwaitAssert(() => Assert.Single(h.Sides.Sent));
+
+        // The next records of both lengths: the valid record's array is filled again, the diverted one's is not.
+        Assert.Same(valid, Copy(pool, new byte[valid.Length]));
+        Assert.NotSame(invalid, Copy(pool, new byte[invalid.Length]));
+        Assert.Equal("""{"deviceId":"d","timestamp":"soon","cpuUsage":1}"""u8.ToArray(), Assert.Single(h.Sides.Sent).Value);
+    }
+
+    private static byte[] Copy(RecordBytePool pool, byte[] data) =>
+        pool.Deserialize(data, isNull: false, new SerializationContext(MessageComponentType.Value, "input"))!;
 
     [Fact]
     public void A_record_too_large_for_its_side_topic_goes_there_cut_and_the_partition_commits_past_it()
