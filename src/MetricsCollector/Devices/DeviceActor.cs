@@ -43,6 +43,10 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     private int _changesSinceSnapshot;
     private PendingSnapshot? _pending;
     private bool _saving;
+    // Stamps of saves (see NextStamp): taken when the pending snapshot was made, and of the save under way.
+    private DateTime _pendingSince;
+    private DateTime _attempt;
+    private DateTime _lastStamp;
     private int _snapshotFailures;
     private bool _snapshotAgain;
     private bool _stopping;
@@ -91,13 +95,15 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
                 _rowsStoredThrough = Math.Max(_rowsStoredThrough, stored.Sequence);
                 TrySave();
                 break;
-            case SaveSnapshotSuccess:
-                OnSaved();
+            // Answers are matched to saves by the stamp each save carries: one given up on (SaveUnanswered) may
+            // still be answered long after. A late success counts only for the snapshot it saved (taken for a
+            // newer one, it would report as covered changes no snapshot holds); a late failure not at all (taken
+            // for the current save, it would start a save no change asked for).
+            case SaveSnapshotSuccess success:
+                if (_pending is not null && success.Metadata.Timestamp > _pendingSince) OnSaved();
                 break;
-            // Only while a save is under way: one given up on (SaveUnanswered) may still fail long after a
-            // later save succeeded, and taken for the current one it would start a save no change asked for.
             case SaveSnapshotFailure failure:
-                if (_saving) OnSaveFailed(failure.Cause);
+                if (_saving && failure.Metadata.Timestamp == _attempt) OnSaveFailed(failure.Cause);
                 break;
             // Seen after a store outage: a save the snapshot store never answered, which left the device
             // waiting for good and its partition's commits with it.
@@ -307,6 +313,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         Timers.Cancel(SnapshotTimer);
         var bytes = new DeviceSnapshot(_windows.ToSnapshot(), _applied).ToBytes();
         _pending = new PendingSnapshot(bytes, _applied, _rowSequence, _gate.Position(Partition));
+        _pendingSince = NextStamp();
         _changesSinceSnapshot = 0;
         TrySave();
     }
@@ -315,7 +322,9 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     {
         if (_pending is null || _saving || _rowsStoredThrough < _pending.RowsNeeded) return;
         _saving = true;
-        SaveSnapshot(_pending.Bytes);
+        // Akka's SaveSnapshot would leave the stamp to the store; a stamp of this device's own names this save.
+        _attempt = NextStamp();
+        SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, SnapshotSequenceNr, _attempt), _pending.Bytes));
         Timers.StartSingleTimer(SaveTimer, SaveUnanswered.Instance, _settings.SnapshotTimeout);
     }
 
@@ -340,10 +349,17 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         Timers.StartSingleTimer(RetryTimer, RetrySave.Instance, delay);
     }
 
+    /// <summary>Later than every stamp this instance gave before; a restarted instance's clock is past its predecessor's.</summary>
+    private DateTime NextStamp()
+    {
+        var now = _clock.GetUtcNow().UtcDateTime;
+        _lastStamp = now > _lastStamp ? now : _lastStamp.AddTicks(1);
+        return _lastStamp;
+    }
+
     private void OnSaved()
     {
         Timers.Cancel(SaveTimer);
-        // The answer to a save asked for before this actor restarted: that snapshot is not this instance's to report.
         if (_pending is not { } saved) return;
         _saving = false;
         _pending = null;

@@ -10,13 +10,13 @@ using MetricsCollector.Observability;
 namespace MetricsCollector.Tests.Devices;
 
 /// <summary>
-/// A snapshot store whose first save of each persistence id answers as a test scripts it (late, never,
-/// with a failure), as a store does around an outage; later saves are stored at once. Loads give the
-/// last stored snapshot.
+/// A snapshot store whose saves of each persistence id answer as a test scripts them (late, never,
+/// with a failure), as a store does around an outage; unless scripted, later saves are stored at
+/// once. Loads give the last stored snapshot.
 /// </summary>
 public abstract class ScriptedSnapshotStore : SnapshotStore
 {
-    private readonly HashSet<string> _seen = new();
+    private readonly Dictionary<string, int> _saves = new();
     private readonly Dictionary<string, SelectedSnapshot> _saved = new();
 
     /// <summary>The in-memory journal and <typeparamref name="TStore"/> as the snapshot store, with a breaker that never times a call out.</summary>
@@ -32,6 +32,9 @@ public abstract class ScriptedSnapshotStore : SnapshotStore
     /// <summary>Runs before a persistence id's first save is stored: throw to fail it, never end to leave it unanswered.</summary>
     protected abstract Task FirstSaveAsync(CancellationToken ct);
 
+    /// <summary>Runs before a persistence id's later saves are stored (<paramref name="number"/> 2 is its second).</summary>
+    protected virtual Task LaterSaveAsync(int number, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Runs as any save begins.</summary>
     protected virtual void SaveBegins(SnapshotMetadata metadata) { }
 
@@ -41,7 +44,8 @@ public abstract class ScriptedSnapshotStore : SnapshotStore
     protected override async Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken = default)
     {
         SaveBegins(metadata);
-        if (_seen.Add(metadata.PersistenceId)) await FirstSaveAsync(cancellationToken);
+        var number = _saves[metadata.PersistenceId] = _saves.GetValueOrDefault(metadata.PersistenceId) + 1;
+        await (number == 1 ? FirstSaveAsync(cancellationToken) : LaterSaveAsync(number, cancellationToken));
         _saved[metadata.PersistenceId] = new SelectedSnapshot(metadata, snapshot);
     }
 
