@@ -75,6 +75,23 @@ public abstract class ScriptedSnapshotTestKit(Config persistence) : TestKit(pers
     protected static DeviceEvents Event(string id, IActorRef partition, long seq, long offset, long time, double value) =>
         new(id, 0, partition, "broker", [new PartitionEvent(offset, long.MinValue, time, value)]) { Delivery = new Delivery(seq, seq) };
 
+    /// <summary>
+    /// A device (snapshots every 300 ms, saves given up on after 300 ms) whose first save the store does
+    /// not answer in time: it saves again, and that one is stored (offset 7 covered); then it changes again
+    /// (message 2, offset 8), so a newer snapshot is due when the first save's late answer comes.
+    /// </summary>
+    protected Akka.TestKit.TestProbe FirstSaveGivenUpOnThenChanged()
+    {
+        var partition = Partition(acks: true);
+        var device = Device("d", Settings(1_000, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300)));
+        device.Tell(Event("d", partition.Ref, seq: 1, offset: 7, time: 1_000, value: 10));
+        partition.ExpectMsg<DeviceAck>();
+        AssertCovered(partition, 1, 7, TimeSpan.FromSeconds(10));
+        device.Tell(Event("d", partition.Ref, seq: 2, offset: 8, time: 2_000, value: 20));
+        partition.ExpectMsg<DeviceAck>();
+        return partition;
+    }
+
     protected static void AssertCovered(Akka.TestKit.TestProbe partition, long throughSeq, long throughOffset, TimeSpan within)
     {
         var covered = partition.ExpectMsg<Covered>(within);
