@@ -35,6 +35,18 @@ public sealed class CollectorSettingsTests
     }
 
     [Fact]
+    public void The_store_fill_factor_is_70_unless_configured_and_refused_outside_10_to_100()
+    {
+        Assert.Equal(70, Load(null).StoreFillFactor);
+        Assert.Equal(100, Load("metrics-collector.store.fill-factor = 100").StoreFillFactor);
+        foreach (var bad in new[] { "9", "101", "most" })
+        {
+            var e = Assert.Throws<ConfigurationException>(() => Load($"metrics-collector.store.fill-factor = {bad}"));
+            Assert.Contains("store.fill-factor", e.Message);
+        }
+    }
+
+    [Fact]
     public void A_bad_generator_switch_names_its_variable()
     {
         var e = Assert.Throws<ConfigurationException>(() => Load("metrics-collector.generator.enabled = maybe"));
