@@ -112,7 +112,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        using var busy = _context.Metrics.Time(BusyActor.Partition);
+        using var busy = _context.Metrics.Time(BusyActor.Partition, heavy: message is IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>);
         try
         {
             return base.AroundReceive(receive, message);

@@ -105,7 +105,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     protected override bool AroundReceive(Receive receive, object message)
     {
-        using var busy = _metrics.Time(BusyActor.ResultWriter);
+        using var busy = _metrics.Time(BusyActor.ResultWriter, heavy: message is Written);
         return base.AroundReceive(receive, message);
     }
 
