@@ -13,7 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 /// <summary>
-/// `pipeline [records] [partitions] [--store sqlite|postgresql] [--passes N] [--warm-up F]`: a whole node (embedded broker,
+/// `pipeline [records] [partitions] [--store sqlite|postgresql] [--passes N] [--warm-up F] [--config FILE]`: a whole node (embedded broker,
 /// partition actors, sharded devices, the store) consuming a backlog, against the raw Confluent consumer on the
 /// same broker and records in the same run (the median of several passes). The node runs as the product runs
 /// (server GC, this project's runtime configuration) and is measured after a warm-up (by default the first tenth of
@@ -30,15 +30,16 @@ internal static class PipelineBenchmark
             .AcceptOnlyFromAmong("sqlite", "postgresql");
         var passes = Arguments.PositiveOption("--passes", 3, "Raw consumer passes; their median is the yardstick.");
         var warmUp = Arguments.FractionOption("--warm-up", 0.1, "The share of the events applied before the measurement starts.");
+        var config = new Option<FileInfo?>("--config") { Description = "A HOCON file over the node's defaults, as `run --config` takes: to measure a setting." };
         var command = new Command("pipeline", "A whole node consuming a backlog, against the raw Confluent consumer on the same broker and records.")
         {
-            records, partitions, store, passes, warmUp,
+            records, partitions, store, passes, warmUp, config,
         };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes), parse.GetValue(warmUp)));
+        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes), parse.GetValue(warmUp), parse.GetValue(config)?.FullName));
         return command;
     }
 
-    private static async Task<int> RunAsync(long records, int partitions, string store, int passes, double warmUp)
+    private static async Task<int> RunAsync(long records, int partitions, string store, int passes, double warmUp, string? configFile)
     {
         var dir = Directory.CreateTempSubdirectory("mc-pipeline-").FullName;
         var database = $"mc_pipeline_{Guid.NewGuid():N}";
@@ -72,7 +73,7 @@ internal static class PipelineBenchmark
             Console.WriteLine($"raw passes: {string.Join(", ", raws.Select(r => $"{available / r:N0}/s"))}");
 
             var connection = store == "postgresql" ? await CreateDatabaseAsync(database) : $"Data Source={Path.Combine(dir, "metrics.db")}";
-            var settings = CollectorSettings.Load(null, new Hashtable
+            var settings = CollectorSettings.Load(configFile, new Hashtable
             {
                 ["MC_KAFKA_BOOTSTRAP"] = broker.BootstrapServers,
                 ["MC_WINDOW_SIZE"] = "60s", ["MC_WINDOW_SLIDE"] = "10s",

@@ -105,7 +105,9 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
 
     protected override bool AroundReceive(Receive receive, object message)
     {
-        using var busy = _metrics.Time(BusyActor.ResultWriter, heavy: message is Written);
+        // A write runs in the handler (SQLite's calls complete synchronously), and any message that finds the
+        // writer idle may start one: those are timed each, the rows that only join the next batch by sample.
+        using var busy = _metrics.Time(BusyActor.ResultWriter, heavy: message is Written || !_writing);
         return base.AroundReceive(receive, message);
     }
 
