@@ -1,3 +1,4 @@
+using Akka.Actor;
 using MetricsCollector.Devices;
 
 namespace MetricsCollector.Partitions;
@@ -8,10 +9,19 @@ namespace MetricsCollector.Partitions;
 /// shard off. Replay skipping by offset cannot notice such a gap (a later record moves the device's
 /// applied offset past it), so every message stays here until the device acknowledges its number,
 /// and what a device has not acknowledged for a while is sent again, in order.
+/// <para>
+/// It also knows where each device is. Every message to a device through the shard region costs two
+/// more hops (region, shard) on one region actor that every partition of the node shares; a device's
+/// own address comes with its acknowledgements, and messages go straight to it from then on, until it
+/// stops. A device of a partition always lives on the partition's node (shard = partition), so the
+/// address is local. Address and unacknowledged messages share one entry a device, so that an
+/// acknowledgement, the partition's most frequent message, costs one look-up.
+/// </para>
 /// </summary>
 public sealed class DeviceOutbox
 {
     private readonly Dictionary<string, Line> _lines = new();
+    private readonly Dictionary<IActorRef, Line> _byRoute = new();
 
     /// <summary>Messages sent and not yet acknowledged: the measure of backpressure.</summary>
     public int InFlight { get; private set; }
@@ -19,11 +29,24 @@ public sealed class DeviceOutbox
     /// <summary>How many messages <paramref name="device"/> has not acknowledged yet.</summary>
     public int UnackedOf(string device) => _lines.TryGetValue(device, out var line) ? line.Count : 0;
 
+    /// <summary>The device's entry, made on first use: to stamp a message and learn its route with one look-up.</summary>
+    public Line LineOf(string device)
+    {
+        if (!_lines.TryGetValue(device, out var line)) _lines[device] = line = new Line(device);
+        return line;
+    }
+
+    /// <summary>The device's own address, once an acknowledgement brought it; null while messages must go through the shard region.</summary>
+    public IActorRef? RouteOf(string device) => _lines.TryGetValue(device, out var line) ? line.Route : null;
+
+    /// <inheritdoc cref="Stamp{TState}(Line, TState, Func{Delivery, TState, IFromPartition}, long)"/>
+    public IFromPartition Stamp<TState>(string device, TState state, Func<Delivery, TState, IFromPartition> message, long now) =>
+        Stamp(LineOf(device), state, message, now);
+
     /// <summary>Numbers the message <paramref name="message"/> builds from <paramref name="state"/> and keeps it until acknowledged.</summary>
     /// <remarks>State and a static builder rather than a closure: the partition sends a message per device per batch.</remarks>
-    public IFromPartition Stamp<TState>(string device, TState state, Func<Delivery, TState, IFromPartition> message, long now)
+    public IFromPartition Stamp<TState>(Line line, TState state, Func<Delivery, TState, IFromPartition> message, long now)
     {
-        if (!_lines.TryGetValue(device, out var line)) _lines[device] = line = new Line();
         var seq = line.NextSeq++;
         if (line.Count == 0) line.Progress = now;
         var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Oldest.Delivery.Seq), state);
@@ -32,10 +55,13 @@ public sealed class DeviceOutbox
         return stamped;
     }
 
-    /// <summary>Every message up to <paramref name="seq"/> is handled; returns how many left the outbox.</summary>
-    public int Ack(string device, long seq, long now)
+    /// <summary>
+    /// Every message up to <paramref name="seq"/> is handled, says the device at <paramref name="from"/>;
+    /// true when that address is new for the device (the caller watches it, to learn when it stops).
+    /// </summary>
+    public bool Ack(string device, long seq, long now, IActorRef? from = null)
     {
-        if (!_lines.TryGetValue(device, out var line)) return 0;
+        if (!_lines.TryGetValue(device, out var line)) return false;
         var removed = 0;
         while (line.Count > 0 && line.Oldest.Delivery.Seq <= seq)
         {
@@ -44,7 +70,24 @@ public sealed class DeviceOutbox
         }
         if (removed > 0) line.Progress = now;
         InFlight -= removed;
-        return removed;
+        return from is not null && Learn(line, from);
+    }
+
+    private bool Learn(Line line, IActorRef actor)
+    {
+        if (ReferenceEquals(line.Route, actor) || actor.IsNobody() || actor.Equals(line.Route)) return false;
+        if (line.Route is not null) _byRoute.Remove(line.Route);
+        line.Route = actor;
+        _byRoute[actor] = line;
+        return true;
+    }
+
+    /// <summary>Forgets the address of a device that stopped; returns which device it was, or null for an address not known.</summary>
+    public string? Forget(IActorRef actor)
+    {
+        if (!_byRoute.Remove(actor, out var line)) return null;
+        if (actor.Equals(line.Route)) line.Route = null;
+        return line.Device;
     }
 
     /// <summary>
@@ -62,18 +105,19 @@ public sealed class DeviceOutbox
     }
 
     /// <summary>
-    /// Devices with nothing unacknowledged whose last message or acknowledgement is at least
-    /// <paramref name="after"/> old: idle, to be passivated. Each counts as heard from now, so that one
-    /// still stopping is not asked again at once.
+    /// The addresses of devices with nothing unacknowledged whose last message or acknowledgement is at
+    /// least <paramref name="after"/> old: idle, to be passivated. Each counts as heard from now, so that
+    /// one still stopping is not asked again at once. A device whose address is not known yet is not
+    /// asked: it has not acknowledged anything, so it has not started or is stopping.
     /// </summary>
-    public List<string> Idle(long now, long after)
+    public List<IActorRef> Idle(long now, long after)
     {
-        var idle = new List<string>();
-        foreach (var (device, line) in _lines)
+        var idle = new List<IActorRef>();
+        foreach (var line in _lines.Values)
         {
             if (line.Count > 0 || now - line.Progress < after) continue;
             line.Progress = now;
-            idle.Add(device);
+            if (line.Route is { } route) idle.Add(route);
         }
         return idle;
     }
@@ -98,30 +142,35 @@ public sealed class DeviceOutbox
         foreach (var message in line.Unacked()) again.Add(message.With(message.Delivery with { Base = lowest }));
     }
 
-    private sealed class Line
+    /// <summary>What the partition knows of one device: its address and its messages not yet acknowledged.</summary>
+    public sealed class Line(string device)
     {
-        public long NextSeq = 1;
-        public long Progress;
-        public long Resent = long.MinValue / 2;
+        public string Device { get; } = device;
+
+        public IActorRef? Route { get; internal set; }
+
+        internal long NextSeq = 1;
+        internal long Progress;
+        internal long Resent = long.MinValue / 2;
         // The oldest unacknowledged message, and a queue only for the rest: most devices have one
         // message or none in flight, and a queue per device (with its array, ~130 bytes) would either
         // stay in memory for every idle device or be allocated again for every message.
         private IFromPartition? _oldest;
         private Queue<IFromPartition>? _rest;
 
-        public int Count => (_oldest is null ? 0 : 1) + (_rest?.Count ?? 0);
+        internal int Count => (_oldest is null ? 0 : 1) + (_rest?.Count ?? 0);
 
-        public IFromPartition Oldest => _oldest ?? throw new InvalidOperationException("nothing unacknowledged");
+        internal IFromPartition Oldest => _oldest ?? throw new InvalidOperationException("nothing unacknowledged");
 
-        public void Add(IFromPartition message)
+        internal void Add(IFromPartition message)
         {
             if (_oldest is null) _oldest = message;
             else (_rest ??= new Queue<IFromPartition>()).Enqueue(message);
         }
 
-        public void RemoveOldest() => _oldest = _rest is { Count: > 0 } ? _rest.Dequeue() : null;
+        internal void RemoveOldest() => _oldest = _rest is { Count: > 0 } ? _rest.Dequeue() : null;
 
-        public IEnumerable<IFromPartition> Unacked()
+        internal IEnumerable<IFromPartition> Unacked()
         {
             if (_oldest is null) yield break;
             yield return _oldest;

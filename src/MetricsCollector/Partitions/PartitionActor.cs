@@ -45,7 +45,6 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private readonly CommitTracker _tracker;
     private readonly CommitStall _stall;
     private readonly DeviceOutbox _outbox = new();
-    private readonly DeviceRoutes _routes = new();
     private readonly Dictionary<string, Run> _runs = new();
     // Runs are reused from batch to batch: with 10,000 devices a 500-record batch holds about one
     // event a device, so a new list and array per run was an allocation per event.
@@ -438,13 +437,16 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// </summary>
     private void ToDevice<TState>(string device, long position, long closesAbove, TState state, Func<Delivery, TState, IFromPartition> message)
     {
-        var stamped = _outbox.Stamp(device, state, message, Now);
+        var line = _outbox.LineOf(device);
+        var stamped = _outbox.Stamp(line, state, message, Now);
         _tracker.Sent(device, stamped.Delivery.Seq, position, closesAbove);
-        Deliver(stamped);
+        Deliver(line.Route, stamped);
     }
 
     /// <summary>Straight to the device where its address is known, else through the shard region (which starts it).</summary>
-    private void Deliver(IFromPartition message) => (_routes.Of(message.DeviceId) ?? _context.Devices).Tell(message);
+    private void Deliver(IActorRef? route, IFromPartition message) => (route ?? _context.Devices).Tell(message);
+
+    private void Deliver(IFromPartition message) => Deliver(_outbox.RouteOf(message.DeviceId), message);
 
     private long Now => _context.Clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -452,8 +454,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void OnDeviceAck(DeviceAck ack)
     {
-        if (_routes.Learn(ack.DeviceId, Sender)) Context.Watch(Sender);
-        _outbox.Ack(ack.DeviceId, ack.Seq, Now);
+        if (_outbox.Ack(ack.DeviceId, ack.Seq, Now, Sender)) Context.Watch(Sender);
         TryAck();
     }
 
@@ -473,15 +474,14 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void OnDeviceStopped(Terminated stopped)
     {
         // Handing over: the shard may be on its way to the next owner, which reads from the last commit itself.
-        if (_routes.Forget(stopped.ActorRef) is not { } device || _completed) return;
+        if (_outbox.Forget(stopped.ActorRef) is not { } device || _completed) return;
         foreach (var message in _outbox.AfterGap(device, Now, minInterval: 0)) Deliver(message);
     }
 
     /// <summary>Asks devices this partition has sent nothing for <c>devices.passivate-after</c> to leave memory.</summary>
     private void PassivateIdle()
     {
-        foreach (var device in _outbox.Idle(Now, (long)_context.PassivateAfter.TotalMilliseconds))
-            _routes.Of(device)?.Tell(PassivateDevice.Instance);
+        foreach (var device in _outbox.Idle(Now, (long)_context.PassivateAfter.TotalMilliseconds)) device.Tell(PassivateDevice.Instance);
     }
 
     private void ResendOverdue()
