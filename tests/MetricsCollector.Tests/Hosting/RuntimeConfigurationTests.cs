@@ -19,6 +19,7 @@ public sealed class RuntimeConfigurationTests
     [InlineData("System.GC.Server", "true")]
     [InlineData("System.GC.DynamicAdaptationMode", "0")]
     [InlineData("System.Runtime.TieredPGO", "false")]
+    [InlineData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", "0")]
     public void The_node_runs_with_the_measured_runtime_settings(string property, string expected)
     {
         Assert.True(ConfigProperties().TryGetProperty(property, out var value), $"{property} is not set");
