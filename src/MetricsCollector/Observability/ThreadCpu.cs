@@ -19,7 +19,7 @@ internal static class ThreadCpu
     /// 1.4 µs on a KVM guest, where it is a system call). Spans are charged net of it, so that sampling
     /// few messages and weighting them does not also multiply the clock's cost into the estimate.
     /// </summary>
-    public static readonly long Overhead = MeasureOverhead();
+    private static readonly long Overhead = MeasureOverhead();
 
     /// <summary>A reading in nanoseconds; only differences of two readings on one thread mean anything.</summary>
     public static long Now()

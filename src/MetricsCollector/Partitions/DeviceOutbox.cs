@@ -39,11 +39,7 @@ public sealed class DeviceOutbox
     /// <summary>The device's own address, once an acknowledgement brought it; null while messages must go through the shard region.</summary>
     public IActorRef? RouteOf(string device) => _lines.TryGetValue(device, out var line) ? line.Route : null;
 
-    /// <inheritdoc cref="Stamp{TState}(Line, TState, Func{Delivery, TState, IFromPartition}, long)"/>
-    public IFromPartition Stamp<TState>(string device, TState state, Func<Delivery, TState, IFromPartition> message, long now) =>
-        Stamp(LineOf(device), state, message, now);
-
-    /// <summary>Numbers the message <paramref name="message"/> builds from <paramref name="state"/> and keeps it until acknowledged.</summary>
+    /// <summary>Numbers the message <paramref name="message"/> builds from <paramref name="state"/> for the device of <paramref name="line"/> (<see cref="LineOf"/>) and keeps it until acknowledged.</summary>
     /// <remarks>State and a static builder rather than a closure: the partition sends a message per device per batch.</remarks>
     public IFromPartition Stamp<TState>(Line line, TState state, Func<Delivery, TState, IFromPartition> message, long now)
     {

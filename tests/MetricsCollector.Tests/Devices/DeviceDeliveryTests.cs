@@ -37,7 +37,7 @@ public sealed class DeviceDeliveryTests : TestKit
                 if (sent < total && random.NextDouble() < 0.5)
                 {
                     var watermark = ++sent;
-                    inFlight.Add(outbox.Stamp("d", watermark, (d, w) => new AdvanceWatermark("d", 0, partition, w) { Delivery = d }, now));
+                    inFlight.Add(outbox.Stamp(outbox.LineOf("d"), watermark, (d, w) => new AdvanceWatermark("d", 0, partition, w) { Delivery = d }, now));
                 }
                 inFlight.AddRange(outbox.Overdue(now, after: 30_000));
 
@@ -76,12 +76,12 @@ public sealed class DeviceDeliveryTests : TestKit
     {
         var partition = CreateTestProbe().Ref;
         var outbox = new DeviceOutbox();
-        var first = outbox.Stamp("d", partition, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
+        var first = outbox.Stamp(outbox.LineOf("d"), partition, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
         Assert.Equal(DeliveryVerdict.Handle, new DeliveryGate().Check(first));
         outbox.Ack("d", first.Delivery.Seq, 0);
 
-        var second = outbox.Stamp("d", partition, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
-        var third = outbox.Stamp("d", partition, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
+        var second = outbox.Stamp(outbox.LineOf("d"), partition, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
+        var third = outbox.Stamp(outbox.LineOf("d"), partition, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
         var restarted = new DeliveryGate();
         // The second was lost: the restarted device cannot take the third, which says the second is unacknowledged.
         Assert.Equal(DeliveryVerdict.Gap, restarted.Check(third));
@@ -97,11 +97,11 @@ public sealed class DeviceDeliveryTests : TestKit
         var gate = new DeliveryGate();
         var before = new DeviceOutbox();
         for (var i = 0; i < 3; i++)
-            Assert.Equal(DeliveryVerdict.Handle, gate.Check(before.Stamp("d", oldOwner, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0)));
+            Assert.Equal(DeliveryVerdict.Handle, gate.Check(before.Stamp(before.LineOf("d"), oldOwner, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0)));
 
         var after = new DeviceOutbox();
-        var lostFirst = after.Stamp("d", newOwner, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
-        var second = after.Stamp("d", newOwner, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
+        var lostFirst = after.Stamp(after.LineOf("d"), newOwner, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
+        var second = after.Stamp(after.LineOf("d"), newOwner, static (d, owner) => new FlushDevice("d", 0, owner) { Delivery = d }, 0);
         Assert.Equal(DeliveryVerdict.Gap, gate.Check(second));
         Assert.Equal(DeliveryVerdict.Handle, gate.Check(lostFirst));
     }

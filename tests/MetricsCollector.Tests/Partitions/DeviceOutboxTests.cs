@@ -67,5 +67,5 @@ public sealed class DeviceOutboxTests : TestKit
     }
 
     private static IFromPartition Stamp(DeviceOutbox outbox, string device) =>
-        outbox.Stamp(device, device, static (d, id) => new FlushDevice(id, 0, ActorRefs.Nobody) { Delivery = d }, 0);
+        outbox.Stamp(outbox.LineOf(device), device, static (d, id) => new FlushDevice(id, 0, ActorRefs.Nobody) { Delivery = d }, 0);
 }
