@@ -235,7 +235,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
                 Handle(message);
                 break;
         }
-        message.PartitionActor.Tell(new DeviceAck(DeviceId, message.Delivery.Seq));
+        // The message's own id: the partition's instance of it, which it compares by reference first.
+        message.PartitionActor.Tell(new DeviceAck(message.DeviceId, message.Delivery.Seq, message.Delivery.Slot));
     }
 
     private void Restore(byte[] bytes)

@@ -5,9 +5,11 @@ namespace MetricsCollector.Devices;
 /// <summary>
 /// Where a message stands in one partition actor's stream of messages to one device: its number
 /// (from 1), and the lowest number not yet acknowledged when it was sent. Every number below
-/// <see cref="Base"/> has been handled by the device.
+/// <see cref="Base"/> has been handled by the device. <see cref="Slot"/> is where the sender keeps
+/// the device's stream (<see cref="Partitions.DeviceOutbox"/>); the device's acknowledgement names it
+/// back, so the partition finds the stream without a look-up by device id (-1: not known).
 /// </summary>
-public readonly record struct Delivery(long Seq, long Base);
+public readonly record struct Delivery(long Seq, long Base, int Slot = -1);
 
 /// <summary>A partition's message to a device: numbered, acknowledged, and sent again until it is.</summary>
 public interface IFromPartition : IDeviceMessage
@@ -47,7 +49,7 @@ public sealed class DeliveryGate
 
     public DeliveryVerdict Check(IFromPartition message)
     {
-        var (seq, lowest) = message.Delivery;
+        var (seq, lowest, _) = message.Delivery;
         if (_from is not null && _partition == message.Partition && _from.Equals(message.PartitionActor))
         {
             if (seq < _next) return DeliveryVerdict.AlreadyHandled;

@@ -60,8 +60,9 @@ public sealed class PassivateDevice
 /// Device → partition: every message up to <see cref="Seq"/> has been handled. The partition keeps
 /// the number of its messages in flight bounded: that is the backpressure from devices to Kafka,
 /// and it keeps the shard region's buffer (which drops when full) far from full while shards start.
+/// <see cref="Slot"/> is the acknowledged message's <see cref="Delivery.Slot"/>.
 /// </summary>
-public sealed record DeviceAck(string DeviceId, long Seq);
+public sealed record DeviceAck(string DeviceId, long Seq, int Slot = -1);
 
 /// <summary>Device → partition: a message of yours arrived after a gap; send me again what I have not acknowledged.</summary>
 public sealed record DeviceGap(string DeviceId);

@@ -14,13 +14,16 @@ namespace MetricsCollector.Partitions;
 /// more hops (region, shard) on one region actor that every partition of the node shares; a device's
 /// own address comes with its acknowledgements, and messages go straight to it from then on, until it
 /// stops. A device of a partition always lives on the partition's node (shard = partition), so the
-/// address is local. Address and unacknowledged messages share one entry a device, so that an
-/// acknowledgement, the partition's most frequent message, costs one look-up.
+/// address is local. Address and unacknowledged messages share one entry a device, and each message
+/// carries the entry's slot (<see cref="Delivery.Slot"/>), so that an acknowledgement, the partition's
+/// most frequent message, finds it by index: a look-up by device id was a tenth of the data path's CPU.
 /// </para>
 /// </summary>
 public sealed class DeviceOutbox
 {
     private readonly Dictionary<string, Line> _lines = new();
+    // Entries are never removed, so a slot names one device for the outbox's whole life.
+    private readonly List<Line> _slots = new();
     private readonly Dictionary<IActorRef, Line> _byRoute = new();
 
     /// <summary>Messages sent and not yet acknowledged: the measure of backpressure.</summary>
@@ -32,7 +35,9 @@ public sealed class DeviceOutbox
     /// <summary>The device's entry, made on first use: to stamp a message and learn its route with one look-up.</summary>
     public Line LineOf(string device)
     {
-        if (!_lines.TryGetValue(device, out var line)) _lines[device] = line = new Line(device);
+        if (_lines.TryGetValue(device, out var line)) return line;
+        _lines[device] = line = new Line(device, _slots.Count);
+        _slots.Add(line);
         return line;
     }
 
@@ -45,19 +50,20 @@ public sealed class DeviceOutbox
     {
         var seq = line.NextSeq++;
         if (line.Count == 0) line.Progress = now;
-        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Oldest.Delivery.Seq), state);
+        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Oldest.Delivery.Seq, line.Slot), state);
         line.Add(stamped);
         InFlight++;
         return stamped;
     }
 
     /// <summary>
-    /// Every message up to <paramref name="seq"/> is handled, says the device at <paramref name="from"/>;
+    /// Every message up to <paramref name="seq"/> is handled, says the device at <paramref name="from"/>,
+    /// naming the slot its messages carried (-1 or a slot of another device: found by its id);
     /// true when that address is new for the device (the caller watches it, to learn when it stops).
     /// </summary>
-    public bool Ack(string device, long seq, long now, IActorRef? from = null)
+    public bool Ack(string device, long seq, long now, IActorRef? from = null, int slot = -1)
     {
-        if (!_lines.TryGetValue(device, out var line)) return false;
+        if (!TryFind(device, slot, out var line)) return false;
         var removed = 0;
         while (line.Count > 0 && line.Oldest.Delivery.Seq <= seq)
         {
@@ -67,6 +73,16 @@ public sealed class DeviceOutbox
         if (removed > 0) line.Progress = now;
         InFlight -= removed;
         return from is not null && Learn(line, from);
+    }
+
+    private bool TryFind(string device, int slot, out Line line)
+    {
+        if ((uint)slot < (uint)_slots.Count && _slots[slot] is var at && string.Equals(at.Device, device, StringComparison.Ordinal))
+        {
+            line = at;
+            return true;
+        }
+        return _lines.TryGetValue(device, out line!);
     }
 
     private bool Learn(Line line, IActorRef actor)
@@ -139,9 +155,12 @@ public sealed class DeviceOutbox
     }
 
     /// <summary>What the partition knows of one device: its address and its messages not yet acknowledged.</summary>
-    public sealed class Line(string device)
+    public sealed class Line(string device, int slot)
     {
         public string Device { get; } = device;
+
+        /// <summary>Where the outbox keeps this entry: its messages carry it, their acknowledgements name it back.</summary>
+        public int Slot { get; } = slot;
 
         public IActorRef? Route { get; internal set; }
 

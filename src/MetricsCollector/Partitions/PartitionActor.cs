@@ -454,7 +454,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
 
     private void OnDeviceAck(DeviceAck ack)
     {
-        if (_outbox.Ack(ack.DeviceId, ack.Seq, Now, Sender)) Context.Watch(Sender);
+        if (_outbox.Ack(ack.DeviceId, ack.Seq, Now, Sender, ack.Slot)) Context.Watch(Sender);
         TryAck();
     }
 

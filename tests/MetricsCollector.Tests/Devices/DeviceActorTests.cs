@@ -69,6 +69,19 @@ public sealed class DeviceActorTests : TestKit
     }
 
     [Fact]
+    public void An_acknowledgement_names_the_number_and_the_slot_its_message_carried()
+    {
+        var partition = CreateTestProbe();
+        partition.IgnoreMessages<WakeMeAt>();
+        var device = Device("d-slot", CreateTestProbe().Ref);
+
+        device.Tell(Events("d-slot", partition.Ref, (0, 1_000, 10)) with { Delivery = new Delivery(1, 1, Slot: 7) });
+
+        var ack = partition.ExpectMsg<DeviceAck>();
+        Assert.Equal(("d-slot", 1L, 7), (ack.DeviceId, ack.Seq, ack.Slot));
+    }
+
+    [Fact]
     public async Task Asked_for_its_open_windows_a_device_answers_them_and_changes_nothing()
     {
         var writer = CreateTestProbe();

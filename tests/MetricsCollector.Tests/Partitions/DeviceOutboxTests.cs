@@ -66,6 +66,39 @@ public sealed class DeviceOutboxTests : TestKit
         Assert.Empty(outbox.Idle(now: 12_000, after: 5_000));
     }
 
+    [Fact]
+    public void Each_device_s_messages_carry_its_own_slot_and_a_resend_keeps_it()
+    {
+        var outbox = new DeviceOutbox();
+        var (a1, b1, a2) = (Stamp(outbox, "a"), Stamp(outbox, "b"), Stamp(outbox, "a"));
+
+        Assert.NotEqual(a1.Delivery.Slot, b1.Delivery.Slot);
+        Assert.Equal(a1.Delivery.Slot, a2.Delivery.Slot);
+        Assert.All(outbox.AfterGap("a", now: 0, minInterval: 0), m => Assert.Equal(a1.Delivery.Slot, m.Delivery.Slot));
+    }
+
+    [Fact]
+    public void An_acknowledgement_reaches_its_device_by_slot_and_by_id_when_the_slot_is_unknown_or_another_device_s()
+    {
+        var outbox = new DeviceOutbox();
+        var a = Stamp(outbox, "a");
+        var b = Stamp(outbox, "b");
+        var c = Stamp(outbox, "c");
+
+        // The slot of "a" with the id of "b" (an acknowledgement from another sender's numbering): by id.
+        outbox.Ack("b", b.Delivery.Seq, 0, slot: a.Delivery.Slot);
+        Assert.Equal(1, outbox.UnackedOf("a"));
+        Assert.Equal(0, outbox.UnackedOf("b"));
+
+        outbox.Ack("a", a.Delivery.Seq, 0, slot: a.Delivery.Slot);
+        Assert.Equal(0, outbox.UnackedOf("a"));
+
+        outbox.Ack("c", c.Delivery.Seq, 0, slot: 1_000);
+        Assert.Equal(0, outbox.UnackedOf("c"));
+        Assert.Equal(0, outbox.InFlight);
+        Assert.False(outbox.Ack("unknown", 1, 0, slot: a.Delivery.Slot));
+    }
+
     private static IFromPartition Stamp(DeviceOutbox outbox, string device) =>
         outbox.Stamp(outbox.LineOf(device), device, static (d, id) => new FlushDevice(id, 0, ActorRefs.Nobody) { Delivery = d }, 0);
 }

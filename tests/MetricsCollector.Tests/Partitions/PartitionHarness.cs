@@ -211,7 +211,7 @@ internal sealed class PartitionHarness
     public T ToDevice<T>() where T : IFromPartition
     {
         var message = Devices.ExpectMsg<T>(TimeSpan.FromSeconds(10));
-        Actor.Tell(new DeviceAck(message.DeviceId, message.Delivery.Seq), Devices.Ref);
+        Actor.Tell(new DeviceAck(message.DeviceId, message.Delivery.Seq, message.Delivery.Slot), Devices.Ref);
         return message;
     }
 
