@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using MetricsCollector.Core.Time;
 
 namespace MetricsCollector.Partitions;
@@ -229,15 +228,20 @@ public sealed class CommitTracker
     public void MarksSaved(PartitionProgress progress) => Saved = progress;
 
     /// <summary>Timers pending at the checkpoint: those pending now (extra wake-ups are harmless) and those fired since.</summary>
-    private ImmutableDictionary<string, long> TimersAt(Checkpoint checkpoint)
+    /// <remarks>
+    /// A copy of a dictionary, not an immutable one: this runs for every commit, over every device of the
+    /// partition with a timer, and building an immutable tree of them was a few percent of the data path's CPU.
+    /// Nothing changes the copy after it is made.
+    /// </remarks>
+    private Dictionary<string, long> TimersAt(Checkpoint checkpoint)
     {
-        var timers = _timers.Pending.ToImmutableDictionary().ToBuilder();
+        var timers = new Dictionary<string, long>(_timers.Pending);
         foreach (var fired in _fired)
         {
             if (fired.AfterCheckpoint < checkpoint.Id) continue;
             if (!timers.TryGetValue(fired.Device, out var time) || fired.Time < time) timers[fired.Device] = fired.Time;
         }
-        return timers.ToImmutable();
+        return timers;
     }
 
     private sealed class Uncovered
