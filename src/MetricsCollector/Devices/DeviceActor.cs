@@ -41,6 +41,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     private long _rowsStoredThrough;
     private long _lastWake = long.MaxValue;
     private int _changesSinceSnapshot;
+    // Whether SnapshotTimer runs, kept here: asking the timer scheduler was a dictionary look-up on every message.
+    private bool _snapshotScheduled;
     private PendingSnapshot? _pending;
     private bool _saving;
     // Stamps of saves (see NextStamp): taken when the pending snapshot was made, and of the save under way.
@@ -114,6 +116,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
                 TrySave();
                 break;
             case SnapshotDue:
+                _snapshotScheduled = false;
                 RequestSnapshot();
                 break;
             case PassivateDevice:
@@ -276,8 +279,12 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
 
     private void AfterChange(int changes)
     {
-        var rows = _windows.TakeResults(_clock.GetUtcNow().ToUnixTimeMilliseconds());
-        if (rows.Count > 0) _writer.Tell(new StoreRows(rows, ++_rowSequence) { NewestAppended = _newestAppended });
+        // Most messages fire nothing: the clock is read only for rows.
+        if (_windows.HasResults)
+        {
+            var rows = _windows.TakeResults(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+            if (rows.Count > 0) _writer.Tell(new StoreRows(rows, ++_rowSequence) { NewestAppended = _newestAppended });
+        }
         _metrics.AddWindowsFired(_windows.WindowsFired - _reportedFired);
         _reportedFired = _windows.WindowsFired;
 
@@ -300,8 +307,9 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     /// </summary>
     private void ScheduleSnapshot()
     {
-        if (_changesSinceSnapshot > 0 && _pending is null && !Timers.IsTimerActive(SnapshotTimer))
-            Timers.StartSingleTimer(SnapshotTimer, SnapshotDue.Instance, _settings.SnapshotInterval);
+        if (_changesSinceSnapshot == 0 || _pending is not null || _snapshotScheduled) return;
+        Timers.StartSingleTimer(SnapshotTimer, SnapshotDue.Instance, _settings.SnapshotInterval);
+        _snapshotScheduled = true;
     }
 
     private void RequestSnapshot()
@@ -312,6 +320,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             return;
         }
         Timers.Cancel(SnapshotTimer);
+        _snapshotScheduled = false;
         var bytes = new DeviceSnapshot(_windows.ToSnapshot(), _applied).ToBytes();
         _pending = new PendingSnapshot(bytes, _applied, _rowSequence, _gate.Position(Partition));
         _pendingSince = NextStamp();
