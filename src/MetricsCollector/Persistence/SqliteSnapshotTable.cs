@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using MetricsCollector.ReadSide;
 using Microsoft.Data.Sqlite;
 
 namespace MetricsCollector.Persistence;
@@ -9,7 +10,8 @@ public sealed class SqliteSnapshotTable : SnapshotTable
 {
     // synchronous=FULL, unlike the result store's NORMAL: a committed snapshot lets Kafka commit past what
     // it holds, so it must survive a power loss too; batches make that one fsync per batch, not per device.
-    private const string ConnectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;";
+    private static readonly string ConnectionPragmas =
+        $"PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {SqliteResultStore.CheckpointPages};";
 
     private readonly string _connectionString;
 

@@ -121,6 +121,12 @@ public abstract class SqlResultStore : IResultStore
     // A single writer per store instance where the backend wants it (SQLite locks the whole file per write).
     private readonly SemaphoreSlim? _writer;
 
+    // A single writer's connection (SQLite), kept open and used only under _writer. Taken from the pool for
+    // each write, it was whichever connection came next: one the snapshot table of the same file had set to
+    // synchronous=FULL (an fsync for every batch of rows), or one whose page cache was dropped because another
+    // connection had committed since it last ran (SQLite keeps a connection's cache only while nobody else writes).
+    private DbConnection? _writeConnection;
+
     protected SqlResultStore(bool singleWriter) => _writer = singleWriter ? new SemaphoreSlim(1, 1) : null;
 
     /// <summary>
@@ -580,6 +586,7 @@ public abstract class SqlResultStore : IResultStore
 
     public virtual async ValueTask DisposeAsync()
     {
+        await DropWriteConnectionAsync();
         _writer?.Dispose();
         await DisposeCoreAsync();
         GC.SuppressFinalize(this);
@@ -587,6 +594,20 @@ public abstract class SqlResultStore : IResultStore
 
     /// <summary>Releases the backend's connections (its pool or data source).</summary>
     protected abstract ValueTask DisposeCoreAsync();
+
+    /// <summary>A setting (an SQLite pragma) of the connection writes run on, read on it under the writer's turn.</summary>
+    internal async Task<string?> WriteConnectionSettingAsync(string pragma, CancellationToken ct = default)
+    {
+        string? value = null;
+        await WriteAsync(
+            async (connection, transaction) =>
+            {
+                await using var command = Command(connection, transaction, "PRAGMA " + pragma);
+                value = Convert.ToString(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+            },
+            ct);
+        return value;
+    }
 
     internal Task<string> ExplainLatestAsync(string deviceId, CancellationToken ct = default) =>
         ExplainAsync(connection => LatestCommand(connection, deviceId), ct);
@@ -967,26 +988,54 @@ public abstract class SqlResultStore : IResultStore
 
     private async Task WriteAsync(Func<DbConnection, DbTransaction, Task> work, CancellationToken ct)
     {
-        if (_writer is not null)
-        {
-            await _writer.WaitAsync(ct);
-        }
-
-        try
+        if (_writer is null)
         {
             await WithConnectionAsync(
                 async connection =>
                 {
-                    await using var transaction = await connection.BeginTransactionAsync(ct);
-                    await work(connection, transaction);
-                    await transaction.CommitAsync(ct);
+                    await InTransactionAsync(connection, work, ct);
                     return true;
                 },
                 ct);
+            return;
+        }
+
+        await _writer.WaitAsync(ct);
+        try
+        {
+            _writeConnection ??= await OpenAsync(ct);
+            await InTransactionAsync(_writeConnection, work, ct);
+        }
+        catch (Exception e)
+        {
+            // Whatever state a failed write left the connection in, the next write starts on a new one.
+            await DropWriteConnectionAsync();
+            if (IsUnavailable(e))
+            {
+                throw Unreachable(e);
+            }
+
+            throw;
         }
         finally
         {
-            _writer?.Release();
+            _writer.Release();
+        }
+    }
+
+    private static async Task InTransactionAsync(DbConnection connection, Func<DbConnection, DbTransaction, Task> work, CancellationToken ct)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await work(connection, transaction);
+        await transaction.CommitAsync(ct);
+    }
+
+    private async Task DropWriteConnectionAsync()
+    {
+        if (_writeConnection is { } connection)
+        {
+            _writeConnection = null;
+            await connection.DisposeAsync();
         }
     }
 }

@@ -22,7 +22,19 @@ public sealed class SqliteResultStore : SqlResultStore
     // primary keys at a random device, and SQLite's default 2 MiB holds a small share of them once a few
     // windows of 10k devices are stored, so each probe read its pages from the OS again; 64 MiB (a bound
     // per connection, filled only as pages are read) keeps them (docs/benchmarks.md, "Result writes").
-    private const string ConnectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;";
+    // wal_autocheckpoint: see CheckpointPages.
+    private static readonly string ConnectionPragmas =
+        $"PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = {CheckpointPages};";
+
+    /// <summary>
+    /// How many pages the write-ahead log gathers before a commit copies them into the database file (SQLite's
+    /// default is 1,000). A row touches a few pages of the tables and indexes, many of them pages the next rows
+    /// touch again (the newest window's entries of the top-N indexes, the tables' last pages): at 1,000 pages a
+    /// node catching up copied them back every few dozen milliseconds, each copy with its fsync (about 30 a
+    /// second). At 16,384 (64 MiB of log) the copies come a few times a minute and carry each page once.
+    /// Every writer of the file (the snapshot table too) sets it, since whichever commits past it copies.
+    /// </summary>
+    public const int CheckpointPages = 16_384;
 
     private static readonly string RowValues = PositionalValues(Columns);
 

@@ -1,5 +1,6 @@
 using MetricsCollector.Core.Digests;
 using MetricsCollector.Core.Windows;
+using MetricsCollector.Persistence;
 using MetricsCollector.ReadSide;
 using MetricsCollector.Testing;
 
@@ -295,7 +296,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
     }
 
     /// <summary>A part as a device's windows on <paramref name="partition"/> give it: figures from a digest of real values.</summary>
-    private static WindowPart Part(string device, long windowEnd, int partition, int revision, bool final, int seed, int values = 200)
+    protected static WindowPart Part(string device, long windowEnd, int partition, int revision, bool final, int seed, int values = 200)
     {
         var random = new Random(seed);
         var digest = new TDigest();
@@ -549,7 +550,47 @@ public abstract class ResultStoreTests : IAsyncLifetime
 }
 
 public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
-    : ResultStoreTests(fixture), IClassFixture<SqliteStoreFixture>;
+    : ResultStoreTests(fixture), IClassFixture<SqliteStoreFixture>
+{
+    /// <summary>
+    /// The snapshot table writes the same file with synchronous=FULL through the same connection pool: rows
+    /// written on a connection it had last were fsynced at every batch, and checkpointed at its page count.
+    /// </summary>
+    [Fact]
+    public async Task Rows_are_written_with_the_store_s_own_settings_while_the_snapshot_table_writes_the_same_file()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"mc-store-writer-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using (var store = new SqliteResultStore($"Data Source={path}"))
+            await using (var snapshots = new SqliteSnapshotTable($"Data Source={path}"))
+            {
+                await store.EnsureSchemaAsync();
+                await snapshots.EnsureSchemaAsync();
+                for (var i = 0; i < 3; i++)
+                {
+                    await store.UpsertAsync([Part("d", 60_000 * (i + 1), 0, 0, false, i)]);
+                    await snapshots.WriteAsync([new StoredSnapshot("device-d", 0, i, 1, "", [1, 2, 3])], CancellationToken.None);
+                }
+
+                // 1 is NORMAL: a committed row survives a crash of the process, the snapshots' fsync makes it survive a power loss.
+                Assert.Equal("1", await store.WriteConnectionSettingAsync("synchronous"));
+                Assert.Equal(SqliteResultStore.CheckpointPages.ToString(System.Globalization.CultureInfo.InvariantCulture), await store.WriteConnectionSettingAsync("wal_autocheckpoint"));
+                Assert.Equal(3, (await store.HistoryAsync("d", null, null, 10, null)).Items.Count);
+
+                // A write that fails inside its transaction (a value missing) leaves the next writes working, with the same settings.
+                await Assert.ThrowsAsync<InvalidOperationException>(() => store.SaveProgressAsync("p", null!));
+                await store.UpsertAsync([Part("d", 60_000 * 4, 0, 0, false, 4)]);
+                Assert.Equal(4, (await store.HistoryAsync("d", null, null, 10, null)).Items.Count);
+                Assert.Equal("1", await store.WriteConnectionSettingAsync("synchronous"));
+            }
+        }
+        finally
+        {
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" }) File.Delete(file);
+        }
+    }
+}
 
 public sealed class PostgresResultStoreTests(PostgresStoreFixture fixture)
     : ResultStoreTests(fixture), IClassFixture<PostgresStoreFixture>
