@@ -77,10 +77,10 @@ public sealed class DeviceOutbox
 
     private bool TryFind(string device, int slot, out Line line)
     {
-        if ((uint)slot < (uint)_slots.Count && _slots[slot] is var at && string.Equals(at.Device, device, StringComparison.Ordinal))
+        if ((uint)slot < (uint)_slots.Count)
         {
-            line = at;
-            return true;
+            line = _slots[slot];
+            if (string.Equals(line.Device, device, StringComparison.Ordinal)) return true;
         }
         return _lines.TryGetValue(device, out line!);
     }
