@@ -153,6 +153,9 @@ public abstract class SqlResultStore : IResultStore
     /// <summary>Opens a connection ready for use, pooled by the driver.</summary>
     protected abstract Task<DbConnection> OpenAsync(CancellationToken ct);
 
+    /// <summary>Opens the connection a single writer keeps (see <c>_writeConnection</c>).</summary>
+    protected virtual Task<DbConnection> OpenWriterAsync(CancellationToken ct) => OpenAsync(ct);
+
     /// <summary>Whether a driver exception means the database is out of reach, rather than a faulty query.</summary>
     protected abstract bool IsUnavailable(Exception exception);
 
@@ -1003,7 +1006,7 @@ public abstract class SqlResultStore : IResultStore
         await _writer.WaitAsync(ct);
         try
         {
-            _writeConnection ??= await OpenAsync(ct);
+            _writeConnection ??= await OpenWriterAsync(ct);
             await InTransactionAsync(_writeConnection, work, ct);
         }
         catch (Exception e)

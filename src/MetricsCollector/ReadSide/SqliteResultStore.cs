@@ -42,6 +42,8 @@ public sealed class SqliteResultStore : SqlResultStore
 
     private readonly string _connectionString;
 
+    private readonly string _writerConnectionString;
+
     // Pooled connections keep their native handle, and the pragmas stay set on it: running them once per
     // handle rather than once per open keeps a statement off every API read.
     private readonly ConditionalWeakTable<sqlite3, object> _prepared = [];
@@ -64,6 +66,7 @@ public sealed class SqliteResultStore : SqlResultStore
         }
 
         _connectionString = builder.ToString();
+        _writerConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
     }
 
     protected override string TextKeyType => "TEXT";
@@ -88,14 +91,22 @@ public sealed class SqliteResultStore : SqlResultStore
         await base.EnsureSchemaAsync(ct);
     }
 
-    protected override async Task<DbConnection> OpenAsync(CancellationToken ct)
+    protected override Task<DbConnection> OpenAsync(CancellationToken ct) => OpenAsync(_connectionString, pooled: true, ct);
+
+    /// <summary>
+    /// Outside the pool, with its pragmas set on every open: the snapshot table shares the pool and sets its own
+    /// (synchronous=FULL) on the connections it takes, so a pooled handle's settings are whatever its last user left.
+    /// </summary>
+    protected override Task<DbConnection> OpenWriterAsync(CancellationToken ct) => OpenAsync(_writerConnectionString, pooled: false, ct);
+
+    private async Task<DbConnection> OpenAsync(string connectionString, bool pooled, CancellationToken ct)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         try
         {
             await connection.OpenAsync(ct);
             var handle = connection.Handle!;
-            if (!_prepared.TryGetValue(handle, out _))
+            if (!pooled || !_prepared.TryGetValue(handle, out _))
             {
                 await using var command = Command(connection, null, ConnectionPragmas);
                 await command.ExecuteNonQueryAsync(ct);

@@ -580,6 +580,8 @@ public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
 
                 // A write that fails inside its transaction (a value missing) leaves the next writes working, with the same settings.
                 await Assert.ThrowsAsync<InvalidOperationException>(() => store.SaveProgressAsync("p", null!));
+                // The snapshot table writes in between: it must not be able to set the rows' next connection to FULL.
+                await snapshots.WriteAsync([new StoredSnapshot("device-d", 0, 9, 1, "", [4])], CancellationToken.None);
                 await store.UpsertAsync([Part("d", 60_000 * 4, 0, 0, false, 4)]);
                 Assert.Equal(4, (await store.HistoryAsync("d", null, null, 10, null)).Items.Count);
                 Assert.Equal("1", await store.WriteConnectionSettingAsync("synchronous"));
