@@ -55,7 +55,7 @@ public static class ReconcileCommand
                 return 2;
             }
 
-            await using var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null, settings.StoreFillFactor);
+            await using var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null, settings.StoreFillFactor, settings.StoreSqlite);
             await store.EnsureSchemaAsync(ct);
             var reconciliation = new Reconciliation(
                 store,

@@ -76,6 +76,8 @@ public sealed record CollectorSettings
     public required TimeSpan Retention { get; init; }
     /// <summary>PostgreSQL: the percentage of each page of rows and parts that inserts fill.</summary>
     public required int StoreFillFactor { get; init; }
+    /// <summary>SQLite: the page cache and the write-ahead log's checkpoint (the result store's and the snapshot table's).</summary>
+    public required SqliteSettings StoreSqlite { get; init; }
     public required ResultWriterSettings ResultWriter { get; init; }
     /// <summary>Result rows not yet stored a node holds at most before its partitions stop taking records.</summary>
     public required int WriteBacklogRows { get; init; }
@@ -187,6 +189,7 @@ public sealed record CollectorSettings
             throw new ConfigurationException($"{c.Name("store.retention")} must be at least {c.Name("windows.allowed-lateness")}, for a row may be revised until then; {SettingsReader.Format(retention)} is less than {SettingsReader.Format(lateness)}");
 
         var store = c.Choice("store.provider", "sqlite", "postgresql");
+        var sqlite = new SqliteSettings(c.Int("store.sqlite.cache-mib", 1, 65_536), c.Int("store.sqlite.checkpoint-pages", 100, 10_000_000));
         var kafka = c.Bootstrap("kafka.bootstrap-servers");
         var results = c.Text("kafka.results-topic").Trim();
 
@@ -230,6 +233,7 @@ public sealed record CollectorSettings
             StoreConnection = StoreConnectionOf(c, store),
             Retention = retention,
             StoreFillFactor = c.Int("store.fill-factor", 10, 100),
+            StoreSqlite = sqlite,
             ResultWriter = new ResultWriterSettings(
                 c.Int("result-writer.batch-rows", 1, 1_000_000),
                 c.Duration("result-writer.flush-delay", Millisecond, TimeSpan.FromSeconds(10)),
@@ -238,7 +242,8 @@ public sealed record CollectorSettings
             SnapshotStore = new SnapshotStoreSettings(
                 c.Int("snapshot-store.batch-size", 1, 10_000),
                 c.Duration("snapshot-store.batch-delay", TimeSpan.Zero, TimeSpan.FromSeconds(1)),
-                c.Duration("snapshot-store.operation-timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10))),
+                c.Duration("snapshot-store.operation-timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)),
+                sqlite),
             HttpHost = c.Host("http.host"),
             HttpPort = c.Int("http.port", 0, 65_535),
             TopNTimeout = c.Duration("http.top-n-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1)),

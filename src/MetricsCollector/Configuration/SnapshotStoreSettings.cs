@@ -8,7 +8,8 @@ namespace MetricsCollector.Configuration;
 /// <param name="BatchSize">Saves written in one transaction (loads read in one query) at most; a full batch goes at once.</param>
 /// <param name="BatchDelay">How long a batch that is not full waits for more.</param>
 /// <param name="OperationTimeout">How long a batch may take in the database before it fails all its callers.</param>
-public sealed record SnapshotStoreSettings(int BatchSize, TimeSpan BatchDelay, TimeSpan OperationTimeout)
+/// <param name="Sqlite">The embedded store's file settings, which its snapshot table shares with the result store.</param>
+public sealed record SnapshotStoreSettings(int BatchSize, TimeSpan BatchDelay, TimeSpan OperationTimeout, SqliteSettings Sqlite)
 {
     /// <summary>The plugin's section: where it stores (<c>sqlite</c> or <c>postgresql</c>), and these settings.</summary>
     public string PluginHocon(string provider, string connectionString) => $"""
@@ -17,6 +18,8 @@ public sealed record SnapshotStoreSettings(int BatchSize, TimeSpan BatchDelay, T
         batch-size = {BatchSize}
         batch-delay = {Milliseconds(BatchDelay)}
         operation-timeout = {Milliseconds(OperationTimeout)}
+        sqlite.cache-mib = {Sqlite.CacheMib}
+        sqlite.checkpoint-pages = {Sqlite.CheckpointPages}
         # Akka's breaker in front of the plugin only backs the plugin's own timeout up: a caller may
         # wait for the batch before its own, and then for its own.
         circuit-breaker.call-timeout = {Milliseconds(OperationTimeout * 2)}
@@ -25,7 +28,10 @@ public sealed record SnapshotStoreSettings(int BatchSize, TimeSpan BatchDelay, T
     public static SnapshotStoreSettings FromPluginConfig(Config config) => new(
         config.GetInt("batch-size"),
         config.GetTimeSpan("batch-delay"),
-        config.GetTimeSpan("operation-timeout"));
+        config.GetTimeSpan("operation-timeout"),
+        new SqliteSettings(
+            config.GetInt("sqlite.cache-mib", SqliteSettings.Default.CacheMib),
+            config.GetInt("sqlite.checkpoint-pages", SqliteSettings.Default.CheckpointPages)));
 
     private static string Milliseconds(TimeSpan value) => value.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture) + "ms";
 }

@@ -41,7 +41,7 @@ public static class NodeHost
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
 
-        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null, settings.StoreFillFactor);
+        var store = ResultStoreFactory.Create(settings.StoreProvider, settings.StoreConnection, resultsOutbox: settings.ResultsTopic is not null, settings.StoreFillFactor, settings.StoreSqlite);
         var readiness = new NodeReadiness(kafkaBootstrap);
         // Started after the actor system, whose actors wait for it where they read the store's tables unasked.
         var schema = new StoreSchemaService(store);

@@ -1,6 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
-using MetricsCollector.ReadSide;
+using MetricsCollector.Configuration;
 using Microsoft.Data.Sqlite;
 
 namespace MetricsCollector.Persistence;
@@ -8,15 +8,17 @@ namespace MetricsCollector.Persistence;
 /// <summary>The snapshot table in the embedded store's SQLite file.</summary>
 public sealed class SqliteSnapshotTable : SnapshotTable
 {
-    // synchronous=FULL, unlike the result store's NORMAL: a committed snapshot lets Kafka commit past what
-    // it holds, so it must survive a power loss too; batches make that one fsync per batch, not per device.
-    private static readonly string ConnectionPragmas =
-        $"PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {SqliteResultStore.CheckpointPages};";
-
     private readonly string _connectionString;
 
-    public SqliteSnapshotTable(string connectionString)
+    // synchronous=FULL, unlike the result store's NORMAL: a committed snapshot lets Kafka commit past what
+    // it holds, so it must survive a power loss too; batches make that one fsync per batch, not per device.
+    // The checkpoint as the result store's (SqliteSettings.CheckpointPages): whichever writer commits past it copies.
+    private readonly string _connectionPragmas;
+
+    public SqliteSnapshotTable(string connectionString, SqliteSettings? tuning = null)
     {
+        _connectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; "
+            + $"PRAGMA wal_autocheckpoint = {(tuning ?? SqliteSettings.Default).CheckpointPages};";
         var builder = new SqliteConnectionStringBuilder(connectionString);
         var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
         if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
@@ -72,7 +74,7 @@ public sealed class SqliteSnapshotTable : SnapshotTable
         try
         {
             await connection.OpenAsync(ct);
-            await ExecuteAsync(connection, null, ConnectionPragmas, ct);
+            await ExecuteAsync(connection, null, _connectionPragmas, ct);
             return connection;
         }
         catch

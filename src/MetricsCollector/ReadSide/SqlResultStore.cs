@@ -121,10 +121,9 @@ public abstract class SqlResultStore : IResultStore
     // A single writer per store instance where the backend wants it (SQLite locks the whole file per write).
     private readonly SemaphoreSlim? _writer;
 
-    // A single writer's connection (SQLite), kept open and used only under _writer. Taken from the pool for
-    // each write, it was whichever connection came next: one the snapshot table of the same file had set to
-    // synchronous=FULL (an fsync for every batch of rows), or one whose page cache was dropped because another
-    // connection had committed since it last ran (SQLite keeps a connection's cache only while nobody else writes).
+    // A single writer's connection, kept open and used only under _writer, so that its settings and its cache
+    // stay its own from one batch to the next (why that matters: the backend's OpenWriterAsync). Dropped after
+    // a failed write, whose connection may be broken.
     private DbConnection? _writeConnection;
 
     protected SqlResultStore(bool singleWriter) => _writer = singleWriter ? new SemaphoreSlim(1, 1) : null;

@@ -3,6 +3,7 @@ using System.Data.Common;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using MetricsCollector.Configuration;
 using MetricsCollector.Core.Windows;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -16,26 +17,6 @@ namespace MetricsCollector.ReadSide;
 /// </summary>
 public sealed class SqliteResultStore : SqlResultStore
 {
-    // Other processes (a second node pointed at the same file by mistake, the sqlite3 shell) are waited for,
-    // not failed on at once. synchronous=NORMAL is the WAL setting that loses no committed data on a process
-    // crash, only on a power loss, at a fraction of FULL's fsyncs. The page cache: every upsert probes the
-    // primary keys at a random device, and SQLite's default 2 MiB holds a small share of them once a few
-    // windows of 10k devices are stored, so each probe read its pages from the OS again; 64 MiB (a bound
-    // per connection, filled only as pages are read) keeps them (docs/benchmarks.md, "Result writes").
-    // wal_autocheckpoint: see CheckpointPages.
-    private static readonly string ConnectionPragmas =
-        $"PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = {CheckpointPages};";
-
-    /// <summary>
-    /// How many pages the write-ahead log gathers before a commit copies them into the database file (SQLite's
-    /// default is 1,000). A row touches a few pages of the tables and indexes, many of them pages the next rows
-    /// touch again (the newest window's entries of the top-N indexes, the tables' last pages): at 1,000 pages a
-    /// node catching up copied them back every few dozen milliseconds, each copy with its fsync (about 30 a
-    /// second). At 16,384 (64 MiB of log) the copies come a few times a minute and carry each page once.
-    /// Every writer of the file (the snapshot table too) sets it, since whichever commits past it copies.
-    /// </summary>
-    public const int CheckpointPages = 16_384;
-
     private static readonly string RowValues = PositionalValues(Columns);
 
     private static readonly string PartValues = PositionalValues(PartColumns);
@@ -44,13 +25,21 @@ public sealed class SqliteResultStore : SqlResultStore
 
     private readonly string _writerConnectionString;
 
+    // Other processes (a second node pointed at the same file by mistake, the sqlite3 shell) are waited for,
+    // not failed on at once. synchronous=NORMAL is the WAL setting that loses no committed data on a process
+    // crash, only on a power loss, at a fraction of FULL's fsyncs. The cache and the checkpoint: SqliteSettings.
+    private readonly string _connectionPragmas;
+
     // Pooled connections keep their native handle, and the pragmas stay set on it: running them once per
     // handle rather than once per open keeps a statement off every API read.
     private readonly ConditionalWeakTable<sqlite3, object> _prepared = [];
 
-    public SqliteResultStore(string connectionString)
+    public SqliteResultStore(string connectionString, SqliteSettings? tuning = null)
         : base(singleWriter: true)
     {
+        tuning ??= SqliteSettings.Default;
+        _connectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; "
+            + $"PRAGMA cache_size = {-1024L * tuning.CacheMib}; PRAGMA wal_autocheckpoint = {tuning.CheckpointPages};";
         var builder = new SqliteConnectionStringBuilder(connectionString);
         if (string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory)
         {
@@ -95,7 +84,9 @@ public sealed class SqliteResultStore : SqlResultStore
 
     /// <summary>
     /// Outside the pool, with its pragmas set on every open: the snapshot table shares the pool and sets its own
-    /// (synchronous=FULL) on the connections it takes, so a pooled handle's settings are whatever its last user left.
+    /// (synchronous=FULL) on the connections it takes, so a pooled handle's settings are whatever its last user left,
+    /// and rows written on one of those were fsynced every batch. Kept open, it also keeps its page cache, which
+    /// SQLite empties only when another connection has committed since (pooled, each batch took whichever came next).
     /// </summary>
     protected override Task<DbConnection> OpenWriterAsync(CancellationToken ct) => OpenAsync(_writerConnectionString, pooled: false, ct);
 
@@ -108,7 +99,7 @@ public sealed class SqliteResultStore : SqlResultStore
             var handle = connection.Handle!;
             if (!pooled || !_prepared.TryGetValue(handle, out _))
             {
-                await using var command = Command(connection, null, ConnectionPragmas);
+                await using var command = Command(connection, null, _connectionPragmas);
                 await command.ExecuteNonQueryAsync(ct);
                 _prepared.AddOrUpdate(handle, handle);
             }

@@ -47,6 +47,22 @@ public sealed class CollectorSettingsTests
     }
 
     [Fact]
+    public void SQLite_s_cache_and_checkpoint_are_settings_that_reach_the_snapshot_store()
+    {
+        Assert.Equal(SqliteSettings.Default, Load(null).StoreSqlite);
+        var set = Load("metrics-collector.store.sqlite { cache-mib = 8, checkpoint-pages = 2000 }");
+        Assert.Equal(new SqliteSettings(8, 2000), set.StoreSqlite);
+        // The snapshot store is an Akka plugin, made from its section of Akka's configuration.
+        var plugin = AkkaConfiguration.For(set).GetConfig("akka.persistence.snapshot-store.batching");
+        Assert.Equal(new SqliteSettings(8, 2000), SnapshotStoreSettings.FromPluginConfig(plugin).Sqlite);
+        foreach (var bad in new[] { "store.sqlite.cache-mib = 0", "store.sqlite.checkpoint-pages = 99", "store.sqlite.checkpoint-pages = many" })
+        {
+            var e = Assert.Throws<ConfigurationException>(() => Load($"metrics-collector.{bad}"));
+            Assert.Contains(bad[..bad.IndexOf(' ', StringComparison.Ordinal)], e.Message);
+        }
+    }
+
+    [Fact]
     public void A_bad_generator_switch_names_its_variable()
     {
         var e = Assert.Throws<ConfigurationException>(() => Load("metrics-collector.generator.enabled = maybe"));

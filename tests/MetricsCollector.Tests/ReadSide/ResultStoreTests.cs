@@ -560,10 +560,12 @@ public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
     public async Task Rows_are_written_with_the_store_s_own_settings_while_the_snapshot_table_writes_the_same_file()
     {
         var path = Path.Combine(Path.GetTempPath(), $"mc-store-writer-{Guid.NewGuid():N}.db");
+        // Not the defaults, so that the settings are seen to be the ones applied.
+        var tuning = new MetricsCollector.Configuration.SqliteSettings(CacheMib: 3, CheckpointPages: 777);
         try
         {
-            await using (var store = new SqliteResultStore($"Data Source={path}"))
-            await using (var snapshots = new SqliteSnapshotTable($"Data Source={path}"))
+            await using (var store = new SqliteResultStore($"Data Source={path}", tuning))
+            await using (var snapshots = new SqliteSnapshotTable($"Data Source={path}", tuning))
             {
                 await store.EnsureSchemaAsync();
                 await snapshots.EnsureSchemaAsync();
@@ -575,7 +577,8 @@ public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
 
                 // 1 is NORMAL: a committed row survives a crash of the process, the snapshots' fsync makes it survive a power loss.
                 Assert.Equal("1", await store.WriteConnectionSettingAsync("synchronous"));
-                Assert.Equal(SqliteResultStore.CheckpointPages.ToString(System.Globalization.CultureInfo.InvariantCulture), await store.WriteConnectionSettingAsync("wal_autocheckpoint"));
+                Assert.Equal("777", await store.WriteConnectionSettingAsync("wal_autocheckpoint"));
+                Assert.Equal("-3072", await store.WriteConnectionSettingAsync("cache_size"));
                 Assert.Equal(3, (await store.HistoryAsync("d", null, null, 10, null)).Items.Count);
 
                 // A write that fails inside its transaction (a value missing) leaves the next writes working, with the same settings.
