@@ -20,6 +20,7 @@ public sealed class RuntimeConfigurationTests
     [InlineData("System.GC.DynamicAdaptationMode", "0")]
     [InlineData("System.Runtime.TieredPGO", "false")]
     [InlineData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", "0")]
+    [InlineData("System.Runtime.TieredCompilation.CallCountingDelayMs", "0")]
     public void The_node_runs_with_the_measured_runtime_settings(string property, string expected)
     {
         Assert.True(ConfigProperties().TryGetProperty(property, out var value), $"{property} is not set");
