@@ -88,7 +88,7 @@ public sealed class CollectorSettingsTests
         Assert.Equal(
             (new PartitionSettings(4000, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30),
                 new SideOutputSettings { MaxRecordBytes = 1_000_000, MaxPendingBytes = 16 << 20, FirstRetry = TimeSpan.FromMilliseconds(500), MaxRetry = TimeSpan.FromSeconds(30) }),
-             new ResultWriterSettings(2000, TimeSpan.FromMilliseconds(10), 100), 500, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), 5_000, TimeSpan.FromSeconds(10)),
+             new ResultWriterSettings(2000, TimeSpan.FromMilliseconds(10), 100), 2000, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), 5_000, TimeSpan.FromSeconds(10)),
             TuningOf(Load(null)));
         var configured = Load("""
             metrics-collector {
