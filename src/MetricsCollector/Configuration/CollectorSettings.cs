@@ -243,7 +243,7 @@ public sealed record CollectorSettings
                 c.Int("snapshot-store.batch-size", 1, 10_000),
                 c.Duration("snapshot-store.batch-delay", TimeSpan.Zero, TimeSpan.FromSeconds(1)),
                 c.Duration("snapshot-store.operation-timeout", TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)),
-                sqlite),
+                sqlite.CheckpointPages),
             HttpHost = c.Host("http.host"),
             HttpPort = c.Int("http.port", 0, 65_535),
             TopNTimeout = c.Duration("http.top-n-timeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(1)),

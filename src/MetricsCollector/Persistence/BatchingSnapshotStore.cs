@@ -34,7 +34,7 @@ public sealed class BatchingSnapshotStore : SnapshotStore
     public BatchingSnapshotStore(Config config)
     {
         var settings = SnapshotStoreSettings.FromPluginConfig(config);
-        _table = SnapshotTable.Create(config.GetString("provider"), config.GetString("connection-string"), settings.Sqlite);
+        _table = SnapshotTable.Create(config.GetString("provider"), config.GetString("connection-string"), settings.SqliteCheckpointPages);
         _saves = new Batcher<StoredSnapshot, bool>(WriteAsync, settings.BatchSize, settings.BatchDelay, settings.OperationTimeout, "snapshot saves");
         _loads = new Batcher<string, StoredSnapshot?>(ReadAsync, settings.BatchSize, settings.BatchDelay, settings.OperationTimeout, "snapshot loads");
     }

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using MetricsCollector.Configuration;
 using MetricsCollector.ReadSide;
 
 namespace MetricsCollector.Persistence;
@@ -44,9 +43,9 @@ public abstract class SnapshotTable : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private volatile bool _schemaReady;
 
-    public static SnapshotTable Create(string provider, string connectionString, SqliteSettings? sqlite = null) => provider switch
+    public static SnapshotTable Create(string provider, string connectionString, int? sqliteCheckpointPages = null) => provider switch
     {
-        "sqlite" => new SqliteSnapshotTable(connectionString, sqlite),
+        "sqlite" => new SqliteSnapshotTable(connectionString, sqliteCheckpointPages),
         "postgresql" => new PostgresSnapshotTable(connectionString),
         _ => throw new ArgumentException($"unknown snapshot store provider '{provider}': 'sqlite' or 'postgresql'", nameof(provider)),
     };

@@ -15,10 +15,10 @@ public sealed class SqliteSnapshotTable : SnapshotTable
     // The checkpoint as the result store's (SqliteSettings.CheckpointPages): whichever writer commits past it copies.
     private readonly string _connectionPragmas;
 
-    public SqliteSnapshotTable(string connectionString, SqliteSettings? tuning = null)
+    public SqliteSnapshotTable(string connectionString, int? checkpointPages = null)
     {
         _connectionPragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL; "
-            + $"PRAGMA wal_autocheckpoint = {(tuning ?? SqliteSettings.Default).CheckpointPages};";
+            + $"PRAGMA wal_autocheckpoint = {checkpointPages ?? SqliteSettings.Default.CheckpointPages};";
         var builder = new SqliteConnectionStringBuilder(connectionString);
         var directory = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
         if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);

@@ -54,7 +54,7 @@ public sealed class CollectorSettingsTests
         Assert.Equal(new SqliteSettings(8, 2000), set.StoreSqlite);
         // The snapshot store is an Akka plugin, made from its section of Akka's configuration.
         var plugin = AkkaConfiguration.For(set).GetConfig("akka.persistence.snapshot-store.batching");
-        Assert.Equal(new SqliteSettings(8, 2000), SnapshotStoreSettings.FromPluginConfig(plugin).Sqlite);
+        Assert.Equal(2000, SnapshotStoreSettings.FromPluginConfig(plugin).SqliteCheckpointPages);
         foreach (var bad in new[] { "store.sqlite.cache-mib = 0", "store.sqlite.checkpoint-pages = 99", "store.sqlite.checkpoint-pages = many" })
         {
             var e = Assert.Throws<ConfigurationException>(() => Load($"metrics-collector.{bad}"));

@@ -565,7 +565,7 @@ public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
         try
         {
             await using (var store = new SqliteResultStore($"Data Source={path}", tuning))
-            await using (var snapshots = new SqliteSnapshotTable($"Data Source={path}", tuning))
+            await using (var snapshots = new SqliteSnapshotTable($"Data Source={path}", tuning.CheckpointPages))
             {
                 await store.EnsureSchemaAsync();
                 await snapshots.EnsureSchemaAsync();
