@@ -299,7 +299,12 @@ public sealed partial class DeviceWindows
             throw new InvalidOperationException($"window ending {end} of {DeviceId} fired without events");
         }
         window.Late = null;
-        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, window.Revision, final, nowMs), digest.ToBytes());
+        var first = !window.Taken;
+        window.Taken = true;
+        return new WindowPart(Partition, WindowResult.Of(DeviceId, spec.StartOf(end), end, digest, window.Revision, final, nowMs), digest.ToBytes())
+        {
+            FirstRow = first,
+        };
     }
 
     /// <summary>A window that has fired and still takes late events.</summary>
@@ -309,6 +314,12 @@ public sealed partial class DeviceWindows
 
         /// <summary>Changed since its row was last taken.</summary>
         public bool Dirty;
+
+        /// <summary>
+        /// A row of it has been made: the next is not its first (<see cref="WindowPart.FirstRow"/>). Not in
+        /// snapshots: a restored window counts as taken, since whether its row was made before is not known.
+        /// </summary>
+        public bool Taken;
 
         /// <summary>The last part taken, reused when the window closes unchanged; null for a small window (see <see cref="KeptRowMinimum"/>).</summary>
         public WindowPart? Last;

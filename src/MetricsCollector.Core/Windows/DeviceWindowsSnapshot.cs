@@ -69,7 +69,7 @@ public sealed partial class DeviceWindows
             for (var i = 0; i < fired; i++)
             {
                 var end = reader.ReadInt64();
-                var window = new FiredWindow { Revision = reader.Read7BitEncodedInt(), Dirty = reader.ReadBoolean() };
+                var window = new FiredWindow { Revision = reader.Read7BitEncodedInt(), Dirty = reader.ReadBoolean(), Taken = true };
                 windows._fired.Add(end, window);
                 if (window.Dirty) windows._dirty++;
             }

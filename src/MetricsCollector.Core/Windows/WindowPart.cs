@@ -15,6 +15,13 @@ namespace MetricsCollector.Core.Windows;
 public sealed record WindowPart(int Partition, WindowResult Row, byte[] Digest)
 {
     /// <summary>
+    /// The first row its partition made of the window: the window has just fired, or a late event gave a window
+    /// that fired empty its first event. Taken late, it may already be a revision or final (a watermark jump can
+    /// fire and close a window at once). What the delay from firing to storing is measured on.
+    /// </summary>
+    public bool FirstRow { get; init; }
+
+    /// <summary>
     /// The row of a window held in several parts (one per partition, in any order): count summed,
     /// min and max over all, mean = total sum / total count, the percentiles from the merged digest;
     /// revision is the sum of the parts' revisions, so it goes up with every change to any part;

@@ -66,7 +66,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
                 var fired = false;
                 foreach (var part in request.Rows)
                 {
-                    if (part.Row.Revision != 1 || part.Row.Final) continue;
+                    if (!part.FirstRow) continue;
                     fired = true;
                     _metrics.RecordFireToStore(now - part.Row.LastUpdated);
                 }

@@ -206,6 +206,55 @@ public sealed class DeviceWindowsTests
     }
 
     [Fact]
+    public void A_windows_first_row_says_so_whether_it_is_taken_on_firing_revised_or_already_final()
+    {
+        var device = NewDevice();
+        device.Add(55_000, 10, long.MinValue);
+        device.Advance(60_000);
+        // Fired: its first row.
+        Assert.Equal([(60_000L, 1, false, true)], FirstRows(device.TakeResults(1)));
+
+        // Revised, then closed: neither is its first row.
+        device.Add(56_000, 20, 60_000);
+        Assert.Equal([(60_000L, 2, false, false)], FirstRows(device.TakeResults(2)));
+        device.Advance(65_000);
+        Assert.Equal([(60_000L, 2, true, false)], FirstRows(device.TakeResults(3)));
+
+        // A window that fires and closes in one move of the watermark has one row, final and its first.
+        device.Add(125_000, 30, 65_000);
+        device.Advance(1_000_000);
+        var jumped = FirstRows(device.TakeResults(4));
+        Assert.Equal(11, jumped.Count);
+        Assert.All(jumped, r => Assert.True(r.Final && r.First));
+
+        // A window revised before its first row is taken: that row is still its first.
+        var late = NewDevice();
+        late.Add(55_000, 10, long.MinValue);
+        late.Advance(60_000);
+        late.Add(54_000, 20, 60_000);
+        Assert.Equal([(60_000L, 2, false, true)], FirstRows(late.TakeResults(1)));
+
+        static List<(long End, int Revision, bool Final, bool First)> FirstRows(IReadOnlyList<WindowPart> parts) =>
+            parts.Select(p => (p.Row.WindowEnd, p.Row.Revision, p.Row.Final, p.FirstRow)).ToList();
+    }
+
+    [Fact]
+    public void A_restored_window_does_not_make_another_first_row()
+    {
+        var device = NewDevice();
+        device.Add(55_000, 10, long.MinValue);
+        device.Advance(60_000);
+        Assert.True(device.TakeResults(1).Single().FirstRow);
+        device.Add(56_000, 20, 60_000);
+
+        // The revision is pending when the snapshot is taken; after the restart it is not the window's first row.
+        var restored = DeviceWindows.FromSnapshot("device-1", 0, Settings, device.ToSnapshot());
+        var row = restored.TakeResults(2).Single();
+        Assert.Equal(2, row.Row.Revision);
+        Assert.False(row.FirstRow);
+    }
+
+    [Fact]
     public void Panes_are_dropped_when_the_last_window_using_them_closes()
     {
         var device = NewDevice();

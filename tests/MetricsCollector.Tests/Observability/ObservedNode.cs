@@ -30,12 +30,7 @@ public sealed class ObservedNode : IAsyncLifetime
         await _database.InitializeAsync();
         await TestDataset.ProduceAsync(_kafka.BootstrapServers, ProductTopics.Input, seed: 3, devices: 20, events: 4_000,
             PipelineEndToEndTests.Slide, PipelineEndToEndTests.Bound, PipelineEndToEndTests.Lateness);
-        // Small takes, so that the backlog's watermark moves in steps and windows fire before they close:
-        // fire -> stored counts a window when its first row is stored not yet final, and with the default
-        // take (2,000 records, all of this backlog in a batch or two a partition) some runs had windows
-        // that fired and closed in one batch, and no such row.
-        _node = await TestNode.StartAsync(_kafka.BootstrapServers, "postgresql", _database.DatabaseConnectionString, _dir,
-            hocon: NodeEnvironment.TestHocon + "\nmetrics-collector.kafka.consumer-batch-size = 500\n");
+        _node = await TestNode.StartAsync(_kafka.BootstrapServers, "postgresql", _database.DatabaseConnectionString, _dir);
         await PipelineEndToEndTests.WaitUntilAsync(
             () => Task.FromResult(Metrics.RowsWritten > 0
                 && Metrics.PartitionStatuses() is { Count: ProductTopics.DefaultPartitions } partitions
