@@ -257,16 +257,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         var applied = _applied is { } through && through.Epoch == events.Epoch ? through.Offset : -1;
         var changes = 0;
         long late = 0;
-        foreach (var e in events.Events)
-        {
-            // A replay after a crash resends what this device's snapshot already holds.
-            if (e.Offset <= applied) continue;
-            // Counted events only: the partition sent the too-late ones to their topic, and its messages
-            // come in its order, so no watermark newer than an event's JudgedBy reached this device first.
-            if (_windows.Add(e.Timestamp, e.CpuUsage, e.JudgedBy) == EventTiming.Late) late++;
-            applied = e.Offset;
-            changes++;
-        }
+        ApplyOne(events.First, ref applied, ref changes, ref late);
+        foreach (var e in events.Rest) ApplyOne(e, ref applied, ref changes, ref late);
         _applied = new AppliedOffset(applied, events.Epoch);
         if (late > 0) _metrics.AddLateEvents(late);
         _metrics.AddEventsApplied(changes);
@@ -275,6 +267,17 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         // report it: say now that it is covered, or the partition's commit waits below these
         // offsets until this device gets a new record, and a device that stays quiet holds it for good.
         else ReportCoveredIfSaved(events.Partition);
+    }
+
+    private void ApplyOne(in PartitionEvent e, ref long applied, ref int changes, ref long late)
+    {
+        // A replay after a crash resends what this device's snapshot already holds.
+        if (e.Offset <= applied) return;
+        // Counted events only: the partition sent the too-late ones to their topic, and its messages
+        // come in its order, so no watermark newer than an event's JudgedBy reached this device first.
+        if (_windows.Add(e.Timestamp, e.CpuUsage, e.JudgedBy) == EventTiming.Late) late++;
+        applied = e.Offset;
+        changes++;
     }
 
     private void AfterChange(int changes)

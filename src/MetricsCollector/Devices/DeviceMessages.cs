@@ -15,10 +15,15 @@ public interface IDeviceMessage
 public readonly record struct PartitionEvent(long Offset, long JudgedBy, long Timestamp, double CpuUsage);
 
 /// <summary>
-/// A run of one device's records from one partition, in partition order. <see cref="Epoch"/>
-/// names the broker (its cluster id) whose offsets these are.
+/// A run of one device's records from one partition, in partition order: <see cref="First"/>, then
+/// <see cref="Rest"/>. <see cref="Epoch"/> names the broker (its cluster id) whose offsets these are.
 /// </summary>
-public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, string Epoch, PartitionEvent[] Events) : IFromPartition
+/// <remarks>
+/// The first event is carried inline because most runs are that one event: a device sending every few
+/// seconds has one record in a partition's batch of a fraction of a second, so an array per message was an
+/// array per event. <see cref="Rest"/> is then the shared empty array.
+/// </remarks>
+public sealed record DeviceEvents(string DeviceId, int Partition, IActorRef PartitionActor, string Epoch, PartitionEvent First, PartitionEvent[] Rest) : IFromPartition
 {
     public Delivery Delivery { get; init; }
 

@@ -50,7 +50,7 @@ public sealed class DeviceOutbox
     {
         var seq = line.NextSeq++;
         if (line.Count == 0) line.Progress = now;
-        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.Oldest.Delivery.Seq, line.Slot), state);
+        var stamped = message(new Delivery(seq, line.Count == 0 ? seq : line.OldestSeq, line.Slot), state);
         line.Add(stamped);
         InFlight++;
         return stamped;
@@ -65,7 +65,7 @@ public sealed class DeviceOutbox
     {
         if (!TryFind(device, slot, out var line)) return false;
         var removed = 0;
-        while (line.Count > 0 && line.Oldest.Delivery.Seq <= seq)
+        while (line.Count > 0 && line.OldestSeq <= seq)
         {
             line.RemoveOldest();
             removed++;
@@ -150,7 +150,7 @@ public sealed class DeviceOutbox
     {
         line.Progress = now;
         line.Resent = now;
-        var lowest = line.Oldest.Delivery.Seq;
+        var lowest = line.OldestSeq;
         foreach (var message in line.Unacked()) again.Add(message.With(message.Delivery with { Base = lowest }));
     }
 
@@ -173,17 +173,25 @@ public sealed class DeviceOutbox
         private IFromPartition? _oldest;
         private Queue<IFromPartition>? _rest;
 
+        // The oldest message's number, kept beside it: an acknowledgement compares with it, and reading it from
+        // the message itself, sent a batch ago and out of the cache since, was a second cache miss per acknowledgement.
+        private long _oldestSeq;
+
         internal int Count => (_oldest is null ? 0 : 1) + (_rest?.Count ?? 0);
 
-        internal IFromPartition Oldest => _oldest ?? throw new InvalidOperationException("nothing unacknowledged");
+        internal long OldestSeq => _oldest is null ? throw new InvalidOperationException("nothing unacknowledged") : _oldestSeq;
 
         internal void Add(IFromPartition message)
         {
-            if (_oldest is null) _oldest = message;
+            if (_oldest is null) (_oldest, _oldestSeq) = (message, message.Delivery.Seq);
             else (_rest ??= new Queue<IFromPartition>()).Enqueue(message);
         }
 
-        internal void RemoveOldest() => _oldest = _rest is { Count: > 0 } ? _rest.Dequeue() : null;
+        internal void RemoveOldest()
+        {
+            _oldest = _rest is { Count: > 0 } ? _rest.Dequeue() : null;
+            if (_oldest is not null) _oldestSeq = _oldest.Delivery.Seq;
+        }
 
         internal IEnumerable<IFromPartition> Unacked()
         {

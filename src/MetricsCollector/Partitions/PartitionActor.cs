@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
 using Confluent.Kafka;
@@ -381,7 +382,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             var first = run.Events[0];
             // The device first catches up with the first record's watermark: windows below it may close.
             ToDevice(device, first.Offset, Below(first.JudgedBy), (Device: device, Run: run, Epoch: _tracker.Saved.RecordsEpoch, Self, Partition),
-                static (d, s) => new DeviceEvents(s.Device, s.Partition, s.Self, s.Epoch, [.. s.Run.Events]) { Delivery = d, NewestAppended = s.Run.NewestAppended });
+                static (d, s) => new DeviceEvents(s.Device, s.Partition, s.Self, s.Epoch, s.Run.Events[0], s.Run.Events.Count == 1 ? [] : CollectionsMarshal.AsSpan(s.Run.Events)[1..].ToArray())
+                {
+                    Delivery = d,
+                    NewestAppended = s.Run.NewestAppended,
+                });
             run.Events.Clear();
             run.NewestAppended = 0;
             _spareRuns.Push(run);

@@ -47,7 +47,9 @@ public sealed class DeviceActorTests : TestKit
         Events(id, partition, 0, events);
 
     private DeviceEvents Events(string id, IActorRef partition, int partitionId, params (long Offset, long Time, double Value)[] events) =>
-        new(id, partitionId, partition, "test-broker", events.Select(e => new PartitionEvent(e.Offset, long.MinValue, e.Time, e.Value)).ToArray());
+        new(id, partitionId, partition, "test-broker", Event(events[0]), events.Skip(1).Select(Event).ToArray());
+
+    private static PartitionEvent Event((long Offset, long Time, double Value) e) => new(e.Offset, long.MinValue, e.Time, e.Value);
 
     [Fact]
     public void Windows_fire_when_the_partition_advances_the_watermark_and_rows_go_to_the_writer()
@@ -243,7 +245,7 @@ public sealed class DeviceActorTests : TestKit
         // The partition actor that reads again from the last commit (offset 0) is a new one: taken.
         var readAgain = CreateTestProbe();
         readAgain.IgnoreMessages<WakeMeAt>();
-        device.Tell(new DeviceEvents("d-8", 0, readAgain.Ref, "test-broker", [new PartitionEvent(0, long.MinValue, 1_000, 10), new PartitionEvent(1, long.MinValue, 2_000, 20)]) { Delivery = new Delivery(1, 1) });
+        device.Tell(new DeviceEvents("d-8", 0, readAgain.Ref, "test-broker", new PartitionEvent(0, long.MinValue, 1_000, 10), [new PartitionEvent(1, long.MinValue, 2_000, 20)]) { Delivery = new Delivery(1, 1) });
         Assert.Equal(1, readAgain.ExpectMsg<DeviceAck>().Seq);
         device.Tell(new AdvanceWatermark("d-8", 0, readAgain.Ref, 1_000_000) { Delivery = new Delivery(2, 2) });
         var rows = writer.FishForMessage<StoreRows>(m => m.Rows.Count > 0, TimeSpan.FromSeconds(3)).Rows;

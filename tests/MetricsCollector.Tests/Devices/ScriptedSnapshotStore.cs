@@ -73,7 +73,7 @@ public abstract class ScriptedSnapshotTestKit(Config persistence) : TestKit(pers
 
     /// <summary>Message <paramref name="seq"/> of the partition: one event at <paramref name="offset"/>.</summary>
     protected static DeviceEvents Event(string id, IActorRef partition, long seq, long offset, long time, double value) =>
-        new(id, 0, partition, "broker", [new PartitionEvent(offset, long.MinValue, time, value)]) { Delivery = new Delivery(seq, seq) };
+        new(id, 0, partition, "broker", new PartitionEvent(offset, long.MinValue, time, value), []) { Delivery = new Delivery(seq, seq) };
 
     /// <summary>
     /// A device (snapshots every 300 ms, saves given up on after 300 ms) whose first save the store does
