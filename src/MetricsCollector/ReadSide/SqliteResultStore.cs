@@ -21,6 +21,16 @@ public sealed class SqliteResultStore : SqlResultStore
 
     private static readonly string PartValues = PositionalValues(PartColumns);
 
+    // The final form of the stored revision where the ranked figures (the top-N indexes' columns) are the same:
+    // what the upsert would store, with only columns no index holds in its SET list. Parameters in the order
+    // WriteRowsAsync binds them.
+    private const string FinalizeSql = """
+        UPDATE window_results SET final = 1, last_updated = ?10, window_start = ?11, min = ?12, count = ?13,
+            p50_low = ?14, p50_high = ?15, p90_low = ?16, p90_high = ?17, p95_low = ?18, p95_high = ?19, p99_low = ?20, p99_high = ?21
+        WHERE device_id = ?1 AND window_end = ?2 AND revision = ?3 AND NOT final
+            AND p50 = ?4 AND p90 = ?5 AND p95 = ?6 AND p99 = ?7 AND max = ?8 AND mean = ?9
+        """;
+
     private readonly string _connectionString;
 
     private readonly string _writerConnectionString;
@@ -153,14 +163,30 @@ public sealed class SqliteResultStore : SqlResultStore
     /// work here (each is looked up by name and marshalled again on every execution), and a multi-row
     /// VALUES statement is slower than either in SQLite (docs/benchmarks.md, "Result writes").
     /// </summary>
+    /// <remarks>
+    /// A final row at the revision already stored with the same ranked figures (a window closing unchanged: half
+    /// of all rows) goes in by an update that leaves the indexed columns out of its SET list. The upsert sets
+    /// every column, and SQLite then deletes and inserts the row's entry in each of the six top-N indexes even
+    /// where no value changes: about eight times the cost. The stored row is the same either way; any other
+    /// row (a later revision, different figures, no row yet) is upserted.
+    /// </remarks>
     protected override Task WriteRowsAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var db = ((SqliteConnection)connection).Handle!;
         using var statement = Prepare(db, UpsertRowsSql(RowValues));
+        using var finalize = Prepare(db, FinalizeSql);
         foreach (var row in rows)
         {
+            if (row.Final)
+            {
+                var same = new Values(db, finalize);
+                same.AddFinalized(row);
+                Run(db, finalize);
+                if (raw.sqlite3_changes(db) == 1) continue;
+            }
+
             var values = new Values(db, statement);
             values.Add(row);
             Run(db, statement);
@@ -248,15 +274,26 @@ public sealed class SqliteResultStore : SqlResultStore
             Add(row.Revision);
             Add(row.Final ? 1L : 0L);
             Add(row.LastUpdated);
-            var bounds = row.Bounds;
-            Add(bounds.P50.Low);
-            Add(bounds.P50.High);
-            Add(bounds.P90.Low);
-            Add(bounds.P90.High);
-            Add(bounds.P95.Low);
-            Add(bounds.P95.High);
-            Add(bounds.P99.Low);
-            Add(bounds.P99.High);
+            AddBounds(row.Bounds);
+        }
+
+        /// <summary>A final row's values in the order of <see cref="FinalizeSql"/>'s parameters.</summary>
+        public void AddFinalized(WindowResult row)
+        {
+            Add(row.DeviceId);
+            Add(row.WindowEnd);
+            Add(row.Revision);
+            Add(row.P50);
+            Add(row.P90);
+            Add(row.P95);
+            Add(row.P99);
+            Add(row.Max);
+            Add(row.Mean);
+            Add(row.LastUpdated);
+            Add(row.WindowStart);
+            Add(row.Min);
+            Add(row.Count);
+            AddBounds(row.Bounds);
         }
 
         public void Add(string value) => Check(raw.sqlite3_bind_text(statement, _next++, value));
@@ -266,6 +303,18 @@ public sealed class SqliteResultStore : SqlResultStore
         public void Add(double value) => Check(raw.sqlite3_bind_double(statement, _next++, value));
 
         public void Add(byte[] value) => Check(raw.sqlite3_bind_blob(statement, _next++, value));
+
+        private void AddBounds(PercentileBounds bounds)
+        {
+            Add(bounds.P50.Low);
+            Add(bounds.P50.High);
+            Add(bounds.P90.Low);
+            Add(bounds.P90.High);
+            Add(bounds.P95.Low);
+            Add(bounds.P95.High);
+            Add(bounds.P99.Low);
+            Add(bounds.P99.High);
+        }
 
         private readonly void Check(int rc)
         {

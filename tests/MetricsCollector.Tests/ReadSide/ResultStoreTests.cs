@@ -150,6 +150,27 @@ public abstract class ResultStoreTests : IAsyncLifetime
         Assert.Equal(Row("a", T0, p95: 80, revision: 3), await Store.LatestAsync("a"));
     }
 
+    /// <summary>
+    /// A window closing unchanged: its final row has the stored revision and ranked figures, and whatever else it
+    /// carries (its time stamp, and here every other column too) is what is stored, as for any winning row.
+    /// </summary>
+    [Fact]
+    public async Task The_final_form_of_the_stored_revision_is_stored_whole_where_its_ranked_figures_are_the_same()
+    {
+        var held = Row("a", T0, p95: 70, revision: 2);
+        var closed = held with
+        {
+            Final = true, LastUpdated = held.LastUpdated + 5 * Minute, WindowStart = held.WindowStart + 1, Min = 0.25, Count = held.Count + 1,
+            Bounds = PercentileBounds.Within(0.25, 80),
+        };
+        await UpsertRowsAsync([held, Row("b", T0, p95: 60)]);
+        await UpsertRowsAsync([closed, Row("b", T0, p95: 60, final: true)]);
+
+        Assert.Equal(closed, await Store.LatestAsync("a"));
+        Assert.Equal(Row("b", T0, p95: 60, final: true), await Store.LatestAsync("b"));
+        Assert.Equal(["a", "b"], (await Store.TopAsync(T0, RankBy.P95, 10)).Select(r => r.DeviceId));
+    }
+
     [Fact]
     public async Task Final_beats_non_final_at_the_same_revision_and_not_the_other_way()
     {
@@ -552,6 +573,50 @@ public abstract class ResultStoreTests : IAsyncLifetime
 public sealed class SqliteResultStoreTests(SqliteStoreFixture fixture)
     : ResultStoreTests(fixture), IClassFixture<SqliteStoreFixture>
 {
+    /// <summary>
+    /// A window closing unchanged leaves the ranked figures out of its update: SQLite rewrites a row's entry in
+    /// every index whose columns an UPDATE sets, equal values or not, and six top-N indexes made closings the
+    /// dearest rows to store. A trigger on those columns fires exactly when an update names one of them.
+    /// </summary>
+    [Fact]
+    public async Task A_window_closing_unchanged_does_not_rewrite_its_ranked_figures_and_a_revision_does()
+    {
+        const long end = 1_764_307_800_000;
+        await fixture.ExecuteAsync("""
+            CREATE TABLE IF NOT EXISTS figure_writes (device_id TEXT);
+            DELETE FROM figure_writes;
+            CREATE TRIGGER IF NOT EXISTS figure_written AFTER UPDATE OF p50, p90, p95, p99, max, mean ON window_results
+            BEGIN INSERT INTO figure_writes VALUES (new.device_id); END;
+            """);
+        try
+        {
+            await fixture.Store.UpsertAsync(SinglePart.Of([Row("a", end, p95: 70), Row("b", end, p95: 70)]));
+            await fixture.Store.UpsertAsync(SinglePart.Of([Row("a", end, p95: 70, final: true), Row("b", end, p95: 75, revision: 2)]));
+            Assert.Equal(["b"], await FigureWritesAsync());
+
+            // The final form of a revision with other figures than the stored ones is upserted like any row.
+            await fixture.Store.UpsertAsync(SinglePart.Of([Row("b", end, p95: 76, revision: 2, final: true)]));
+            Assert.Equal(["b", "b"], await FigureWritesAsync());
+            Assert.Equal(Row("b", end, p95: 76, revision: 2, final: true), await fixture.Store.LatestAsync("b"));
+        }
+        finally
+        {
+            await fixture.ExecuteAsync("DROP TRIGGER figure_written; DROP TABLE figure_writes;");
+        }
+    }
+
+    private async Task<List<string>> FigureWritesAsync()
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT device_id FROM figure_writes ORDER BY rowid";
+        var devices = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) devices.Add(reader.GetString(0));
+        return devices;
+    }
+
     /// <summary>
     /// The snapshot table writes the same file with synchronous=FULL through the same connection pool: rows
     /// written on a connection it had last were fsynced at every batch, and checkpointed at its page count.

@@ -32,7 +32,7 @@ public sealed class SqliteStoreFixture : IStoreFixture, IAsyncLifetime
 
     public bool IsPostgres => false;
 
-    private string ConnectionString => $"Data Source={_path}";
+    public string ConnectionString => $"Data Source={_path}";
 
     public async Task InitializeAsync()
     {
