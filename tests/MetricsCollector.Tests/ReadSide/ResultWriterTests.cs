@@ -10,17 +10,14 @@ using MetricsCollector.ReadSide;
 namespace MetricsCollector.Tests.ReadSide;
 
 /// <summary>The result writer with Akka's TestKit over a real SQLite store: what it stores, whom it tells, what it measures.</summary>
-public sealed class ResultWriterTests : TestKit, IClassFixture<SqliteStoreFixture>
+public sealed class ResultWriterTests(SqliteStoreFixture store) : TestKit, IClassFixture<SqliteStoreFixture>, IAsyncLifetime
 {
     private const long Minute = 60_000;
-    private readonly SqliteStoreFixture _store;
     private readonly CollectorMetrics _metrics = new();
 
-    public ResultWriterTests(SqliteStoreFixture store)
-    {
-        _store = store;
-        _store.ResetAsync().GetAwaiter().GetResult();
-    }
+    public Task InitializeAsync() => store.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private static WindowPart Part(string device, long windowEnd, int revision, bool final, long lastUpdated, bool firstRow)
     {
@@ -36,7 +33,7 @@ public sealed class ResultWriterTests : TestKit, IClassFixture<SqliteStoreFixtur
     public async Task Stored_rows_are_acknowledged_to_their_device_and_published_and_fire_to_stored_counts_each_windows_first_row()
     {
         var topN = CreateTestProbe();
-        var writer = Sys.ActorOf(ResultWriter.Props(_store.Store, topN.Ref, _metrics, new ResultWriterSettings(BatchRows: 3, FlushDelay: TimeSpan.FromMilliseconds(20), PublishSlice: 100), new WriteBacklog(1_000)));
+        var writer = Sys.ActorOf(ResultWriter.Props(store.Store, topN.Ref, _metrics, new ResultWriterSettings(BatchRows: 3, FlushDelay: TimeSpan.FromMilliseconds(20), PublishSlice: 100), new WriteBacklog(1_000)));
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
         // A window that fired and closed in one move of the watermark: its first row is already final. Beside
@@ -55,6 +52,6 @@ public sealed class ResultWriterTests : TestKit, IClassFixture<SqliteStoreFixtur
         // One delay recorded, the first row's ten minutes (to the histogram's three significant digits).
         Assert.InRange(_metrics.FireToStore(0.0), 599_000, 602_000);
         Assert.InRange(_metrics.FireToStore(1.0), 599_000, 602_000);
-        Assert.Equal(3, (await _store.Store.TopAsync(60 * Minute, RankBy.P95, 10)).Count);
+        Assert.Equal(3, (await store.Store.TopAsync(60 * Minute, RankBy.P95, 10)).Count);
     }
 }
