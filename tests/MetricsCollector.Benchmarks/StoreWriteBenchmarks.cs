@@ -10,7 +10,8 @@ namespace MetricsCollector.Benchmarks;
 /// stores them (rows, parts and the results topic's outbox in one transaction), into a store that already
 /// holds 40 windows of them: the first rows of a window that fired (inserts), its revisions (new figures,
 /// so each row's entries in the six top-N indexes move), and its closing where nothing changed since (the
-/// final form of the stored revision: half of all rows a node writes). Per row.
+/// final form of the stored revision: half of all rows a node writes); and, once the results topic has
+/// produced them, their outbox notes taken off. Per row.
 /// </summary>
 [MemoryDiagnoser]
 [InvocationCount(1)]
@@ -61,6 +62,13 @@ public class StoreWriteBenchmarks
         _batch = first.ConvertAll(p => p with { Row = p.Row with { Final = true, LastUpdated = p.Row.LastUpdated + 5_000 } });
     }
 
+    [IterationSetup(Target = nameof(Produced))]
+    public void ProducedSetup()
+    {
+        _batch = Parts(NextWindow(), revision: 1, final: false);
+        Write(_batch);
+    }
+
     [Benchmark(OperationsPerInvoke = Devices)]
     public int FirstRows() => Write(_batch);
 
@@ -69,6 +77,14 @@ public class StoreWriteBenchmarks
 
     [Benchmark(OperationsPerInvoke = Devices)]
     public int ClosingsUnchanged() => Write(_batch);
+
+    /// <summary>The results topic has produced a window's rows: their outbox notes go.</summary>
+    [Benchmark(OperationsPerInvoke = Devices)]
+    public int Produced()
+    {
+        Store.ResultsProducedAsync(_batch.ConvertAll(p => p.Row)).GetAwaiter().GetResult();
+        return _batch.Count;
+    }
 
     private int Write(List<WindowPart> parts) => Store.UpsertAsync(parts).GetAwaiter().GetResult().Count;
 

@@ -87,9 +87,6 @@ public abstract class SqlResultStore : IResultStore
         LIMIT @limit
         """;
 
-    private static readonly string ProducedSql =
-        $"DELETE FROM results_outbox WHERE device_id = @device_id AND window_end = @window_end AND {ProducedCovers("@revision", "@final")}";
-
     private const string SaveProgressSql =
         "INSERT INTO progress (name, value) VALUES (@name, @value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
@@ -176,6 +173,17 @@ public abstract class SqlResultStore : IResultStore
         DbTransaction transaction,
         IReadOnlyList<WindowResult> rows,
         CancellationToken ct);
+
+    /// <summary>
+    /// Notes <paramref name="windows"/> as owed to the results topic at their stored revision (see
+    /// <see cref="KeepsResultsOutbox"/>), inside <paramref name="transaction"/>: one statement over the batch's keys.
+    /// </summary>
+    protected virtual async Task NoteOwedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct)
+    {
+        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, windows);
+        await note.ExecuteNonQueryAsync(ct);
+    }
 
     /// <summary>Writes parts (unique keys, in key order) inside <paramref name="transaction"/>.</summary>
     protected abstract Task WritePartsAsync(
@@ -268,8 +276,7 @@ public abstract class SqlResultStore : IResultStore
 
                     if (KeepsResultsOutbox)
                     {
-                        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, windows);
-                        await note.ExecuteNonQueryAsync(ct);
+                        await NoteOwedAsync(connection, transaction, windows, ct);
                     }
                 }
 
@@ -407,24 +414,10 @@ public abstract class SqlResultStore : IResultStore
 
     /// <summary>
     /// Takes off results_outbox what <paramref name="produced"/> covers (<see cref="ProducedCovers"/>), inside
-    /// <paramref name="transaction"/>. Here one prepared statement runs once per row: in-process (SQLite) a
-    /// statement costs microseconds.
+    /// <paramref name="transaction"/>.
     /// </summary>
-    protected virtual async Task DeleteProducedAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> produced, CancellationToken ct)
-    {
-        await using var single = Command(connection, transaction, ProducedSql);
-        var parameters = ProducedParameters(produced[0]).Select(p => Bind(single, p.Name, p.Value)).ToArray();
-        foreach (var row in produced)
-        {
-            foreach (var (parameter, (_, value)) in parameters.Zip(ProducedParameters(row)))
-            {
-                parameter.Value = value;
-            }
-
-            await single.ExecuteNonQueryAsync(ct);
-        }
-    }
+    protected abstract Task DeleteProducedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> produced, CancellationToken ct);
 
     /// <summary>
     /// Whether a produced row, of <paramref name="revision"/> and <paramref name="final"/> (SQL expressions),
@@ -433,9 +426,6 @@ public abstract class SqlResultStore : IResultStore
     /// </summary>
     protected static string ProducedCovers(string revision, string final) =>
         $"(revision < {revision} OR (revision = {revision} AND (final = {final} OR NOT final)))";
-
-    private static (string Name, object Value)[] ProducedParameters(WindowResult row) =>
-        [("@device_id", row.DeviceId), ("@window_end", row.WindowEnd), ("@revision", row.Revision), ("@final", row.Final)];
 
     public Task PingAsync(CancellationToken ct = default) =>
         WithConnectionAsync(

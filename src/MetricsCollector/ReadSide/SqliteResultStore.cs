@@ -21,6 +21,17 @@ public sealed class SqliteResultStore : SqlResultStore
 
     private static readonly string PartValues = PositionalValues(PartColumns);
 
+    private static readonly string ProducedSql =
+        $"DELETE FROM results_outbox WHERE device_id = ?1 AND window_end = ?2 AND {ProducedCovers("?3", "?4")}";
+
+    // One window of the outbox note (SqlResultStore's OutboxNoteSql): the row as stored now. The WHERE keeps
+    // SQLite from reading ON CONFLICT as a join's constraint.
+    private const string NoteOwedSql = """
+        INSERT INTO results_outbox (device_id, window_end, revision, final)
+        SELECT device_id, window_end, revision, final FROM window_results WHERE device_id = ?1 AND window_end = ?2
+        ON CONFLICT (device_id, window_end) DO UPDATE SET revision = excluded.revision, final = excluded.final
+        """;
+
     // The final form of the stored revision where the ranked figures (the top-N indexes' columns) are the same:
     // what the upsert would store, with only columns no index holds in its SET list. Parameters in the order
     // WriteRowsAsync binds them.
@@ -195,19 +206,48 @@ public sealed class SqliteResultStore : SqlResultStore
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Like the rows, a window at a time: the same note as the batch's one statement, without the batch's keys
+    /// written out as JSON and parsed back by SQLite (2–3 µs of a first row's 27, and 160 bytes of garbage).
+    /// </summary>
+    protected override Task NoteOwedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct) =>
+        RunEach(connection, NoteOwedSql, windows, static (values, key) =>
+        {
+            values.Add(key.DeviceId);
+            values.Add(key.WindowEnd);
+        }, ct);
+
+    /// <summary>Like the rows, a produced row at a time.</summary>
+    protected override Task DeleteProducedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> produced, CancellationToken ct) =>
+        RunEach(connection, ProducedSql, produced, static (values, row) =>
+        {
+            values.Add(row.DeviceId);
+            values.Add(row.WindowEnd);
+            values.Add(row.Revision);
+            values.Add(row.Final ? 1L : 0L);
+        }, ct);
+
     /// <summary>Like the rows, a part at a time.</summary>
     protected override Task WritePartsAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowPart> parts, CancellationToken ct)
-    {
-        ct.ThrowIfCancellationRequested();
-        var db = ((SqliteConnection)connection).Handle!;
-        using var statement = Prepare(db, UpsertPartsSql(PartValues));
-        foreach (var part in parts)
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowPart> parts, CancellationToken ct) =>
+        RunEach(connection, UpsertPartsSql(PartValues), parts, static (values, part) =>
         {
-            var values = new Values(db, statement);
             values.Add(part.Row);
             values.Add(part.Partition);
             values.Add(part.Digest);
+        }, ct);
+
+    /// <summary>Runs <paramref name="sql"/> once for each item, prepared once and bound by position by <paramref name="bind"/>.</summary>
+    private static Task RunEach<T>(DbConnection connection, string sql, IEnumerable<T> items, Action<Values, T> bind, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var db = ((SqliteConnection)connection).Handle!;
+        using var statement = Prepare(db, sql);
+        foreach (var item in items)
+        {
+            bind(new Values(db, statement), item);
             Run(db, statement);
         }
 
