@@ -92,7 +92,8 @@ public abstract class SqlResultStore : IResultStore
 
     private const string LoadProgressSql = "SELECT value FROM progress WHERE name = @name";
 
-    private static readonly RankBy[] Rankable = Enum.GetValues<RankBy>();
+    /// <summary>The figures rows are ranked by: each has a top-N index on its column (<see cref="ColumnOf"/>).</summary>
+    protected static readonly RankBy[] Rankable = Enum.GetValues<RankBy>();
 
     // The batch's keys drive the count, so each probes the parts' primary key once, reading only index
     // entries; just the windows counted with more than one part are read whole. A window with one part (every
@@ -645,7 +646,7 @@ public abstract class SqlResultStore : IResultStore
     private static string Aliased(string alias, string columns) => string.Join(", ", columns.Split(", ").Select(c => alias + "." + c));
 
     // The figure columns are named as clients name the figures (p50 ... mean).
-    private static string ColumnOf(RankBy by) => by.Name();
+    protected static string ColumnOf(RankBy by) => by.Name();
 
     private static string UpsertRule(string table, string key, string columns)
     {

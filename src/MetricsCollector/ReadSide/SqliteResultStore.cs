@@ -32,14 +32,14 @@ public sealed class SqliteResultStore : SqlResultStore
         ON CONFLICT (device_id, window_end) DO UPDATE SET revision = excluded.revision, final = excluded.final
         """;
 
-    // The final form of the stored revision where the ranked figures (the top-N indexes' columns) are the same:
-    // what the upsert would store, with only columns no index holds in its SET list. Parameters in the order
-    // WriteRowsAsync binds them.
-    private const string FinalizeSql = """
-        UPDATE window_results SET final = 1, last_updated = ?10, window_start = ?11, min = ?12, count = ?13,
-            p50_low = ?14, p50_high = ?15, p90_low = ?16, p90_high = ?17, p95_low = ?18, p95_high = ?19, p99_low = ?20, p99_high = ?21
+    // The final form of the stored revision where the ranked figures (the top-N indexes' columns, from the same
+    // list that makes the indexes) are the same: what the upsert would store, with only columns no index holds
+    // in its SET list. Parameters in the order Values.AddFinalized binds them.
+    private static readonly string FinalizeSql = $"""
+        UPDATE window_results SET final = 1, last_updated = ?4, window_start = ?5, min = ?6, count = ?7,
+            p50_low = ?8, p50_high = ?9, p90_low = ?10, p90_high = ?11, p95_low = ?12, p95_high = ?13, p99_low = ?14, p99_high = ?15
         WHERE device_id = ?1 AND window_end = ?2 AND revision = ?3 AND NOT final
-            AND p50 = ?4 AND p90 = ?5 AND p95 = ?6 AND p99 = ?7 AND max = ?8 AND mean = ?9
+            AND {string.Join(" AND ", Rankable.Select((by, i) => $"{ColumnOf(by)} = ?{16 + i}"))}
         """;
 
     private readonly string _connectionString;
@@ -323,17 +323,12 @@ public sealed class SqliteResultStore : SqlResultStore
             Add(row.DeviceId);
             Add(row.WindowEnd);
             Add(row.Revision);
-            Add(row.P50);
-            Add(row.P90);
-            Add(row.P95);
-            Add(row.P99);
-            Add(row.Max);
-            Add(row.Mean);
             Add(row.LastUpdated);
             Add(row.WindowStart);
             Add(row.Min);
             Add(row.Count);
             AddBounds(row.Bounds);
+            foreach (var by in Rankable) Add(by.Figure(row));
         }
 
         public void Add(string value) => Check(raw.sqlite3_bind_text(statement, _next++, value));
