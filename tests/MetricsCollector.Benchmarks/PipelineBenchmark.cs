@@ -31,15 +31,18 @@ internal static class PipelineBenchmark
         var passes = Arguments.PositiveOption("--passes", 3, "Raw consumer passes; their median is the yardstick.");
         var warmUp = Arguments.FractionOption("--warm-up", 0.1, "The share of the events applied before the measurement starts.");
         var config = new Option<FileInfo?>("--config") { Description = "A HOCON file over the node's defaults, as `run --config` takes: to measure a setting." };
+        var allocations = new Option<int>("--allocations") { Description = "Also print the N types that allocated most over the measurement, from the runtime's allocation samples (0: none).", DefaultValueFactory = _ => 0 };
         var command = new Command("pipeline", "A whole node consuming a backlog, against the raw Confluent consumer on the same broker and records.")
         {
-            records, partitions, store, passes, warmUp, config,
+            records, partitions, store, passes, warmUp, config, allocations,
         };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes), parse.GetValue(warmUp), parse.GetValue(config)?.FullName));
+        command.SetAction((parse, _) => RunAsync(
+            parse.GetValue(records), parse.GetValue(partitions), parse.GetValue(store)!, parse.GetValue(passes), parse.GetValue(warmUp), parse.GetValue(config)?.FullName,
+            parse.GetValue(allocations)));
         return command;
     }
 
-    private static async Task<int> RunAsync(long records, int partitions, string store, int passes, double warmUp, string? configFile)
+    private static async Task<int> RunAsync(long records, int partitions, string store, int passes, double warmUp, string? configFile, int allocationTypes)
     {
         var dir = Directory.CreateTempSubdirectory("mc-pipeline-").FullName;
         var database = $"mc_pipeline_{Guid.NewGuid():N}";
@@ -81,16 +84,19 @@ internal static class PipelineBenchmark
                 ["MC_STORE"] = store, ["MC_STORE_CONNECTION"] = connection,
                 ["MC_HTTP_PORT"] = "0", ["MC_CLUSTER_PORT"] = "0", ["MC_GENERATOR"] = "off",
             });
+            using var sampler = allocationTypes > 0 ? new AllocationSampler() : null;
             var clock = Stopwatch.StartNew();
             await using var app = NodeHost.Build(settings, broker.BootstrapServers);
             await app.StartAsync();
             var metrics = app.Services.GetRequiredService<CollectorMetrics>();
             await Until(() => metrics.EventsApplied >= available * warmUp, clock);
             var from = Sample.Take(clock, metrics);
+            sampler?.Start();
             var ingested = await Until(() => metrics.RecordsIn >= available, clock);
             var expectedApplied = metrics.EventsIn - metrics.TooLate;
             await Until(() => metrics.EventsApplied >= expectedApplied, clock);
             var to = Sample.Take(clock, metrics);
+            sampler?.Stop();
             // Before the stop, which snapshots every device once more.
             var (snapshots, snapshotBytes) = (metrics.Snapshots, metrics.SnapshotBytes);
             await app.StopAsync();
@@ -121,6 +127,16 @@ internal static class PipelineBenchmark
             Console.WriteLine($"snapshots until applied: {snapshots:N0} in {to.Wall.TotalSeconds:0.0} s, {snapshots / to.Wall.TotalSeconds:N0}/s, "
                 + $"{snapshotBytes / Math.Max(1, snapshots):N0} B each");
             Console.WriteLine($"fire → stored: p50 {metrics.FireToStore(0.5)} ms, p99 {metrics.FireToStore(0.99)} ms, max {metrics.FireToStore(1.0)} ms");
+            if (sampler is not null)
+            {
+                var perEvent = (to.Allocated - from.Allocated) / (double)events;
+                Console.WriteLine();
+                Console.WriteLine("| allocated type (sampled) | B per event | share |");
+                Console.WriteLine("|---|---:|---:|");
+                foreach (var (type, share) in sampler.Shares().Take(allocationTypes))
+                    Console.WriteLine($"| `{type}` | {share * perEvent:0} | {share:P1} |");
+            }
+
             return 0;
         }
         finally
