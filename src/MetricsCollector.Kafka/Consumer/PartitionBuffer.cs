@@ -15,7 +15,7 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity, in
     internal enum Take { Batch, Empty, Completed }
 
     private readonly Lock _gate = new();
-    private readonly Queue<ConsumeResult<byte[]?, byte[]?>> _records = new();
+    private readonly Queue<KafkaRecord> _records = new();
     private Action? _wakeup;
     private bool _stageWaiting;
     private bool _completed;
@@ -37,7 +37,7 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity, in
     }
 
     /// <summary>Consumer thread. Returns whether the partition must be paused now.</summary>
-    public bool Add(ConsumeResult<byte[]?, byte[]?> record, out bool wake)
+    public bool Add(in KafkaRecord record, out bool wake)
     {
         lock (_gate)
         {
@@ -147,7 +147,7 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity, in
     /// Stage side: every record buffered, up to the batch size, in order. <paramref name="requestResume"/>
     /// is set once per pause, when the buffer has drained to half.
     /// </summary>
-    public Take TryTake(out IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>? batch, out bool requestResume, out Exception? failure)
+    public Take TryTake(out KafkaRecord[]? batch, out bool requestResume, out Exception? failure)
     {
         lock (_gate)
         {
@@ -165,7 +165,7 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity, in
                 return Take.Empty;
             }
 
-            var taken = new ConsumeResult<byte[]?, byte[]?>[Math.Min(maxBatch, _records.Count)];
+            var taken = new KafkaRecord[Math.Min(maxBatch, _records.Count)];
             for (var i = 0; i < taken.Length; i++)
             {
                 taken[i] = _records.Dequeue();

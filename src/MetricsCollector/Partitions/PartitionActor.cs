@@ -6,6 +6,7 @@ using MetricsCollector.Core.Events;
 using MetricsCollector.Core.Partitions;
 using MetricsCollector.Core.Time;
 using MetricsCollector.Devices;
+using MetricsCollector.Kafka.Consumer;
 using MetricsCollector.Observability;
 using MetricsCollector.ReadSide;
 
@@ -54,7 +55,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private SideOutputs? _sides;
     private IActorRef? _awaitingInit;
     private IActorRef? _awaitingAck;
-    private (IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> Records, IActorRef Stream)? _waiting;
+    private (KafkaRecord[] Records, IActorRef Stream)? _waiting;
     private long? _jumpBeingSaved;
     private bool _shardReady;
     private long _reportedWatermark = long.MinValue;
@@ -112,7 +113,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        using var busy = _context.Metrics.Time(BusyActor.Partition, heavy: message is IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>);
+        using var busy = _context.Metrics.Time(BusyActor.Partition, heavy: message is KafkaRecord[]);
         try
         {
             return base.AroundReceive(receive, message);
@@ -248,7 +249,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void Running()
     {
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
-        Receive<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(OnRecords);
+        Receive<KafkaRecord[]>(OnRecords);
         Receive<DeviceAck>(OnDeviceAck);
         Receive<DeviceGap>(OnDeviceGap);
         Receive<Terminated>(OnDeviceStopped);
@@ -296,7 +297,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<FlushTimeout>(_ => OnFlushTimeout());
     }
 
-    private void OnRecords(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
+    private void OnRecords(KafkaRecord[] records)
     {
         // Revoked or reading again: what the stream still delivers stays uncommitted, for the next reader.
         if (_completed)
@@ -333,34 +334,33 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         _awaitingAck = null;
     }
 
-    private void Process(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
+    private void Process(KafkaRecord[] records)
     {
-        using var span = CollectorTracing.PartitionBatch(Partition, records.Count);
+        using var span = CollectorTracing.PartitionBatch(Partition, records.Length);
         long events = 0;
-        // The consumer's batches are arrays: walked as one, a record costs no interface calls to enumerate.
-        foreach (var record in records as ConsumeResult<byte[]?, byte[]?>[] ?? [.. records])
+        foreach (ref readonly var record in records.AsSpan())
         {
-            var offset = record.Offset.Value;
+            var offset = record.Offset;
             ReplayJumpsUpTo(offset);
             if (!_tracker.Read(offset))
             {
                 Release(record);
                 continue;
             }
-            var value = record.Message.Value ?? [];
-            var timestamp = record.Message.Timestamp.Type == TimestampType.NotAvailable ? (long?)null : record.Message.Timestamp.UnixTimestampMs;
+            var value = record.Value ?? [];
+            var timestamp = record.HasTimestamp ? record.Timestamp : (long?)null;
             var verdict = _judge.Judge(value, timestamp);
             switch (verdict.Fate)
             {
                 case RecordFate.DeadLetter:
                     var reason = verdict.Reason.ToHeaderValue();
                     _context.Metrics.AddDeadLettered(reason);
-                    Divert(offset, _context.DeadLetterTopic, record.Message.Key, value, reason);
+                    Divert(offset, _context.DeadLetterTopic, record.Key, value, reason);
                     break;
                 case RecordFate.TooLate:
                     events++;
                     _context.Metrics.AddTooLate(1);
-                    Divert(offset, _context.TooLateTopic, record.Message.Key, value, "too-late");
+                    Divert(offset, _context.TooLateTopic, record.Key, value, "too-late");
                     break;
                 default:
                     events++;
@@ -373,7 +373,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             }
         }
         ReplayJumpsUpTo(_tracker.NextOffset);
-        _context.Metrics.AddRecordsIn(records.Count);
+        _context.Metrics.AddRecordsIn(records.Length);
         _context.Metrics.SetRead(Partition, _tracker.NextOffset);
         _context.Metrics.AddEventsIn(events);
 
@@ -398,11 +398,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Hands a judged record's bytes back to the consumer: only a diverted record's are kept, by its side topic.</summary>
-    private void Release(ConsumeResult<byte[]?, byte[]?> record)
+    private void Release(in KafkaRecord record)
     {
         if (_context.RecordBytes is not { } pool) return;
-        pool.Return(record.Message.Key);
-        pool.Return(record.Message.Value);
+        pool.Return(record.Key);
+        pool.Return(record.Value);
     }
 
     /// <summary>Idle jumps the checkpoint carries, made again where they first happened: before the record at their offset is judged.</summary>

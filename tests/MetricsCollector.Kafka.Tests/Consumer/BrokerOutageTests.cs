@@ -23,7 +23,7 @@ public sealed class BrokerOutageTests : Akka.TestKit.Xunit2.TestKit
         var topic = Unique("outage");
         _broker.CreateTopic(topic, 2);
         Produce(_broker.BootstrapServers, topic, partitions: 2, perPartition: 100);
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var (control, done) = RunCollecting(
             // Longer than the outage: the member keeps its partitions instead of rejoining.
             Settings(_broker.BootstrapServers, topic, Unique("g"), sessionTimeoutMs: 10_000), Sys.Materializer(), seen);

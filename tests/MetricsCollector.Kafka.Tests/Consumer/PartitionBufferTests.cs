@@ -7,13 +7,12 @@ public sealed class PartitionBufferTests
 {
     private static readonly TopicPartition Partition = new("t", 0);
 
-    private static ConsumeResult<byte[]?, byte[]?> Record(long offset) =>
-        new() { TopicPartitionOffset = new TopicPartitionOffset(Partition, offset), Message = new Message<byte[]?, byte[]?>() };
+    private static KafkaRecord Record(long offset) => new(offset, KafkaRecord.NoTimestamp, null, null);
 
     private static (PartitionBuffer.Take Take, List<long> Offsets, bool Resume) Take(PartitionBuffer buffer)
     {
         var take = buffer.TryTake(out var batch, out var resume, out _);
-        return (take, batch?.Select(r => r.Offset.Value).ToList() ?? [], resume);
+        return (take, batch?.Select(r => r.Offset).ToList() ?? [], resume);
     }
 
     [Fact]

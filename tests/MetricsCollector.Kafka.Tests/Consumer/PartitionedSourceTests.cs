@@ -36,7 +36,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         fixture.Broker.CreateTopic(topic, 4);
         Produce(_bootstrap, topic, partitions: 4, perPartition: 2000);
 
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
         var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
         await WaitUntil(() => seen.Count >= 8000, Patience, "8000 records");
@@ -46,7 +46,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Assert.Equal(8000, seen.Count);
         foreach (var partition in seen.GroupBy(r => r.Partition.Value))
         {
-            Assert.Equal(Enumerable.Range(0, 2000).Select(i => (long)i), partition.Select(r => r.Offset.Value));
+            Assert.Equal(Enumerable.Range(0, 2000).Select(i => (long)i), partition.Select(r => r.Offset));
             Assert.Equal(Enumerable.Range(0, 2000), partition.Select(r => Parse(r).Seq));
         }
     }
@@ -59,18 +59,18 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Produce(_bootstrap, topic, partitions: 2, perPartition: 1000);
 
         var fastCount = 0;
-        var slowQueue = new TaskCompletionSource<ISinkQueue<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>>();
+        var slowQueue = new TaskCompletionSource<ISinkQueue<KafkaRecord[]>>();
         var materializer = Sys.Materializer();
         var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
         var control = RunSubstreams(settings, materializer, (partition, records) =>
         {
             if (partition.Partition.Value == 0)
             {
-                slowQueue.TrySetResult(records.RunWith(Sink.Queue<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(), materializer));
+                slowQueue.TrySetResult(records.RunWith(Sink.Queue<KafkaRecord[]>(), materializer));
             }
             else
             {
-                records.RunForeach(batch => Interlocked.Add(ref fastCount, batch.Count), materializer);
+                records.RunForeach(batch => Interlocked.Add(ref fastCount, batch.Length), materializer);
             }
         });
 
@@ -82,7 +82,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         {
             var batch = await slow.PullAsync();
             Assert.True(batch.HasValue);
-            offsets.AddRange(batch.Value.Select(r => r.Offset.Value));
+            offsets.AddRange(batch.Value.Select(r => r.Offset));
         }
 
         Assert.Equal(Enumerable.Range(0, 1000).Select(i => (long)i), offsets);
@@ -98,20 +98,20 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var group = Unique("g");
         var tp = new TopicPartition(topic, 0);
 
-        var first = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var first = new ConcurrentQueue<SeenRecord>();
         var control = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, group))
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
-                p.Records.SelectMany(batch => batch).Take(40).RunForeach(first.Enqueue, Sys.Materializer())), Keep.Left)
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+                p.Records.SelectMany(batch => batch).Take(40).RunForeach(r => first.Enqueue(new SeenRecord(p.Partition.Partition, r.Offset, r.Value)), Sys.Materializer())), Keep.Left)
             .Run(Sys.Materializer());
         await WaitUntil(() => first.Count == 40, Patience, "the first 40 records");
         control.Commit(tp, 40);
         await control.StopAsync();
 
-        var second = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var second = new ConcurrentQueue<SeenRecord>();
         var (again, _) = RunCollecting(Settings(_bootstrap, topic, group), Sys.Materializer(), second);
         await WaitUntil(() => second.Count == 60, Patience, "the remaining 60 records");
         await again.StopAsync();
-        Assert.Equal(Enumerable.Range(40, 60).Select(i => (long)i), second.Select(r => r.Offset.Value));
+        Assert.Equal(Enumerable.Range(40, 60).Select(i => (long)i), second.Select(r => r.Offset));
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         fixture.Broker.CreateTopic(topic, 2);
         Produce(_bootstrap, topic, partitions: 2, perPartition: 100);
         var group = Unique("g");
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var (first, _) = RunCollecting(Settings(_bootstrap, topic, group), Sys.Materializer(), seen);
         await WaitUntil(() => seen.Count == 200, Patience, "all records");
         // After RunCollecting's own commits (offset 100), so these are the last word.
@@ -139,14 +139,14 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
                 return Task.FromResult<IReadOnlyDictionary<TopicPartition, long>>(new Dictionary<TopicPartition, long>());
             },
         };
-        var again = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var again = new ConcurrentQueue<SeenRecord>();
         var (second, _) = RunCollecting(settings, Sys.Materializer(), again);
         Assert.Equal(2, (await answered.Task.WaitAsync(Patience)).Count);
         await WaitUntil(() => again.Count == 70, Patience, "the records after the committed offsets");
         await second.StopAsync();
 
-        Assert.Equal(60, again.Where(r => r.Partition.Value == 0).Min(r => r.Offset.Value));
-        Assert.Equal(70, again.Where(r => r.Partition.Value == 1).Min(r => r.Offset.Value));
+        Assert.Equal(60, again.Where(r => r.Partition.Value == 0).Min(r => r.Offset));
+        Assert.Equal(70, again.Where(r => r.Partition.Value == 1).Min(r => r.Offset));
     }
 
     [Fact]
@@ -166,13 +166,13 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
             },
         };
 
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
         await WaitUntil(() => seen.Count >= 125, Patience, "125 records");
         await control.StopAsync();
 
         Assert.Equal(3, asked!.Count);
-        Assert.Equal(25, seen.Where(r => r.Partition.Value == 1).Min(r => r.Offset.Value));
+        Assert.Equal(25, seen.Where(r => r.Partition.Value == 1).Min(r => r.Offset));
         Assert.Equal(25, seen.Count(r => r.Partition.Value == 1));
         Assert.Equal(50, seen.Count(r => r.Partition.Value == 0));
     }
@@ -191,7 +191,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         };
         settings.Config.PartitionAssignmentStrategy = strategy;
 
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
 
         // With a cooperative assignor a failure thrown back to librdkafka left the consumer
@@ -216,8 +216,8 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var offsets = new ConcurrentQueue<long>();
         var a = RunSubstreams(SmallBuffers(Settings(_bootstrap, topic, group)), materializer, (_, records) =>
         {
-            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(), materializer);
-            else records.SelectMany(batch => batch).RunForeach(r => offsets.Enqueue(r.Offset.Value), materializer);
+            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<KafkaRecord[]>(), materializer);
+            else records.SelectMany(batch => batch).RunForeach(r => offsets.Enqueue(r.Offset), materializer);
         });
         await WaitUntil(() => Volatile.Read(ref opened) == 1, Patience, "A to take the partition");
         await Task.Delay(1000);
@@ -228,7 +228,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var b = RunSubstreams(Settings(_bootstrap, topic, group), materializer, (_, records) =>
         {
             Interlocked.Increment(ref bOpened);
-            records.RunWith(Sink.Ignore<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>>(), materializer);
+            records.RunWith(Sink.Ignore<KafkaRecord[]>(), materializer);
         });
         await WaitUntil(() => Volatile.Read(ref opened) >= 2 || Volatile.Read(ref bOpened) >= 1, Patience, "the rebalance B's join starts");
         await b.StopAsync();
@@ -247,7 +247,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         fixture.Broker.CreateTopic(topic, partitions);
         var group = Unique("g");
         var materializer = Sys.Materializer();
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var events = new[] { new ConcurrentQueue<(TopicPartition, string)>(), new(), new() };
         var revokedSeen = 0;
         KafkaConsumerSettings Member()

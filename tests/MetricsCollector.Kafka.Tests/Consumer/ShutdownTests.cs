@@ -36,8 +36,8 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
             },
         };
         control = KafkaSource.CommittablePartitioned(settings)
-            .To(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
-                p.Records.SelectMany(batch => batch).RunForeach(r => handled.Enqueue(r.Offset.Value), Sys.Materializer())
+            .To(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+                p.Records.SelectMany(batch => batch).RunForeach(r => handled.Enqueue(r.Offset), Sys.Materializer())
                     .ContinueWith(_ => substreamDone.TrySetResult(), TaskScheduler.Default)))
             .Run(Sys.Materializer());
         await WaitUntil(() => handled.Count == 100, Patience, "all 100 records");
@@ -45,11 +45,11 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
         await control.StopAsync();
         Assert.True(completedBeforeHandler, "the substream completed before the revocation handler ran");
 
-        var again = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var again = new ConcurrentQueue<SeenRecord>();
         var (next, _) = RunCollecting(Settings(_bootstrap, topic, group), Sys.Materializer(), again);
         await WaitUntil(() => again.Count == 70, Patience, "the 70 records after the committed offset");
         await next.StopAsync();
-        Assert.Equal(30, again.Min(r => r.Offset.Value));
+        Assert.Equal(30, again.Min(r => r.Offset));
     }
 
     [Fact]
@@ -58,13 +58,13 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
         var topic = Unique("drain");
         fixture.Broker.CreateTopic(topic, 2);
         Produce(_bootstrap, topic, partitions: 2, perPartition: 300);
-        var seen = new ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>>();
+        var seen = new ConcurrentQueue<SeenRecord>();
         var materializer = Sys.Materializer();
         // Small batches: a batch leaves the buffer whole, and the records must still be there when the drain starts.
         var (control, done) = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, Unique("g")) with { BatchSize = 10 })
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
                 // Slow on purpose, so that records are still buffered when the drain starts.
-                p.Records.SelectMany(batch => batch).Throttle(200, TimeSpan.FromSeconds(1), 1, ThrottleMode.Shaping).RunForeach(seen.Enqueue, materializer)), Keep.Both)
+                p.Records.SelectMany(batch => batch).Throttle(200, TimeSpan.FromSeconds(1), 1, ThrottleMode.Shaping).RunForeach(r => seen.Enqueue(new SeenRecord(p.Partition.Partition, r.Offset, r.Value)), materializer)), Keep.Both)
             .Run(materializer);
         await WaitUntil(() => seen.Count >= 20, Patience, "the first records");
 
@@ -75,7 +75,7 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
         Assert.True(seen.Count > before + 100, $"kept emitting while draining ({before} -> {seen.Count})");
         foreach (var partition in seen.GroupBy(r => r.Partition.Value))
         {
-            Assert.Equal(Enumerable.Range(0, partition.Count()).Select(i => (long)i), partition.Select(r => r.Offset.Value));
+            Assert.Equal(Enumerable.Range(0, partition.Count()).Select(i => (long)i), partition.Select(r => r.Offset));
         }
     }
 }

@@ -71,10 +71,10 @@ internal static class KafkaTestSupport
     public static IConsumerControl RunSubstreams(
         KafkaConsumerSettings settings,
         IMaterializer materializer,
-        Action<TopicPartition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed>> opened) =>
+        Action<TopicPartition, Source<KafkaRecord[], Akka.NotUsed>> opened) =>
         KafkaSource.CommittablePartitioned(settings)
             .ToMaterialized(
-                Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
+                Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
                 Keep.Left)
             .Run(materializer);
 
@@ -82,20 +82,20 @@ internal static class KafkaTestSupport
     public static (IConsumerControl Control, Task Done) RunCollecting(
         KafkaConsumerSettings settings,
         IMaterializer materializer,
-        ConcurrentQueue<ConsumeResult<byte[]?, byte[]?>> seen,
+        ConcurrentQueue<SeenRecord> seen,
         ConcurrentQueue<(TopicPartition Partition, string Event)>? lifecycle = null)
     {
         IConsumerControl? control = null;
         var (ctl, done) = KafkaSource.CommittablePartitioned(settings)
             .ToMaterialized(
-                Sink.ForEach<(TopicPartition Partition, Source<IReadOnlyList<ConsumeResult<byte[]?, byte[]?>>, Akka.NotUsed> Records)>(p =>
+                Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
                 {
                     lifecycle?.Enqueue((p.Partition, "opened"));
                     var finished = p.Records.RunForeach(
                         batch =>
                         {
-                            foreach (var r in batch) seen.Enqueue(r);
-                            control!.Commit(p.Partition, batch[^1].Offset.Value + 1);
+                            foreach (var r in batch) seen.Enqueue(new SeenRecord(p.Partition.Partition, r.Offset, r.Value));
+                            control!.Commit(p.Partition, batch[^1].Offset + 1);
                         },
                         materializer);
                     finished.ContinueWith(_ => lifecycle?.Enqueue((p.Partition, "completed")), TaskScheduler.Default);
@@ -120,9 +120,12 @@ internal static class KafkaTestSupport
         }
     }
 
-    public static (int Partition, int Seq) Parse(ConsumeResult<byte[]?, byte[]?> record)
+    public static (int Partition, int Seq) Parse(SeenRecord record)
     {
-        var parts = Encoding.UTF8.GetString(record.Message.Value!).Split(':');
+        var parts = Encoding.UTF8.GetString(record.Value!).Split(':');
         return (int.Parse(parts[0]), int.Parse(parts[1]));
     }
 }
+
+/// <summary>A record a test's substreams handed over, with the partition it came from.</summary>
+public sealed record SeenRecord(Partition Partition, long Offset, byte[]? Value);

@@ -24,7 +24,7 @@ public sealed class PartitionActorTests : TestKit
     {
         var h = new PartitionHarness(this);
         h.Start();
-        var records = new List<ConsumeResult<byte[]?, byte[]?>> { Record(0, Event("liar", 253_402_300_799_999), appended: T0) };
+        var records = new List<KafkaRecord> { Record(0, Event("liar", 253_402_300_799_999), appended: T0) };
         records.AddRange(Enumerable.Range(1, 1_000).Select(i => Record(i, Event($"d{i % 10}", T0 + i * 1_000), T0 + i * 1_000)));
         h.FeedAndAck(records);
 

@@ -172,33 +172,23 @@ internal sealed class PartitionHarness
         return Actor;
     }
 
-    public static ConsumeResult<byte[]?, byte[]?> Record(long offset, string? json, long? appended = null) => new()
-    {
-        TopicPartitionOffset = new TopicPartitionOffset("input", 1, offset),
-        Message = new Message<byte[]?, byte[]?>
-        {
-            Value = json is null ? null : Encoding.UTF8.GetBytes(json),
-            Timestamp = appended is { } ms ? new Timestamp(ms, TimestampType.CreateTime) : Timestamp.Default,
-        },
-    };
+    public static KafkaRecord Record(long offset, string? json, long? appended = null) =>
+        new(offset, appended ?? KafkaRecord.NoTimestamp, null, json is null ? null : Encoding.UTF8.GetBytes(json));
 
-    public static ConsumeResult<byte[]?, byte[]?> Record(long offset, byte[] value, long appended) => new()
-    {
-        TopicPartitionOffset = new TopicPartitionOffset("input", 1, offset),
-        Message = new Message<byte[]?, byte[]?> { Value = value, Timestamp = new Timestamp(appended, TimestampType.CreateTime) },
-    };
+    public static KafkaRecord Record(long offset, byte[] value, long appended) => new(offset, appended, null, value);
 
     public static string Event(string device, long timestamp, double cpu = 50) =>
         $$"""{"deviceId":"{{device}}","timestamp":{{timestamp}},"cpuUsage":{{cpu}}}""";
 
     /// <summary>Events of <paramref name="device"/> at the given offsets and times, each appended when it happened.</summary>
-    public static List<ConsumeResult<byte[]?, byte[]?>> Events(string device, params (long Offset, long Time)[] events) =>
+    public static List<KafkaRecord> Events(string device, params (long Offset, long Time)[] events) =>
         events.Select(e => Record(e.Offset, Event(device, e.Time), e.Time)).ToList();
 
-    public void Feed(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records) => Stream.Send(Actor, records);
+    /// <summary>A batch as the consumer hands it over: an array.</summary>
+    public void Feed(IEnumerable<KafkaRecord> records) => Stream.Send(Actor, records.ToArray());
 
     /// <summary>Feeds a batch and waits for the stream's acknowledgement.</summary>
-    public void FeedAndAck(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> records)
+    public void FeedAndAck(IEnumerable<KafkaRecord> records)
     {
         Feed(records);
         Stream.ExpectMsg<StreamAck>(TimeSpan.FromSeconds(10));
