@@ -106,11 +106,11 @@ internal static class KafkaRawBenchmark
                 Config = new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "bench-source" },
                 Topics = [topic],
             })
-            .To(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+            .To(Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, Akka.NotUsed> Records)>(p =>
                 p.Records.RunForeach(
                     batch =>
                     {
-                        if (Interlocked.Add(ref count, batch.Length) == expected)
+                        if (Interlocked.Add(ref count, batch.Count) == expected)
                         {
                             clock.Stop();
                             done.TrySetResult();

@@ -15,7 +15,7 @@ internal sealed class ConsumerLoop : IConsumerControl
 {
     internal interface ISink
     {
-        void PartitionOpened(TopicPartition partition, Source<KafkaRecord[], NotUsed> records);
+        void PartitionOpened(TopicPartition partition, Source<RecordBatch, NotUsed> records);
 
         void Finished(Exception? failure);
     }
@@ -42,6 +42,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     private readonly Dictionary<TopicPartition, long> _pendingCommits = [];
     private readonly Dictionary<int, TopicPartition> _singleTopicPartitions = [];
     private readonly HashSet<PartitionBuffer> _toWake = [];
+    private readonly RecordBatch.Pool _batches;
     private ILoggingAdapter _log = NoLogger.Instance;
     private ISink? _sink;
     private IConsumer<byte[]?, byte[]?>? _consumer;
@@ -59,6 +60,7 @@ internal sealed class ConsumerLoop : IConsumerControl
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfZero(settings.Topics.Count);
         _settings = settings;
+        _batches = new RecordBatch.Pool(settings.BatchSize);
     }
 
     public Task Completion => _completion.Task;
@@ -511,7 +513,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     /// <summary>A fresh buffer for the partition, and its substream downstream.</summary>
     private void Open(TopicPartition partition)
     {
-        var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize, _settings.BatchSize);
+        var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize, _batches);
         _assigned[partition] = buffer;
         _sink!.PartitionOpened(partition, Akka.Streams.Dsl.Source.FromGraph(new PartitionSourceStage(buffer, RequestResume, SubstreamCancelled)));
     }

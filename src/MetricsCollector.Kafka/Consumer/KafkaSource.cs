@@ -15,17 +15,17 @@ public static class KafkaSource
     /// is revoked, lost, or the consumer stops. Offsets are committed only through
     /// <see cref="IConsumerControl.Commit"/>. A record's value is null for a tombstone.
     /// </summary>
-    public static Source<(TopicPartition Partition, Source<KafkaRecord[], NotUsed> Records), IConsumerControl>
+    public static Source<(TopicPartition Partition, Source<RecordBatch, NotUsed> Records), IConsumerControl>
         CommittablePartitioned(KafkaConsumerSettings settings) =>
         Source.FromGraph(new PartitionedSourceStage(settings));
 }
 
 internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
-    : GraphStageWithMaterializedValue<SourceShape<(TopicPartition Partition, Source<KafkaRecord[], NotUsed> Records)>, IConsumerControl>
+    : GraphStageWithMaterializedValue<SourceShape<(TopicPartition Partition, Source<RecordBatch, NotUsed> Records)>, IConsumerControl>
 {
-    private readonly Outlet<(TopicPartition Partition, Source<KafkaRecord[], NotUsed> Records)> _out = new("kafka-partitions.out");
+    private readonly Outlet<(TopicPartition Partition, Source<RecordBatch, NotUsed> Records)> _out = new("kafka-partitions.out");
 
-    public override SourceShape<(TopicPartition Partition, Source<KafkaRecord[], NotUsed> Records)> Shape => new(_out);
+    public override SourceShape<(TopicPartition Partition, Source<RecordBatch, NotUsed> Records)> Shape => new(_out);
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("kafka-committable-partitioned-source");
 
@@ -39,8 +39,8 @@ internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
     {
         private readonly PartitionedSourceStage _stage;
         private readonly ConsumerLoop _loop;
-        private readonly Queue<(TopicPartition, Source<KafkaRecord[], NotUsed>)> _opened = new();
-        private Action<(TopicPartition, Source<KafkaRecord[], NotUsed>)>? _onOpened;
+        private readonly Queue<(TopicPartition, Source<RecordBatch, NotUsed>)> _opened = new();
+        private Action<(TopicPartition, Source<RecordBatch, NotUsed>)>? _onOpened;
         private Action<Exception?>? _onFinished;
 
         public Logic(PartitionedSourceStage stage, ConsumerLoop loop) : base(stage.Shape)
@@ -52,7 +52,7 @@ internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
 
         public override void PreStart()
         {
-            _onOpened = GetAsyncCallback<(TopicPartition, Source<KafkaRecord[], NotUsed>)>(Opened);
+            _onOpened = GetAsyncCallback<(TopicPartition, Source<RecordBatch, NotUsed>)>(Opened);
             _onFinished = GetAsyncCallback<Exception?>(Finished);
             _loop.Start(this, Log);
         }
@@ -74,12 +74,12 @@ internal sealed class PartitionedSourceStage(KafkaConsumerSettings settings)
 
         public override void PostStop() => _ = _loop.StopAsync();
 
-        void ConsumerLoop.ISink.PartitionOpened(TopicPartition partition, Source<KafkaRecord[], NotUsed> records) =>
+        void ConsumerLoop.ISink.PartitionOpened(TopicPartition partition, Source<RecordBatch, NotUsed> records) =>
             _onOpened!((partition, records));
 
         void ConsumerLoop.ISink.Finished(Exception? failure) => _onFinished!(failure);
 
-        private void Opened((TopicPartition, Source<KafkaRecord[], NotUsed>) partition)
+        private void Opened((TopicPartition, Source<RecordBatch, NotUsed>) partition)
         {
             _opened.Enqueue(partition);
             if (IsAvailable(_stage._out))

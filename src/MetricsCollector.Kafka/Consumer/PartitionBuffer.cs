@@ -7,10 +7,10 @@ namespace MetricsCollector.Kafka.Consumer;
 /// stage (consumer side). It is also where per-partition backpressure is decided: the consumer
 /// thread pauses the partition when the buffer fills, the stage asks for a resume once it has
 /// drained to half. One buffer lives for one assignment of the partition. The stage takes what
-/// is there, up to <paramref name="maxBatch"/> records, as one batch: the unit its downstream
-/// handles and acknowledges.
+/// is there, up to a batch's capacity of records, as one batch (from <paramref name="batches"/>): the
+/// unit its downstream handles and acknowledges.
 /// </summary>
-internal sealed class PartitionBuffer(TopicPartition partition, int capacity, int maxBatch)
+internal sealed class PartitionBuffer(TopicPartition partition, int capacity, RecordBatch.Pool batches)
 {
     internal enum Take { Batch, Empty, Completed }
 
@@ -147,7 +147,7 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity, in
     /// Stage side: every record buffered, up to the batch size, in order. <paramref name="requestResume"/>
     /// is set once per pause, when the buffer has drained to half.
     /// </summary>
-    public Take TryTake(out KafkaRecord[]? batch, out bool requestResume, out Exception? failure)
+    public Take TryTake(out RecordBatch? batch, out bool requestResume, out Exception? failure)
     {
         lock (_gate)
         {
@@ -165,10 +165,10 @@ internal sealed class PartitionBuffer(TopicPartition partition, int capacity, in
                 return Take.Empty;
             }
 
-            var taken = new KafkaRecord[Math.Min(maxBatch, _records.Count)];
-            for (var i = 0; i < taken.Length; i++)
+            var taken = batches.Take();
+            for (var n = Math.Min(batches.Capacity, _records.Count); n > 0; n--)
             {
-                taken[i] = _records.Dequeue();
+                taken.Add(_records.Dequeue());
             }
 
             batch = taken;

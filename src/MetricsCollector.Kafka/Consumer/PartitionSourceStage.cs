@@ -7,14 +7,14 @@ namespace MetricsCollector.Kafka.Consumer;
 
 /// <summary>One partition's substream: emits what the consumer thread put into its buffer, in order, in batches.</summary>
 internal sealed class PartitionSourceStage(PartitionBuffer buffer, Action<PartitionBuffer> requestResume, Action<PartitionBuffer> cancelled)
-    : GraphStage<SourceShape<KafkaRecord[]>>
+    : GraphStage<SourceShape<RecordBatch>>
 {
     private readonly PartitionBuffer _buffer = buffer;
     private readonly Action<PartitionBuffer> _requestResume = requestResume;
     private readonly Action<PartitionBuffer> _cancelled = cancelled;
-    private readonly Outlet<KafkaRecord[]> _out = new($"partition-{buffer.Partition.Partition.Value}.out");
+    private readonly Outlet<RecordBatch> _out = new($"partition-{buffer.Partition.Partition.Value}.out");
 
-    public override SourceShape<KafkaRecord[]> Shape => new(_out);
+    public override SourceShape<RecordBatch> Shape => new(_out);
 
     protected override Attributes InitialAttributes { get; } =
         Attributes.CreateName($"kafka-partition-{buffer.Partition.Topic}-{buffer.Partition.Partition.Value}");

@@ -136,7 +136,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private void RunConsumer(KafkaConsumerSettings consumer, IActorRef devices, IActorRef topN, IMaterializer materializer)
     {
         var control = KafkaSource.CommittablePartitioned(consumer)
-            .To(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], NotUsed> Records)>(
+            .To(Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, NotUsed> Records)>(
                 assigned => StartPartition(assigned.Partition, assigned.Records, devices, topN, materializer)))
             .Run(materializer);
         _control = control;
@@ -312,7 +312,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
 
     private void StartPartition(
         TopicPartition partition,
-        Source<KafkaRecord[], NotUsed> records,
+        Source<RecordBatch, NotUsed> records,
         IActorRef devices,
         IActorRef topN,
         IMaterializer materializer)
@@ -362,7 +362,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         }, TaskScheduler.Default);
         var actor = _system.ActorOf(PartitionActor.Props(context, start).WithDispatcher(PipelineDispatcher.Path), $"partition-{partition.Partition.Value}-{Guid.NewGuid():N}");
         // Batches come from the substream as the consumer buffered them: one acknowledgement each.
-        records.RunWith(Sink.ActorRefWithAck<KafkaRecord[]>(
+        records.RunWith(Sink.ActorRefWithAck<RecordBatch>(
             actor, StreamInit.Instance, StreamAck.Instance, StreamCompleted.Instance, e => new StreamFailed(e)), materializer);
     }
 

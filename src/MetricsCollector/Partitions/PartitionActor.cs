@@ -55,7 +55,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private SideOutputs? _sides;
     private IActorRef? _awaitingInit;
     private IActorRef? _awaitingAck;
-    private (KafkaRecord[] Records, IActorRef Stream)? _waiting;
+    private (RecordBatch Records, IActorRef Stream)? _waiting;
     private long? _jumpBeingSaved;
     private bool _shardReady;
     private long _reportedWatermark = long.MinValue;
@@ -113,7 +113,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        using var busy = _context.Metrics.Time(BusyActor.Partition, heavy: message is KafkaRecord[]);
+        using var busy = _context.Metrics.Time(BusyActor.Partition, heavy: message is RecordBatch);
         try
         {
             return base.AroundReceive(receive, message);
@@ -249,7 +249,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
     private void Running()
     {
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
-        Receive<KafkaRecord[]>(OnRecords);
+        Receive<RecordBatch>(OnRecords);
         Receive<DeviceAck>(OnDeviceAck);
         Receive<DeviceGap>(OnDeviceGap);
         Receive<Terminated>(OnDeviceStopped);
@@ -297,11 +297,12 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         Receive<FlushTimeout>(_ => OnFlushTimeout());
     }
 
-    private void OnRecords(KafkaRecord[] records)
+    private void OnRecords(RecordBatch records)
     {
         // Revoked or reading again: what the stream still delivers stays uncommitted, for the next reader.
         if (_completed)
         {
+            records.Release();
             Sender.Tell(StreamAck.Instance);
             return;
         }
@@ -312,6 +313,8 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             return;
         }
         Process(records);
+        // Every record was copied out (events into runs, diverted ones to their side topic): its array may be filled again.
+        records.Release();
         _awaitingAck = Sender;
         TryAck();
     }
@@ -334,11 +337,11 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         _awaitingAck = null;
     }
 
-    private void Process(KafkaRecord[] records)
+    private void Process(RecordBatch records)
     {
-        using var span = CollectorTracing.PartitionBatch(Partition, records.Length);
+        using var span = CollectorTracing.PartitionBatch(Partition, records.Count);
         long events = 0;
-        foreach (ref readonly var record in records.AsSpan())
+        foreach (ref readonly var record in records.Records)
         {
             var offset = record.Offset;
             ReplayJumpsUpTo(offset);
@@ -373,7 +376,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             }
         }
         ReplayJumpsUpTo(_tracker.NextOffset);
-        _context.Metrics.AddRecordsIn(records.Length);
+        _context.Metrics.AddRecordsIn(records.Count);
         _context.Metrics.SetRead(Partition, _tracker.NextOffset);
         _context.Metrics.AddEventsIn(events);
 

@@ -18,7 +18,7 @@ public sealed class PartitionBufferTests
     [Fact]
     public void A_take_is_everything_buffered_in_order_up_to_the_batch_size()
     {
-        var buffer = new PartitionBuffer(Partition, capacity: 100, maxBatch: 7);
+        var buffer = new PartitionBuffer(Partition, capacity: 100, new RecordBatch.Pool(7));
         for (var offset = 0; offset < 10; offset++) buffer.Add(Record(offset), out _);
 
         var first = Take(buffer);
@@ -33,7 +33,7 @@ public sealed class PartitionBufferTests
     [Fact]
     public void A_full_buffer_pauses_and_asks_to_resume_once_a_take_leaves_half()
     {
-        var buffer = new PartitionBuffer(Partition, capacity: 10, maxBatch: 3);
+        var buffer = new PartitionBuffer(Partition, capacity: 10, new RecordBatch.Pool(3));
         var pauses = Enumerable.Range(0, 12).Count(offset => buffer.Add(Record(offset), out _));
         Assert.Equal(1, pauses);
 
@@ -47,7 +47,7 @@ public sealed class PartitionBufferTests
     [Fact]
     public void A_completed_buffer_drops_what_it_held_and_reports_its_failure()
     {
-        var buffer = new PartitionBuffer(Partition, capacity: 10, maxBatch: 3);
+        var buffer = new PartitionBuffer(Partition, capacity: 10, new RecordBatch.Pool(3));
         buffer.Add(Record(0), out _);
         var failure = new KafkaException(ErrorCode.Local_Fatal);
         buffer.Complete(failure);

@@ -59,18 +59,18 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         Produce(_bootstrap, topic, partitions: 2, perPartition: 1000);
 
         var fastCount = 0;
-        var slowQueue = new TaskCompletionSource<ISinkQueue<KafkaRecord[]>>();
+        var slowQueue = new TaskCompletionSource<ISinkQueue<RecordBatch>>();
         var materializer = Sys.Materializer();
         var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g")));
         var control = RunSubstreams(settings, materializer, (partition, records) =>
         {
             if (partition.Partition.Value == 0)
             {
-                slowQueue.TrySetResult(records.RunWith(Sink.Queue<KafkaRecord[]>(), materializer));
+                slowQueue.TrySetResult(records.RunWith(Sink.Queue<RecordBatch>(), materializer));
             }
             else
             {
-                records.RunForeach(batch => Interlocked.Add(ref fastCount, batch.Length), materializer);
+                records.RunForeach(batch => Interlocked.Add(ref fastCount, batch.Count), materializer);
             }
         });
 
@@ -100,7 +100,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
 
         var first = new ConcurrentQueue<SeenRecord>();
         var control = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, group))
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, Akka.NotUsed> Records)>(p =>
                 p.Records.SelectMany(batch => batch).Take(40).RunForeach(r => first.Enqueue(new SeenRecord(p.Partition.Partition, r.Offset, r.Value)), Sys.Materializer())), Keep.Left)
             .Run(Sys.Materializer());
         await WaitUntil(() => first.Count == 40, Patience, "the first 40 records");
@@ -216,7 +216,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var offsets = new ConcurrentQueue<long>();
         var a = RunSubstreams(SmallBuffers(Settings(_bootstrap, topic, group)), materializer, (_, records) =>
         {
-            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<KafkaRecord[]>(), materializer);
+            if (Interlocked.Increment(ref opened) == 1) records.RunWith(Sink.Queue<RecordBatch>(), materializer);
             else records.SelectMany(batch => batch).RunForeach(r => offsets.Enqueue(r.Offset), materializer);
         });
         await WaitUntil(() => Volatile.Read(ref opened) == 1, Patience, "A to take the partition");
@@ -228,7 +228,7 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
         var b = RunSubstreams(Settings(_bootstrap, topic, group), materializer, (_, records) =>
         {
             Interlocked.Increment(ref bOpened);
-            records.RunWith(Sink.Ignore<KafkaRecord[]>(), materializer);
+            records.RunWith(Sink.Ignore<RecordBatch>(), materializer);
         });
         await WaitUntil(() => Volatile.Read(ref opened) >= 2 || Volatile.Read(ref bOpened) >= 1, Patience, "the rebalance B's join starts");
         await b.StopAsync();

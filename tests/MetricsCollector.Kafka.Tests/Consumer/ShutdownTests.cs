@@ -36,7 +36,7 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
             },
         };
         control = KafkaSource.CommittablePartitioned(settings)
-            .To(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+            .To(Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, Akka.NotUsed> Records)>(p =>
                 p.Records.SelectMany(batch => batch).RunForeach(r => handled.Enqueue(r.Offset), Sys.Materializer())
                     .ContinueWith(_ => substreamDone.TrySetResult(), TaskScheduler.Default)))
             .Run(Sys.Materializer());
@@ -62,7 +62,7 @@ public sealed class ShutdownTests(BrokerFixture fixture) : Akka.TestKit.Xunit2.T
         var materializer = Sys.Materializer();
         // Small batches: a batch leaves the buffer whole, and the records must still be there when the drain starts.
         var (control, done) = KafkaSource.CommittablePartitioned(Settings(_bootstrap, topic, Unique("g")) with { BatchSize = 10 })
-            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+            .ToMaterialized(Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, Akka.NotUsed> Records)>(p =>
                 // Slow on purpose, so that records are still buffered when the drain starts.
                 p.Records.SelectMany(batch => batch).Throttle(200, TimeSpan.FromSeconds(1), 1, ThrottleMode.Shaping).RunForeach(r => seen.Enqueue(new SeenRecord(p.Partition.Partition, r.Offset, r.Value)), materializer)), Keep.Both)
             .Run(materializer);

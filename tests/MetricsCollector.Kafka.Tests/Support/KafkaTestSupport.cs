@@ -71,10 +71,10 @@ internal static class KafkaTestSupport
     public static IConsumerControl RunSubstreams(
         KafkaConsumerSettings settings,
         IMaterializer materializer,
-        Action<TopicPartition, Source<KafkaRecord[], Akka.NotUsed>> opened) =>
+        Action<TopicPartition, Source<RecordBatch, Akka.NotUsed>> opened) =>
         KafkaSource.CommittablePartitioned(settings)
             .ToMaterialized(
-                Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
+                Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, Akka.NotUsed> Records)>(p => opened(p.Partition, p.Records)),
                 Keep.Left)
             .Run(materializer);
 
@@ -88,7 +88,7 @@ internal static class KafkaTestSupport
         IConsumerControl? control = null;
         var (ctl, done) = KafkaSource.CommittablePartitioned(settings)
             .ToMaterialized(
-                Sink.ForEach<(TopicPartition Partition, Source<KafkaRecord[], Akka.NotUsed> Records)>(p =>
+                Sink.ForEach<(TopicPartition Partition, Source<RecordBatch, Akka.NotUsed> Records)>(p =>
                 {
                     lifecycle?.Enqueue((p.Partition, "opened"));
                     var finished = p.Records.RunForeach(

@@ -185,7 +185,7 @@ internal sealed class PartitionHarness
         events.Select(e => Record(e.Offset, Event(device, e.Time), e.Time)).ToList();
 
     /// <summary>A batch as the consumer hands it over: an array.</summary>
-    public void Feed(IEnumerable<KafkaRecord> records) => Stream.Send(Actor, records.ToArray());
+    public void Feed(IEnumerable<KafkaRecord> records) => Stream.Send(Actor, new RecordBatch(records.ToArray()));
 
     /// <summary>Feeds a batch and waits for the stream's acknowledgement.</summary>
     public void FeedAndAck(IEnumerable<KafkaRecord> records)
