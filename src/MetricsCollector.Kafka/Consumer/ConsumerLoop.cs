@@ -515,6 +515,7 @@ internal sealed class ConsumerLoop : IConsumerControl
     {
         var buffer = new PartitionBuffer(partition, _settings.PartitionBufferSize, _batches);
         _assigned[partition] = buffer;
+        KeepRecordBytesForBuffers();
         _sink!.PartitionOpened(partition, Akka.Streams.Dsl.Source.FromGraph(new PartitionSourceStage(buffer, RequestResume, SubstreamCancelled)));
     }
 
@@ -575,7 +576,13 @@ internal sealed class ConsumerLoop : IConsumerControl
             _startOffsets.Remove(partition);
             _pendingCommits.Remove(partition);
         }
+
+        KeepRecordBytesForBuffers();
     }
+
+    /// <summary>The record byte pool keeps what the buffers of the partitions held now take when full: a key and a value a record.</summary>
+    private void KeepRecordBytesForBuffers() =>
+        _settings.RecordBytes?.KeepAtMost((int)Math.Min(int.MaxValue, 2L * _settings.PartitionBufferSize * _assigned.Count));
 
     private void OnError(Confluent.Kafka.Error error)
     {

@@ -52,6 +52,25 @@ public sealed class PartitionedSourceTests(BrokerFixture fixture) : Akka.TestKit
     }
 
     [Fact]
+    public async Task The_record_byte_pool_keeps_as_many_free_arrays_as_the_assigned_partitions_buffers_hold()
+    {
+        var topic = Unique("pool");
+        fixture.Broker.CreateTopic(topic, 4);
+        Produce(_bootstrap, topic, partitions: 4, perPartition: 100);
+        var pool = new RecordBytePool(maxFree: 1);
+
+        var seen = new ConcurrentQueue<SeenRecord>();
+        var settings = SmallBuffers(Settings(_bootstrap, topic, Unique("g"))) with { RecordBytes = pool };
+        var (control, _) = RunCollecting(settings, Sys.Materializer(), seen);
+        await WaitUntil(() => seen.Count >= 400, Patience, "400 records");
+
+        // A key and a value for each record of four buffers of 50.
+        Assert.Equal(2 * 50 * 4, pool.MaxFree);
+        await control.StopAsync();
+        Assert.Equal(0, pool.MaxFree);
+    }
+
+    [Fact]
     public async Task A_slow_substream_pauses_only_its_own_partition()
     {
         var topic = Unique("slow");

@@ -50,6 +50,21 @@ public sealed class RecordBytePoolTests
     }
 
     [Fact]
+    public void A_raised_bound_keeps_more_and_a_lowered_one_drops_what_is_beyond_it()
+    {
+        var pool = new RecordBytePool(maxFree: 1);
+        pool.KeepAtMost(3);
+        var arrays = Enumerable.Range(0, 3).Select(_ => Copy(pool, [1, 2])!).Concat([Copy(pool, [1, 2, 3])!]).ToList();
+        arrays.ForEach(pool.Return);
+        Assert.Equal(3, Enumerable.Range(0, 3).Select(_ => Copy(pool, [1, 2])!).Count(a => arrays.Contains(a)));
+
+        arrays.Take(3).ToList().ForEach(pool.Return);
+        pool.KeepAtMost(1);
+        Assert.Equal(1, pool.MaxFree);
+        Assert.Equal(1, Enumerable.Range(0, 3).Select(_ => Copy(pool, [1, 2])!).Count(a => arrays.Contains(a)));
+    }
+
+    [Fact]
     public void A_long_record_s_array_is_not_kept()
     {
         var pool = new RecordBytePool();
