@@ -38,6 +38,16 @@ public sealed class CommitTracker
     private readonly int _maxCheckpoints;
     private long _nextCheckpointId;
 
+    // Bumped by every change of what a progress holds besides its checkpoint and stored watermark: timers,
+    // fired timers, jumps, the saved progress. With it, a Due that found nothing to save is remembered.
+    private long _changes;
+    private (long Checkpoint, long Changes, long FinalThrough)? _nothingDue;
+
+    // The lowest first position and the lowest close of the uncovered lines. A hand-over covers every
+    // device's line one by one and asks for both after each: finding them by a walk each time was quadratic.
+    private Lowest _lowestPosition = Lowest.OfNone;
+    private Lowest _lowestClose = Lowest.OfNone;
+
     /// <param name="start">Where the partition resumes: offset, watermark, timers and jumps to replay.</param>
     /// <param name="maxCheckpoints">
     /// How many checkpoints are kept while commits cannot move (a device that does not snapshot, a
@@ -98,11 +108,16 @@ public sealed class CommitTracker
         if (_uncovered.TryGetValue(device, out var line))
         {
             line.LastSeq = seq;
-            line.ClosesAbove = Math.Min(line.ClosesAbove, closesAbove);
+            if (closesAbove >= line.ClosesAbove) return;
+            _lowestClose.Removed(line.ClosesAbove);
+            _lowestClose.Added(closesAbove);
+            line.ClosesAbove = closesAbove;
         }
         else
         {
             _uncovered[device] = new Uncovered { FirstSeq = seq, FirstPosition = position, LastSeq = seq, ClosesAbove = closesAbove };
+            _lowestPosition.Added(position);
+            _lowestClose.Added(closesAbove);
         }
     }
 
@@ -115,22 +130,30 @@ public sealed class CommitTracker
     public void Covered(string device, long throughSeq, long appliedOffset)
     {
         if (!_uncovered.TryGetValue(device, out var line) || throughSeq < line.FirstSeq) return;
+        _lowestPosition.Removed(line.FirstPosition);
         if (throughSeq >= line.LastSeq)
         {
             _uncovered.Remove(device);
+            _lowestClose.Removed(line.ClosesAbove);
             return;
         }
         line.FirstSeq = throughSeq + 1;
         line.FirstPosition = Math.Max(line.FirstPosition, appliedOffset + 1);
+        _lowestPosition.Added(line.FirstPosition);
     }
 
-    public void SetTimer(string device, long time) => _timers.Set(device, time);
+    public void SetTimer(string device, long time)
+    {
+        _timers.Set(device, time);
+        _changes++;
+    }
 
     /// <summary>The devices due at <paramref name="watermark"/>, with the time each asked for; each is remembered with the checkpoints before it.</summary>
     public IReadOnlyList<(string Device, long Time)> TakeDue(long watermark)
     {
         var due = _timers.TakeDueTimers(watermark);
         if (due.Count == 0) return due;
+        _changes++;
         var after = _nextCheckpointId - 1;
         foreach (var (device, _) in due) _fired.Add(new FiredTimer(after, device, watermark));
         return due;
@@ -142,9 +165,8 @@ public sealed class CommitTracker
     /// </summary>
     public long FinalThrough(long watermark)
     {
-        var through = watermark;
-        foreach (var line in _uncovered.Values) through = Math.Min(through, line.ClosesAbove);
-        return Math.Max(through, Saved.FinalThrough);
+        if (!_lowestClose.Known) _lowestClose = Lowest.Of(_uncovered.Values, static line => line.ClosesAbove);
+        return Math.Max(Math.Min(watermark, _lowestClose.Value), Saved.FinalThrough);
     }
 
     /// <summary>The watermark jumps to <paramref name="watermark"/> at <see cref="NextOffset"/> (idle, or replayed).</summary>
@@ -152,6 +174,7 @@ public sealed class CommitTracker
     {
         _jumps.RemoveAll(j => j.Offset == NextOffset && j.Watermark <= watermark);
         _jumps.Add(new WatermarkJump(NextOffset, watermark));
+        _changes++;
     }
 
     /// <summary>A point a replay can start from: <see cref="NextOffset"/>, judged by <paramref name="watermark"/>.</summary>
@@ -186,8 +209,8 @@ public sealed class CommitTracker
     /// <summary>The lowest offset whose effect might not be stored yet: everything below it is safe to skip on replay.</summary>
     public long SafeOffset(long? lowestPendingSide)
     {
-        var safe = NextOffset;
-        foreach (var line in _uncovered.Values) safe = Math.Min(safe, line.FirstPosition);
+        if (!_lowestPosition.Known) _lowestPosition = Lowest.Of(_uncovered.Values, static line => line.FirstPosition);
+        var safe = Math.Min(NextOffset, _lowestPosition.Value);
         if (lowestPendingSide is { } side) safe = Math.Min(safe, side);
         return safe;
     }
@@ -196,6 +219,11 @@ public sealed class CommitTracker
     /// The progress of the latest checkpoint at or below the safe offset, if a replay from it would differ
     /// from one from the saved progress or the stored watermark moved (<paramref name="watermark"/> is the live one).
     /// </summary>
+    /// <remarks>
+    /// Building a progress copies every pending timer and compares them with the saved ones. A partition
+    /// handing over asks after each device's snapshot, one question per device, mostly to hear that the
+    /// commit cannot move yet: asked again with nothing changed, the answer is remembered.
+    /// </remarks>
     public DueProgress? Due(long? lowestPendingSide, long watermark)
     {
         if (_checkpoints.Count == 0) return null;
@@ -204,6 +232,9 @@ public sealed class CommitTracker
         while (passed + 1 < _checkpoints.Count && _checkpoints[passed + 1].Offset <= safe) passed++;
         if (passed > 0) _checkpoints.RemoveRange(0, passed);
         var checkpoint = _checkpoints[0];
+        var finalThrough = FinalThrough(watermark);
+        var asked = (checkpoint.Id, _changes, finalThrough);
+        if (_nothingDue == asked) return null;
         var progress = Saved with
         {
             Offset = checkpoint.Offset,
@@ -211,9 +242,11 @@ public sealed class CommitTracker
             Timers = TimersAt(checkpoint),
             SideMarks = checkpoint.Marks,
             Jumps = _jumps.Where(j => j.Offset >= checkpoint.Offset && j.Watermark > checkpoint.Watermark).OrderBy(j => j.Offset).ToList(),
-            FinalThrough = FinalThrough(watermark),
+            FinalThrough = finalThrough,
         };
-        return progress.ResumesLike(Saved) && progress.FinalThrough == Saved.FinalThrough ? null : new DueProgress(progress, checkpoint.Id);
+        var due = progress.ResumesLike(Saved) && progress.FinalThrough == Saved.FinalThrough ? null : new DueProgress(progress, checkpoint.Id);
+        _nothingDue = due is null ? asked : null;
+        return due;
     }
 
     /// <summary><paramref name="due"/> is durable: what only replays from older checkpoints needed is forgotten.</summary>
@@ -222,10 +255,15 @@ public sealed class CommitTracker
         Saved = due.Progress;
         _fired.RemoveAll(f => f.AfterCheckpoint < due.CheckpointId);
         _jumps.RemoveAll(j => j.Watermark <= due.Progress.Watermark);
+        _changes++;
     }
 
     /// <summary>Only <paramref name="progress"/>'s side marks changed (saved before the first record).</summary>
-    public void MarksSaved(PartitionProgress progress) => Saved = progress;
+    public void MarksSaved(PartitionProgress progress)
+    {
+        Saved = progress;
+        _changes++;
+    }
 
     /// <summary>Timers pending at the checkpoint: those pending now (extra wake-ups are harmless) and those fired since.</summary>
     /// <remarks>
@@ -250,6 +288,38 @@ public sealed class CommitTracker
         public long FirstPosition;
         public long LastSeq;
         public long ClosesAbove;
+    }
+
+    /// <summary>
+    /// The lowest of the lines' values and how many lines hold it: a value leaving forgets it only when it was
+    /// the last holder, and only then is it found again by a walk (ties are common: most runs close nothing).
+    /// </summary>
+    private struct Lowest
+    {
+        public static Lowest OfNone => new() { Value = long.MaxValue, Known = true };
+
+        public long Value;
+        public int Holders;
+        public bool Known;
+
+        public static Lowest Of(IEnumerable<Uncovered> lines, Func<Uncovered, long> of)
+        {
+            var lowest = OfNone;
+            foreach (var line in lines) lowest.Added(of(line));
+            return lowest;
+        }
+
+        public void Added(long value)
+        {
+            if (!Known || value > Value) return;
+            Holders = value < Value ? 1 : Holders + 1;
+            Value = value;
+        }
+
+        public void Removed(long value)
+        {
+            if (Known && value == Value && --Holders == 0) Known = false;
+        }
     }
 
     private sealed record Checkpoint(long Id, long Offset, long Watermark, IReadOnlyList<SideMark> Marks);

@@ -230,6 +230,84 @@ public sealed class CommitTrackerTests
     }
 
     [Fact]
+    public void After_nothing_was_due_every_change_a_progress_holds_makes_one_due_again()
+    {
+        var tracker = Started(offset: 0, watermark: 100);
+        Read(tracker, 0, 9, watermark: 100);
+        tracker.SetTimer("d", 300);
+        Commit(tracker, watermark: 100);
+        Assert.Null(tracker.Due(null, 100));
+
+        // A timer firing: the checkpoint carries it, at the watermark that fired it, until the device snapshots the wake-up.
+        Assert.Single(tracker.TakeDue(350));
+        Assert.Equal(350, tracker.Due(null, 100)!.Progress.Timers["d"]);
+        Commit(tracker, watermark: 100);
+        Assert.Null(tracker.Due(null, 100));
+        tracker.SetTimer("e", 400);
+        Assert.Equal(400, tracker.Due(null, 100)!.Progress.Timers["e"]);
+        Commit(tracker, watermark: 100);
+        Assert.Null(tracker.Due(null, 100));
+
+        // An idle jump.
+        tracker.Jumped(500);
+        Assert.Contains(tracker.Due(null, 100)!.Progress.Jumps, j => j.Watermark == 500);
+        Commit(tracker, watermark: 100);
+        Assert.Null(tracker.Due(null, 100));
+
+        // The safe offset passing a later checkpoint.
+        tracker.Sent("d", 1, position: 10, closesAbove: long.MaxValue);
+        Read(tracker, 10, 19, watermark: 100);
+        Assert.Null(tracker.Due(null, 100));
+        tracker.Covered("d", 1, 19);
+        Assert.Equal(20, tracker.Due(null, 100)!.Progress.Offset);
+        Commit(tracker, watermark: 100);
+
+        // The stored watermark moving.
+        Assert.Null(tracker.Due(null, 100));
+        Assert.Equal(200, tracker.Due(null, 200)!.Progress.FinalThrough);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void The_safe_offset_and_the_stored_watermark_match_a_walk_over_every_uncovered_line(int seed)
+    {
+        // The tracker keeps both lowest values between questions; a plain model walks all lines each time.
+        var random = new Random(seed);
+        var tracker = Started();
+        var lines = new Dictionary<string, (long FirstSeq, long LastSeq, long Position, long Closes)>();
+        var seqs = new Dictionary<string, long>();
+        long offset = 0;
+        for (var step = 0; step < 5_000; step++)
+        {
+            var device = $"d{random.Next(40)}";
+            if (random.Next(3) > 0)
+            {
+                Assert.True(tracker.Read(offset));
+                var seq = seqs[device] = seqs.GetValueOrDefault(device) + 1;
+                var closes = random.Next(4) == 0 ? long.MaxValue : 1_000 + random.Next(5_000);
+                tracker.Sent(device, seq, offset, closes);
+                lines[device] = lines.TryGetValue(device, out var line)
+                    ? line with { LastSeq = seq, Closes = Math.Min(line.Closes, closes) }
+                    : (seq, seq, offset, closes);
+                offset++;
+            }
+            else if (lines.TryGetValue(device, out var line))
+            {
+                var through = line.FirstSeq + random.Next((int)(line.LastSeq - line.FirstSeq + 1));
+                var applied = line.Position + random.Next(3);
+                tracker.Covered(device, through, applied);
+                if (through >= line.LastSeq) lines.Remove(device);
+                else lines[device] = line with { FirstSeq = through + 1, Position = Math.Max(line.Position, applied + 1) };
+            }
+
+            Assert.Equal(lines.Values.Select(l => l.Position).Append(offset).Min(), tracker.SafeOffset(null));
+            Assert.Equal(lines.Values.Select(l => l.Closes).Append(4_000).Min(), tracker.FinalThrough(4_000));
+        }
+    }
+
+    [Fact]
     public void Stored_through_the_watermark_when_every_message_is_covered_and_held_below_what_an_uncovered_one_may_close()
     {
         var tracker = Started();
