@@ -20,9 +20,9 @@ public interface IResultStore : IAsyncDisposable
     /// window with several the merge of all of them, whichever node wrote which and in whatever order.
     /// A row or part replaces the stored one only with a higher revision, or at the same revision as its
     /// final form. Returns one row per window of the batch: the merge of its parts where it has several,
-    /// else its part's row (what the top-N holder is told).
+    /// else its part's row (what the top-N holder is told), and which of them the store took.
     /// </summary>
-    Task<IReadOnlyList<WindowResult>> UpsertAsync(
+    Task<StoredRows> UpsertAsync(
         IReadOnlyList<WindowPart> parts,
         IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
         CancellationToken ct = default);

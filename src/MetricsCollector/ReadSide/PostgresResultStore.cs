@@ -93,12 +93,17 @@ public sealed class PostgresResultStore : SqlResultStore
     /// text with every size and stops at PostgreSQL's 65,535 parameters (4,681 rows of 14 columns).
     /// </summary>
     protected override async Task WriteRowsAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, ISet<(string DeviceId, long WindowEnd)> taken, CancellationToken ct)
     {
+        // RETURNING names the rows inserted or updated, not those the rule kept as they were.
         await using var command = Command(
-            connection, transaction, UpsertRowsSql($"SELECT * FROM unnest({RowArrays})"));
+            connection, transaction, UpsertRowsSql($"SELECT * FROM unnest({RowArrays})") + " RETURNING device_id, window_end");
         BindRowArrays(command, rows);
-        await command.ExecuteNonQueryAsync(ct);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            taken.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
     }
 
     /// <summary>Like the rows: one statement of arrays.</summary>

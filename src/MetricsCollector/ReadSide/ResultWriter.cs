@@ -77,7 +77,9 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
             // size (128 KB); a slice of rows stays well under it.
             foreach (var slice in written.Rows.Chunk(_settings.PublishSlice)) _topN.Tell(new RowsPublished(slice));
             // Committed, so owed to the results topic: its actor queues them and never makes the writer wait.
-            _resultsTopic?.Tell(new RowsPublished(written.Rows));
+            // Only rows the store took: one it kept its own form of (a replay's copy of a stored revision) stays
+            // owed as stored, and the topic gets that, not a copy made later.
+            if (written.Rows.Changed.Count > 0) _resultsTopic?.Tell(new RowsPublished(written.Rows.Changed));
             if (_buffer.Count > 0) Write();
         });
         Receive<WriteFailed>(failed =>
@@ -131,7 +133,7 @@ public sealed class ResultWriter : ReceiveActor, IWithTimers
         public static readonly Flush Instance = new();
     }
 
-    private sealed record Written(List<(StoreRows Request, IActorRef Device)> Batch, IReadOnlyList<WindowResult> Rows);
+    private sealed record Written(List<(StoreRows Request, IActorRef Device)> Batch, StoredRows Rows);
 
     private sealed record WriteFailed(List<(StoreRows Request, IActorRef Device)> Batch, Exception Cause);
 }

@@ -75,7 +75,7 @@ public sealed class FinalRowsStore(IResultStore inner, RowFinality finality) : I
 {
     public Task EnsureSchemaAsync(CancellationToken ct = default) => inner.EnsureSchemaAsync(ct);
 
-    public Task<IReadOnlyList<WindowResult>> UpsertAsync(IReadOnlyList<WindowPart> parts, IReadOnlyCollection<KeyValuePair<string, string>>? progress = null, CancellationToken ct = default) =>
+    public Task<StoredRows> UpsertAsync(IReadOnlyList<WindowPart> parts, IReadOnlyCollection<KeyValuePair<string, string>>? progress = null, CancellationToken ct = default) =>
         inner.UpsertAsync(parts, progress, ct);
 
     public Task<IReadOnlyList<WindowPart>> PartsAsync(IReadOnlyList<(string DeviceId, long WindowEnd)> windows, int partition, CancellationToken ct = default) =>

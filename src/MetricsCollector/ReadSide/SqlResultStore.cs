@@ -169,10 +169,12 @@ public abstract class SqlResultStore : IResultStore
     protected abstract void BindKeys(DbCommand command, IReadOnlyList<(string DeviceId, long WindowEnd)> keys);
 
     /// <summary>Writes rows (unique keys, in key order) inside <paramref name="transaction"/>.</summary>
+    /// <summary>Upserts <paramref name="rows"/> inside <paramref name="transaction"/>, adding the key of each row the store took to <paramref name="taken"/>.</summary>
     protected abstract Task WriteRowsAsync(
         DbConnection connection,
         DbTransaction transaction,
         IReadOnlyList<WindowResult> rows,
+        ISet<(string DeviceId, long WindowEnd)> taken,
         CancellationToken ct);
 
     /// <summary>
@@ -248,7 +250,7 @@ public abstract class SqlResultStore : IResultStore
     /// its own, and the last writer of a window always writes the merge of all its parts. SQLite has one
     /// writer at a time anyway.
     /// </remarks>
-    public async Task<IReadOnlyList<WindowResult>> UpsertAsync(
+    public async Task<StoredRows> UpsertAsync(
         IReadOnlyList<WindowPart> parts,
         IReadOnlyCollection<KeyValuePair<string, string>>? progress = null,
         CancellationToken ct = default)
@@ -256,22 +258,25 @@ public abstract class SqlResultStore : IResultStore
         var batch = Prepare(parts);
         if (batch.Count == 0 && (progress is null || progress.Count == 0))
         {
-            return [];
+            return StoredRows.None;
         }
 
         var rows = OnePerWindow(batch);
+        var taken = new HashSet<(string DeviceId, long WindowEnd)>();
         await WriteAsync(
             async (connection, transaction) =>
             {
+                // A retried transaction starts over.
+                taken.Clear();
                 if (batch.Count > 0)
                 {
-                    await WriteRowsAsync(connection, transaction, rows, ct);
+                    await WriteRowsAsync(connection, transaction, rows, taken, ct);
                     await WritePartsAsync(connection, transaction, batch, ct);
                     var windows = rows.ConvertAll(r => (r.DeviceId, r.WindowEnd));
                     var merged = await MergeSharedAsync(connection, transaction, windows, ct);
                     if (merged.Count > 0)
                     {
-                        await WriteRowsAsync(connection, transaction, merged, ct);
+                        await WriteRowsAsync(connection, transaction, merged, taken, ct);
                         Replace(rows, merged);
                     }
 
@@ -287,7 +292,7 @@ public abstract class SqlResultStore : IResultStore
                 }
             },
             ct);
-        return rows;
+        return new StoredRows(rows, taken.Count == rows.Count ? rows : rows.FindAll(r => taken.Contains((r.DeviceId, r.WindowEnd))));
     }
 
     public Task<IReadOnlyList<WindowPart>> PartsAsync(

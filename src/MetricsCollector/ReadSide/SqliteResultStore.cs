@@ -182,7 +182,7 @@ public sealed class SqliteResultStore : SqlResultStore
     /// row (a later revision, different figures, no row yet) is upserted.
     /// </remarks>
     protected override Task WriteRowsAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, CancellationToken ct)
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, ISet<(string DeviceId, long WindowEnd)> taken, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var db = ((SqliteConnection)connection).Handle!;
@@ -195,12 +195,18 @@ public sealed class SqliteResultStore : SqlResultStore
                 var same = new Values(db, finalize);
                 same.AddFinalized(row);
                 Run(db, finalize);
-                if (raw.sqlite3_changes(db) == 1) continue;
+                if (raw.sqlite3_changes(db) == 1)
+                {
+                    taken.Add((row.DeviceId, row.WindowEnd));
+                    continue;
+                }
             }
 
             var values = new Values(db, statement);
             values.Add(row);
             Run(db, statement);
+            // An upsert whose rule keeps the stored row changes nothing.
+            if (raw.sqlite3_changes(db) == 1) taken.Add((row.DeviceId, row.WindowEnd));
         }
 
         return Task.CompletedTask;

@@ -30,7 +30,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
             Revision: revision, Final: final, LastUpdated: windowEnd + revision * 1000, Bounds: PercentileBounds.Within(0.5, other ?? p95 + 2));
 
     /// <summary>Rows as keyed producers give them: each window's one part.</summary>
-    private Task<IReadOnlyList<WindowResult>> UpsertRowsAsync(
+    private Task<StoredRows> UpsertRowsAsync(
         IEnumerable<WindowResult> rows, IReadOnlyCollection<KeyValuePair<string, string>>? progress = null) =>
         Store.UpsertAsync(SinglePart.Of(rows), progress);
 
@@ -129,9 +129,12 @@ public abstract class ResultStoreTests : IAsyncLifetime
             var held = Row($"apart-{i}", T0, p95: 10, revision: heldRevision, final: heldFinal);
             var candidate = Row($"apart-{i}", T0, p95: 20, revision: revision, final: final);
             await UpsertRowsAsync([held]);
-            await UpsertRowsAsync([candidate]);
+            var written = await UpsertRowsAsync([candidate]);
             var expected = NewerRevisionWins.Supersedes(candidate, held) ? candidate : held;
             Assert.Equal(expected, await Store.LatestAsync(held.DeviceId));
+            // What the write says it took is what it took.
+            Assert.Equal(expected == candidate ? [candidate] : [], written.Changed);
+            Assert.Equal([candidate], written);
 
             var together = (Held: held with { DeviceId = $"together-{i}" }, Candidate: candidate with { DeviceId = $"together-{i}" });
             await UpsertRowsAsync([together.Held, together.Candidate]);
@@ -164,11 +167,31 @@ public abstract class ResultStoreTests : IAsyncLifetime
             Bounds = PercentileBounds.Within(0.25, 80),
         };
         await UpsertRowsAsync([held, Row("b", T0, p95: 60)]);
-        await UpsertRowsAsync([closed, Row("b", T0, p95: 60, final: true)]);
+        var written = await UpsertRowsAsync([closed, Row("b", T0, p95: 60, final: true)]);
+        Assert.Equal(written, written.Changed);
 
         Assert.Equal(closed, await Store.LatestAsync("a"));
         Assert.Equal(Row("b", T0, p95: 60, final: true), await Store.LatestAsync("b"));
         Assert.Equal(["a", "b"], (await Store.TopAsync(T0, RankBy.P95, 10)).Select(r => r.DeviceId));
+    }
+
+    /// <summary>
+    /// A device restored from an older snapshot replays records and makes a stored window's row again: the same
+    /// revision and form, made later. The store keeps what it had, and says it took nothing, so that nothing
+    /// downstream (the results topic) takes the copy for the stored row.
+    /// </summary>
+    [Fact]
+    public async Task A_replays_copy_of_a_stored_revision_is_not_taken_and_says_so()
+    {
+        var stored = Row("a", T0, p95: 70, revision: 1, final: true);
+        var copy = stored with { LastUpdated = stored.LastUpdated + 9 * 1000 };
+        Assert.Equal([stored], (await UpsertRowsAsync([stored])).Changed);
+
+        var written = await UpsertRowsAsync([copy, Row("b", T0, p95: 60)]);
+
+        Assert.Equal([copy, Row("b", T0, p95: 60)], written);
+        Assert.Equal([Row("b", T0, p95: 60)], written.Changed);
+        Assert.Equal(stored, await Store.LatestAsync("a"));
     }
 
     [Fact]

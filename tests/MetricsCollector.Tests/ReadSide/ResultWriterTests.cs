@@ -54,4 +54,34 @@ public sealed class ResultWriterTests(SqliteStoreFixture store) : TestKit, IClas
         Assert.InRange(_metrics.FireToStore(1.0), 599_000, 602_000);
         Assert.Equal(3, (await store.Store.TopAsync(60 * Minute, RankBy.P95, 10)).Count);
     }
+
+    /// <summary>
+    /// After a crash a device replays records its snapshot did not hold and makes the row of a window already stored
+    /// again, later. The top-N holder may hear it again (same figures); the results topic must not, or it would carry
+    /// a row the store does not hold while the stored one, still owed, is taken for produced.
+    /// </summary>
+    [Fact]
+    public void A_replays_copy_of_a_stored_row_goes_to_the_top_n_but_not_to_the_results_topic()
+    {
+        var topN = CreateTestProbe();
+        var resultsTopic = CreateTestProbe();
+        var writer = Sys.ActorOf(ResultWriter.Props(store.Store, topN.Ref, _metrics, new ResultWriterSettings(BatchRows: 2, FlushDelay: TimeSpan.FromMilliseconds(20), PublishSlice: 100), new WriteBacklog(1_000), resultsTopic.Ref));
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        writer.Tell(new StoreRows([Part("a", 60 * Minute, revision: 1, final: true, lastUpdated: now, firstRow: true)], Sequence: 1));
+        ExpectMsg<RowsStored>();
+        Assert.Equal(["a"], resultsTopic.ExpectMsg<RowsPublished>().Rows.Select(r => r.DeviceId));
+        topN.ExpectMsg<RowsPublished>();
+
+        writer.Tell(new StoreRows(
+            [
+                Part("a", 60 * Minute, revision: 1, final: true, lastUpdated: now + 9_000, firstRow: true),
+                Part("b", 60 * Minute, revision: 1, final: false, lastUpdated: now + 9_000, firstRow: true),
+            ],
+            Sequence: 2));
+
+        Assert.Equal(2, ExpectMsg<RowsStored>().Sequence);
+        Assert.Equal(["a", "b"], topN.ExpectMsg<RowsPublished>().Rows.Select(r => r.DeviceId).Order());
+        Assert.Equal(["b"], resultsTopic.ExpectMsg<RowsPublished>().Rows.Select(r => r.DeviceId));
+        resultsTopic.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
 }
