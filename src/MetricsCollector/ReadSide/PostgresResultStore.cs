@@ -93,16 +93,25 @@ public sealed class PostgresResultStore : SqlResultStore
     /// text with every size and stops at PostgreSQL's 65,535 parameters (4,681 rows of 14 columns).
     /// </summary>
     protected override async Task WriteRowsAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, ISet<(string DeviceId, long WindowEnd)> taken, CancellationToken ct)
+        DbConnection connection,
+        DbTransaction transaction,
+        IReadOnlyList<WindowResult> rows,
+        ISet<(string DeviceId, long WindowEnd)> taken,
+        ISet<(string DeviceId, long WindowEnd)>? inserted,
+        CancellationToken ct)
     {
-        // RETURNING names the rows inserted or updated, not those the rule kept as they were.
+        // RETURNING names the rows inserted or updated, not those the rule kept as they were. A row version this
+        // statement inserted has no xmax, where the upsert's update of a stored row leaves its lock's there: the
+        // usual way to tell the two apart before PostgreSQL 18's RETURNING OLD.
         await using var command = Command(
-            connection, transaction, UpsertRowsSql($"SELECT * FROM unnest({RowArrays})") + " RETURNING device_id, window_end");
+            connection, transaction, UpsertRowsSql($"SELECT * FROM unnest({RowArrays})") + " RETURNING device_id, window_end, xmax = 0");
         BindRowArrays(command, rows);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            taken.Add((reader.GetString(0), reader.GetInt64(1)));
+            var key = (reader.GetString(0), reader.GetInt64(1));
+            taken.Add(key);
+            if (reader.GetBoolean(2)) inserted?.Add(key);
         }
     }
 

@@ -180,9 +180,18 @@ public sealed class SqliteResultStore : SqlResultStore
     /// every column, and SQLite then deletes and inserts the row's entry in each of the six top-N indexes even
     /// where no value changes: about eight times the cost. The stored row is the same either way; any other
     /// row (a later revision, different figures, no row yet) is upserted.
+    /// <para>
+    /// Which rows were new it does not tell: the one writer finds shared windows in its own process, where a key
+    /// costs little.
+    /// </para>
     /// </remarks>
     protected override Task WriteRowsAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> rows, ISet<(string DeviceId, long WindowEnd)> taken, CancellationToken ct)
+        DbConnection connection,
+        DbTransaction transaction,
+        IReadOnlyList<WindowResult> rows,
+        ISet<(string DeviceId, long WindowEnd)> taken,
+        ISet<(string DeviceId, long WindowEnd)>? inserted,
+        CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var db = ((SqliteConnection)connection).Handle!;
