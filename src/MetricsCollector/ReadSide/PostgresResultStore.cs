@@ -129,6 +129,15 @@ public sealed class PostgresResultStore : SqlResultStore
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Like the rows: one statement of arrays.</summary>
+    protected override async Task NoteOwedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> stored, CancellationToken ct)
+    {
+        await using var command = Command(connection, transaction, NoteOwedSql("SELECT * FROM unnest(@device_id, @window_end, @revision, @final)"));
+        BindRevisionArrays(command, stored);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>
     /// The whole batch in one statement of arrays, like the rows: a statement per row made the server parse
     /// and plan each one. Two produced forms of one window delete its outbox row if either covers it, as they
@@ -146,11 +155,17 @@ public sealed class PostgresResultStore : SqlResultStore
         }
 
         await using var command = Command(connection, transaction, DeleteProducedSql);
-        Bind(command, "@device_id", produced.Select(r => r.DeviceId).ToArray());
-        Bind(command, "@window_end", produced.Select(r => r.WindowEnd).ToArray());
-        Bind(command, "@revision", produced.Select(r => r.Revision).ToArray());
-        Bind(command, "@final", produced.Select(r => r.Final).ToArray());
+        BindRevisionArrays(command, produced);
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Binds what the outbox keeps of each row, an array a column: @device_id, @window_end, @revision, @final.</summary>
+    private static void BindRevisionArrays(DbCommand command, IReadOnlyList<WindowResult> rows)
+    {
+        Bind(command, "@device_id", rows.Select(r => r.DeviceId).ToArray());
+        Bind(command, "@window_end", rows.Select(r => r.WindowEnd).ToArray());
+        Bind(command, "@revision", rows.Select(r => r.Revision).ToArray());
+        Bind(command, "@final", rows.Select(r => r.Final).ToArray());
     }
 
     protected override ValueTask DisposeCoreAsync() => _dataSource.DisposeAsync();

@@ -68,16 +68,6 @@ public abstract class SqlResultStore : IResultStore
         WHERE p.kafka_partition = @partition
         """;
 
-    // The results topic's outbox (see KeepsResultsOutbox): the windows this transaction changed, as stored now.
-    private string OutboxNoteSql => $"""
-        INSERT INTO results_outbox (device_id, window_end, revision, final)
-        SELECT r.device_id, r.window_end, r.revision, r.final
-        FROM {KeysSource}
-        JOIN window_results r ON r.device_id = k.device_id AND r.window_end = k.window_end
-        WHERE true
-        ON CONFLICT (device_id, window_end) DO UPDATE SET revision = excluded.revision, final = excluded.final
-        """;
-
     private static readonly string OwedRowsSql = $"""
         SELECT {Aliased("r", Columns)}
         FROM results_outbox o
@@ -182,15 +172,21 @@ public abstract class SqlResultStore : IResultStore
         CancellationToken ct);
 
     /// <summary>
-    /// Notes <paramref name="windows"/> as owed to the results topic at their stored revision (see
-    /// <see cref="KeepsResultsOutbox"/>), inside <paramref name="transaction"/>: one statement over the batch's keys.
+    /// Notes <paramref name="stored"/>, rows this transaction wrote and the store took, as owed to the results topic
+    /// at their revision (see <see cref="KeepsResultsOutbox"/>), inside <paramref name="transaction"/>.
     /// </summary>
-    protected virtual async Task NoteOwedAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string DeviceId, long WindowEnd)> windows, CancellationToken ct)
-    {
-        await using var note = KeysCommand(connection, transaction, OutboxNoteSql, windows);
-        await note.ExecuteNonQueryAsync(ct);
-    }
+    protected abstract Task NoteOwedAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> stored, CancellationToken ct);
+
+    /// <summary>
+    /// The outbox note, rows given by <paramref name="source"/> as (device_id, window_end, revision, final). A window
+    /// noted already takes the later revision: the transaction that wrote it holds the row's lock until it commits,
+    /// so notes of one window come in the order their rows were stored.
+    /// </summary>
+    protected static string NoteOwedSql(string source) => $"""
+        INSERT INTO results_outbox (device_id, window_end, revision, final) {source}
+        ON CONFLICT (device_id, window_end) DO UPDATE SET revision = excluded.revision, final = excluded.final
+        """;
 
     /// <summary>Writes parts (unique keys, in key order) inside <paramref name="transaction"/>.</summary>
     protected abstract Task WritePartsAsync(
@@ -287,9 +283,10 @@ public abstract class SqlResultStore : IResultStore
                         Replace(rows, merged);
                     }
 
-                    if (KeepsResultsOutbox)
+                    // Only what the store took: a row it kept as it was is owed, if at all, as noted when it was stored.
+                    if (KeepsResultsOutbox && taken.Count > 0)
                     {
-                        await NoteOwedAsync(connection, transaction, windows, ct);
+                        await NoteOwedAsync(connection, transaction, taken.Count == rows.Count ? rows : rows.FindAll(r => taken.Contains((r.DeviceId, r.WindowEnd))), ct);
                     }
                 }
 
