@@ -24,9 +24,8 @@ public sealed class SqliteResultStore : SqlResultStore
     private static readonly string ProducedSql =
         $"DELETE FROM results_outbox WHERE device_id = ?1 AND window_end = ?2 AND {ProducedCovers("?3", "?4")}";
 
-    // One window of the outbox note (SqlResultStore's OutboxNoteSql): the row as stored now. The WHERE keeps
-    // SQLite from reading ON CONFLICT as a join's constraint.
-    // WHERE true: SQLite needs it to read ON CONFLICT after a SELECT as the upsert's, not as a join's clause.
+    // One row of the outbox note. WHERE true: SQLite needs it to read ON CONFLICT after a SELECT as the upsert's,
+    // not as a join's constraint.
     private static readonly string NoteSql = NoteOwedSql("SELECT ?1, ?2, ?3, ?4 WHERE true");
 
     // The final form of the stored revision where the ranked figures (the top-N indexes' columns, from the same
@@ -221,24 +220,21 @@ public sealed class SqliteResultStore : SqlResultStore
     /// <summary>Like the rows, a row at a time.</summary>
     protected override Task NoteOwedAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> stored, CancellationToken ct) =>
-        RunEach(connection, NoteSql, stored, static (values, row) =>
-        {
-            values.Add(row.DeviceId);
-            values.Add(row.WindowEnd);
-            values.Add(row.Revision);
-            values.Add(row.Final ? 1L : 0L);
-        }, ct);
+        RunEach(connection, NoteSql, stored, AddRevision, ct);
 
     /// <summary>Like the rows, a produced row at a time.</summary>
     protected override Task DeleteProducedAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<WindowResult> produced, CancellationToken ct) =>
-        RunEach(connection, ProducedSql, produced, static (values, row) =>
-        {
-            values.Add(row.DeviceId);
-            values.Add(row.WindowEnd);
-            values.Add(row.Revision);
-            values.Add(row.Final ? 1L : 0L);
-        }, ct);
+        RunEach(connection, ProducedSql, produced, AddRevision, ct);
+
+    /// <summary>Binds what the outbox keeps of a row, in the order of the note's and the produced rows' parameters.</summary>
+    private static void AddRevision(Values values, WindowResult row)
+    {
+        values.Add(row.DeviceId);
+        values.Add(row.WindowEnd);
+        values.Add(row.Revision);
+        values.Add(row.Final ? 1L : 0L);
+    }
 
     /// <summary>Like the rows, a part at a time.</summary>
     protected override Task WritePartsAsync(
