@@ -96,22 +96,26 @@ public sealed class PostgresResultStore : SqlResultStore
         DbConnection connection,
         DbTransaction transaction,
         IReadOnlyList<WindowResult> rows,
+        IReadOnlyList<KeptPart>? kept,
         ISet<(string DeviceId, long WindowEnd)> taken,
-        ISet<(string DeviceId, long WindowEnd)>? inserted,
         CancellationToken ct)
     {
-        // RETURNING names the rows inserted or updated, not those the rule kept as they were. A row version this
-        // statement inserted has no xmax, where the upsert's update of a stored row leaves its lock's there: the
-        // usual way to tell the two apart before PostgreSQL 18's RETURNING OLD.
-        await using var command = Command(
-            connection, transaction, UpsertRowsSql($"SELECT * FROM unnest({RowArrays})") + " RETURNING device_id, window_end, xmax = 0");
+        // RETURNING names the rows inserted or updated, not those the rule kept as they were.
+        var sql = kept is null
+            ? UpsertRowsSql($"SELECT * FROM unnest({RowArrays})")
+            : UpsertRowsWithPartSql($"SELECT * FROM unnest({PartArrays})");
+        await using var command = Command(connection, transaction, sql + " RETURNING device_id, window_end");
         BindRowArrays(command, rows);
+        if (kept is not null)
+        {
+            Bind(command, "@kafka_partition", kept.Select(k => k.Partition).ToArray());
+            Bind(command, "@digest", kept.Select(k => k.Digest).ToArray());
+        }
+
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var key = (reader.GetString(0), reader.GetInt64(1));
-            taken.Add(key);
-            if (reader.GetBoolean(2)) inserted?.Add(key);
+            taken.Add((reader.GetString(0), reader.GetInt64(1)));
         }
     }
 

@@ -36,6 +36,15 @@ public abstract class SqlResultStore : IResultStore
     /// <summary>The same rule for a part: its partition's actor only ever raises its revision or makes it final.</summary>
     private static readonly string OnPartConflictUpdate = UpsertRule("window_parts", "device_id, window_end, kafka_partition", PartColumns);
 
+    /// <summary>
+    /// The rule for a row written with its window's one part (see <see cref="UpsertAsync"/>): as a part's, and only
+    /// over a row that keeps a part of the same partition. A row that keeps another partition's part, or none (its
+    /// window's parts are in window_parts), is left as it is; the upsert still locks it, and the writer then finds
+    /// it shared.
+    /// </summary>
+    private static readonly string OnKeptConflictUpdate =
+        UpsertRule("window_results", "device_id, window_end", PartColumns, also: "window_results.kafka_partition = excluded.kafka_partition");
+
     private const string LatestSql =
         $"SELECT {Columns} FROM window_results WHERE device_id = @device_id ORDER BY window_end DESC LIMIT 1";
 
@@ -51,21 +60,53 @@ public abstract class SqlResultStore : IResultStore
     /// <summary><see cref="PartColumns"/> of the parts table aliased <c>p</c> (before the queries that use it: statics initialise in order).</summary>
     private static readonly string PartColumnsOfP = Aliased("p", PartColumns);
 
-    // The window's rows through a top-N index (each leads with window_end), and each row's parts through the
-    // parts' primary key: the cost of the window's own rows, never a scan of either table.
+    /// <summary><see cref="PartColumns"/> of the rows table aliased <c>r</c>: a row that keeps its window's one part reads as that part.</summary>
+    private static readonly string PartColumnsOfR = Aliased("r", PartColumns);
+
+    // The window's rows through a top-N index (each leads with window_end), and the parts of those that keep none
+    // through the parts' primary key: the cost of the window's own rows, never a scan of either table.
     private static readonly string FleetPartsSql = $"""
         SELECT {PartColumnsOfP}
         FROM window_results r
         JOIN window_parts p ON p.device_id = r.device_id AND p.window_end = r.window_end
-        WHERE r.window_end = @window_end
+        WHERE r.window_end = @window_end AND r.kafka_partition IS NULL
+        UNION ALL
+        SELECT {PartColumns} FROM window_results WHERE window_end = @window_end AND kafka_partition IS NOT NULL
         """;
 
-    // Each key probes the parts' primary key.
+    // Each key probes the parts' primary key and the rows'.
     private string PartsOfSql => $"""
         SELECT {PartColumnsOfP}
         FROM {KeysSource}
         JOIN window_parts p ON p.device_id = k.device_id AND p.window_end = k.window_end
         WHERE p.kafka_partition = @partition
+        UNION ALL
+        SELECT {PartColumnsOfR}
+        FROM {KeysSource}
+        JOIN window_results r ON r.device_id = k.device_id AND r.window_end = k.window_end
+        WHERE r.kafka_partition = @partition
+        """;
+
+    // The partition of the part each window's row keeps (NULL: it keeps none).
+    private string KeptPartitionsSql => $"""
+        SELECT r.device_id, r.window_end, r.kafka_partition
+        FROM {KeysSource}
+        JOIN window_results r ON r.device_id = k.device_id AND r.window_end = k.window_end
+        """;
+
+    // A shared window's rows give up the part they kept: it joins the window's other parts.
+    private string MoveKeptPartsSql => $"""
+        INSERT INTO window_parts ({PartColumns})
+        SELECT {PartColumnsOfR}
+        FROM {KeysSource}
+        JOIN window_results r ON r.device_id = k.device_id AND r.window_end = k.window_end
+        WHERE r.kafka_partition IS NOT NULL
+        {OnPartConflictUpdate}
+        """;
+
+    private string ClearKeptPartsSql => $"""
+        UPDATE window_results SET kafka_partition = NULL, digest = NULL
+        WHERE kafka_partition IS NOT NULL AND (device_id, window_end) IN (SELECT k.device_id, k.window_end FROM {KeysSource})
         """;
 
     private static readonly string OwedRowsSql = $"""
@@ -160,16 +201,20 @@ public abstract class SqlResultStore : IResultStore
 
     /// <summary>
     /// Upserts <paramref name="rows"/> (unique keys, in key order) inside <paramref name="transaction"/>, adding the
-    /// key of each row the store took to <paramref name="taken"/>, and, where the backend can tell and
-    /// <paramref name="inserted"/> is given, the key of each row that was not there before to <paramref name="inserted"/>.
+    /// key of each row the store took to <paramref name="taken"/>. With <paramref name="kept"/> (one entry a row) each
+    /// row is written with its window's one part in its own columns (<see cref="UpsertRowsWithPartSql"/>; an entry
+    /// without a partition writes none); without it, the row's columns alone (<see cref="UpsertRowsSql"/>).
     /// </summary>
     protected abstract Task WriteRowsAsync(
         DbConnection connection,
         DbTransaction transaction,
         IReadOnlyList<WindowResult> rows,
+        IReadOnlyList<KeptPart>? kept,
         ISet<(string DeviceId, long WindowEnd)> taken,
-        ISet<(string DeviceId, long WindowEnd)>? inserted,
         CancellationToken ct);
+
+    /// <summary>The part a row keeps in its own columns: its partition and digest, or none (both null).</summary>
+    protected readonly record struct KeptPart(int? Partition, byte[]? Digest);
 
     /// <summary>
     /// Notes <paramref name="stored"/>, rows this transaction wrote and the store took, as owed to the results topic
@@ -205,17 +250,25 @@ public abstract class SqlResultStore : IResultStore
                     await command.ExecuteNonQueryAsync(ct);
                 }
 
-                await AddBoundsColumnsAsync(connection, transaction, ct);
+                await AddMissingColumnsAsync(connection, transaction, ct);
             },
             ct);
 
     /// <summary>
-    /// A database made before rows carried bounds lacks their columns; they are added empty. NULL reads back as
-    /// the row's [min, max], which is certain too, so no stored row has to be rewritten.
+    /// Columns a database made by an earlier version lacks are added empty, so no stored row has to be rewritten:
+    /// the bounds (NULL reads back as the row's [min, max], which is certain too), and a row's kept part (NULL: the
+    /// window's parts are in window_parts, where every earlier version kept them; see <see cref="UpsertAsync"/>).
+    /// New databases get the kept part's columns here too.
     /// </summary>
-    private static async Task AddBoundsColumnsAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    private async Task AddMissingColumnsAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
-        foreach (var table in new[] { "window_results", "window_parts" })
+        var bounds = BoundsColumnList.Split(", ").Select(c => (Name: c, Type: "DOUBLE PRECISION")).ToArray();
+        var wanted = new[]
+        {
+            (Table: "window_results", Columns: bounds.Concat([(Name: "kafka_partition", Type: "INTEGER"), (Name: "digest", Type: BinaryType)]).ToArray()),
+            (Table: "window_parts", Columns: bounds),
+        };
+        foreach (var (table, columns) in wanted)
         {
             var present = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             await using (var query = Command(connection, transaction, $"SELECT * FROM {table} LIMIT 0"))
@@ -227,28 +280,43 @@ public abstract class SqlResultStore : IResultStore
                 }
             }
 
-            foreach (var column in BoundsColumnList.Split(", ").Where(c => !present.Contains(c)))
+            foreach (var (column, type) in columns.Where(c => !present.Contains(c.Name)))
             {
-                await using var alter = Command(connection, transaction, $"ALTER TABLE {table} ADD COLUMN {column} DOUBLE PRECISION");
+                await using var alter = Command(connection, transaction, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
                 await alter.ExecuteNonQueryAsync(ct);
             }
         }
     }
 
     /// <remarks>
+    /// <para>
+    /// Where a window's parts are: a window whose parts all came from one partition (every window of keyed
+    /// producers) keeps its one part in its row (the row's <c>kafka_partition</c> and <c>digest</c>), and
+    /// window_parts holds nothing of it; a window with parts from more than one partition, and every window
+    /// stored before rows kept parts, has a row without a part (NULL) and all its parts in window_parts, the
+    /// row being their merge. A part in the row saves the part's own upsert and the look for other parts: two
+    /// of the five statements a stored row cost.
+    /// </para>
+    /// <para>
     /// The statements run in this order, in one transaction, and the order is what makes two nodes writing
     /// parts of one window (its device's records on partitions consumed by different nodes) end with the
     /// merge of every part:
-    /// 1. the rows: in PostgreSQL an upsert locks each row it meets, even where the WHERE rule keeps it
-    ///    unchanged (or, for a new row, makes a concurrent insert of the same key wait), so writers of one
-    ///    window take turns from here to their commit;
-    /// 2. the parts;
-    /// 3. one query for the parts of every window of the batch that has more than one;
-    /// 4. those windows' merged rows.
+    /// 1. every row of the batch, in key order, with its window's part where the batch holds one: in PostgreSQL
+    ///    an upsert locks each row it meets, even where the WHERE rule keeps it unchanged (or, for a new row,
+    ///    makes a concurrent insert of the same key wait), so writers of one window take turns from here to
+    ///    their commit. A row keeping a part of the same partition takes the newer revision; a new row keeps
+    ///    the part; any other row stays as it is;
+    /// 2. the windows that turn out shared: several parts in the batch, or a row that was left as it was and
+    ///    keeps another partition's part or none (a query for those rows' partitions, only where step 1 left a
+    ///    row of a one-part window as it was: a replay, or a shared window);
+    /// 3. for those: a part a row keeps moves into window_parts, the rows are written as before (the newer
+    ///    revision rule), the batch's parts join window_parts, one query reads the parts of every window that
+    ///    has more than one, and their merged rows are written.
     /// Under READ COMMITTED each statement sees what was committed before it started. The second writer
-    /// got the row lock only once the first had committed, so its step 3 sees the first's part as well as
-    /// its own, and the last writer of a window always writes the merge of all its parts. SQLite has one
-    /// writer at a time anyway.
+    /// got the row lock only once the first had committed, so its step 2 sees the part the first left in the
+    /// row, or in window_parts, beside its own, and the last writer of a window always writes the merge of all
+    /// its parts. SQLite has one writer at a time anyway.
+    /// </para>
     /// </remarks>
     public async Task<StoredRows> UpsertAsync(
         IReadOnlyList<WindowPart> parts,
@@ -262,25 +330,39 @@ public abstract class SqlResultStore : IResultStore
         }
 
         var rows = OnePerWindow(batch);
+        var kept = KeptParts(batch, rows);
         var taken = new HashSet<(string DeviceId, long WindowEnd)>();
-        var inserted = new HashSet<(string DeviceId, long WindowEnd)>();
         await WriteAsync(
             async (connection, transaction) =>
             {
                 // A retried transaction starts over.
                 taken.Clear();
-                inserted.Clear();
                 if (batch.Count > 0)
                 {
-                    await WriteRowsAsync(connection, transaction, rows, taken, inserted, ct);
-                    await WritePartsAsync(connection, transaction, batch, ct);
-                    var windows = rows.ConvertAll(r => (r.DeviceId, r.WindowEnd));
-                    var mayShare = MayShare(batch, windows, inserted);
-                    var merged = mayShare.Count == 0 ? [] : await MergeSharedAsync(connection, transaction, mayShare, ct);
-                    if (merged.Count > 0)
+                    await WriteRowsAsync(connection, transaction, rows, kept, taken, ct);
+                    var shared = await SharedWindowsAsync(connection, transaction, rows, kept, taken, ct);
+                    if (shared.Count > 0)
                     {
-                        await WriteRowsAsync(connection, transaction, merged, taken, inserted: null, ct);
-                        Replace(rows, merged);
+                        var windows = shared.ConvertAll(r => (r.DeviceId, r.WindowEnd));
+                        await using (var move = KeysCommand(connection, transaction, MoveKeptPartsSql, windows))
+                        {
+                            await move.ExecuteNonQueryAsync(ct);
+                        }
+
+                        await using (var clear = KeysCommand(connection, transaction, ClearKeptPartsSql, windows))
+                        {
+                            await clear.ExecuteNonQueryAsync(ct);
+                        }
+
+                        await WriteRowsAsync(connection, transaction, shared, kept: null, taken, ct);
+                        var inShared = windows.ToHashSet();
+                        await WritePartsAsync(connection, transaction, batch.FindAll(p => inShared.Contains((p.Row.DeviceId, p.Row.WindowEnd))), ct);
+                        var merged = await MergeSharedAsync(connection, transaction, windows, ct);
+                        if (merged.Count > 0)
+                        {
+                            await WriteRowsAsync(connection, transaction, merged, kept: null, taken, ct);
+                            Replace(rows, merged);
+                        }
                     }
 
                     // Only what the store took: a row it kept as it was is owed, if at all, as noted when it was stored.
@@ -472,23 +554,26 @@ public abstract class SqlResultStore : IResultStore
             async (connection, transaction) =>
             {
                 var windows = new List<(string DeviceId, long WindowEnd)>(maxRows);
+                // A row that keeps its window's part takes the part with it; the others' parts are in window_parts.
+                var parts = 0;
                 await using (var rows = ExpiredRowsCommand(connection, transaction, endedBefore, maxRows))
                 await using (var reader = await rows.ExecuteReaderAsync(ct))
                 {
                     while (await reader.ReadAsync(ct))
                     {
-                        windows.Add((reader.GetString(0), reader.GetInt64(1)));
+                        if (reader.IsDBNull(2)) windows.Add((reader.GetString(0), reader.GetInt64(1)));
+                        else parts++;
                     }
                 }
 
-                var parts = 0;
+                var rowCount = windows.Count + parts;
                 if (windows.Count > 0)
                 {
                     await using var command = KeysCommand(connection, transaction, ExpiredPartsSql, windows);
-                    parts = await command.ExecuteNonQueryAsync(ct);
+                    parts += await command.ExecuteNonQueryAsync(ct);
                 }
 
-                deleted = new DeletedRows(windows.Count, parts);
+                deleted = new DeletedRows(rowCount, parts);
             },
             ct);
         return deleted;
@@ -543,7 +628,7 @@ public abstract class SqlResultStore : IResultStore
     protected virtual (string TryTake, string Release)? RetentionLockSql => null;
 
     private string ExpiredRowsSql =>
-        $"DELETE FROM window_results WHERE {PickedRows("window_results", "window_end < @ended_before ORDER BY window_end LIMIT @max_rows")} RETURNING device_id, window_end";
+        $"DELETE FROM window_results WHERE {PickedRows("window_results", "window_end < @ended_before ORDER BY window_end LIMIT @max_rows")} RETURNING device_id, window_end, kafka_partition";
 
     private string ExpiredPartsSql =>
         $"DELETE FROM window_parts WHERE (device_id, window_end) IN (SELECT k.device_id, k.window_end FROM {KeysSource})";
@@ -641,6 +726,9 @@ public abstract class SqlResultStore : IResultStore
     /// </summary>
     protected static string UpsertRowsSql(string source) => $"INSERT INTO window_results ({Columns}) {source} {OnConflictUpdate}";
 
+    /// <summary>Rows with the part they keep, in <see cref="PartColumns"/> order (see <see cref="OnKeptConflictUpdate"/>).</summary>
+    protected static string UpsertRowsWithPartSql(string source) => $"INSERT INTO window_results ({PartColumns}) {source} {OnKeptConflictUpdate}";
+
     /// <summary>Like <see cref="UpsertRowsSql"/>, for parts in <see cref="PartColumns"/> order.</summary>
     protected static string UpsertPartsSql(string source) => $"INSERT INTO window_parts ({PartColumns}) {source} {OnPartConflictUpdate}";
 
@@ -657,14 +745,14 @@ public abstract class SqlResultStore : IResultStore
     // The figure columns are named as clients name the figures (p50 ... mean).
     protected static string ColumnOf(RankBy by) => by.Name();
 
-    private static string UpsertRule(string table, string key, string columns)
+    private static string UpsertRule(string table, string key, string columns, string also = "true")
     {
         var keyColumns = key.Split(", ");
         var set = string.Join(", ", columns.Split(", ").Where(c => !keyColumns.Contains(c)).Select(c => $"{c} = excluded.{c}"));
         return $"""
             ON CONFLICT ({key}) DO UPDATE SET {set}
-            WHERE excluded.revision > {table}.revision
-               OR (excluded.revision = {table}.revision AND excluded.final AND NOT {table}.final)
+            WHERE {also} AND (excluded.revision > {table}.revision
+               OR (excluded.revision = {table}.revision AND excluded.final AND NOT {table}.final))
             """;
     }
 
@@ -804,27 +892,57 @@ public abstract class SqlResultStore : IResultStore
         return rows;
     }
 
-    /// <summary>
-    /// The batch's windows that may have parts from more than one partition, to be looked for in the parts: all but
-    /// those whose row this transaction inserted and of which the batch holds one part. Every part is written with
-    /// its row, in one transaction, and retention deletes a window's parts with its row, so a window that had no row
-    /// before this transaction had no part either; a writer of another partition's part that came first would have
-    /// inserted the row, and one that comes later waits for this transaction at the row and looks for both parts.
-    /// In a drain half of the rows are first rows, and each key looked for cost the server an index probe and a
-    /// visit of the heap: a fifth of PostgreSQL's time.
-    /// </summary>
-    private static List<(string DeviceId, long WindowEnd)> MayShare(
-        List<WindowPart> batch, List<(string DeviceId, long WindowEnd)> windows, HashSet<(string DeviceId, long WindowEnd)> inserted)
+    /// <summary>For each row of <paramref name="rows"/> (one a window, in the batch's order), its window's one part in the batch, or none where the batch holds several.</summary>
+    private static List<KeptPart> KeptParts(List<WindowPart> batch, List<WindowResult> rows)
     {
-        if (inserted.Count == 0) return windows;
-        // The batch is in key order, so a window's parts in it are neighbours.
-        var several = new HashSet<(string DeviceId, long WindowEnd)>();
-        for (var i = 1; i < batch.Count; i++)
+        var kept = new List<KeptPart>(rows.Count);
+        // The batch is in key order, so a window's parts in it are neighbours, in the order of the rows.
+        for (var i = 0; i < batch.Count;)
         {
-            if (CompareKeys(batch[i - 1].Row, batch[i].Row) == 0) several.Add((batch[i].Row.DeviceId, batch[i].Row.WindowEnd));
+            var next = i + 1;
+            while (next < batch.Count && CompareKeys(batch[i].Row, batch[next].Row) == 0) next++;
+            kept.Add(next == i + 1 ? new KeptPart(batch[i].Partition, batch[i].Digest) : default);
+            i = next;
         }
 
-        return windows.FindAll(w => !inserted.Contains(w) || several.Contains(w));
+        return kept;
+    }
+
+    /// <summary>
+    /// The rows of the batch's shared windows (step 2 of <see cref="UpsertAsync"/>): those of which the batch holds
+    /// several parts, and those whose row step 1 left as it was while it keeps another partition's part or none.
+    /// A row left as it was that keeps the same partition's part holds a newer revision: nothing to do.
+    /// </summary>
+    private async Task<List<WindowResult>> SharedWindowsAsync(
+        DbConnection connection,
+        DbTransaction transaction,
+        List<WindowResult> rows,
+        List<KeptPart> kept,
+        HashSet<(string DeviceId, long WindowEnd)> taken,
+        CancellationToken ct)
+    {
+        var shared = new List<WindowResult>();
+        var leftAsItWas = new Dictionary<(string DeviceId, long WindowEnd), (WindowResult Row, int Partition)>();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (kept[i].Partition is not { } partition) shared.Add(rows[i]);
+            else if (!taken.Contains((rows[i].DeviceId, rows[i].WindowEnd))) leftAsItWas[(rows[i].DeviceId, rows[i].WindowEnd)] = (rows[i], partition);
+        }
+
+        if (leftAsItWas.Count > 0)
+        {
+            await using var command = KeysCommand(connection, transaction, KeptPartitionsSql, leftAsItWas.Keys.ToList());
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var (row, partition) = leftAsItWas[(reader.GetString(0), reader.GetInt64(1))];
+                if (reader.IsDBNull(2) || reader.GetInt32(2) != partition) shared.Add(row);
+            }
+        }
+
+        // Key order, as every statement of the transaction takes its rows.
+        shared.Sort(CompareKeys);
+        return shared;
     }
 
     /// <summary>Puts each merged row in place of its window's row.</summary>

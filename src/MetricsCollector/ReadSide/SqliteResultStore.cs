@@ -31,12 +31,23 @@ public sealed class SqliteResultStore : SqlResultStore
     // The final form of the stored revision where the ranked figures (the top-N indexes' columns, from the same
     // list that makes the indexes) are the same: what the upsert would store, with only columns no index holds
     // in its SET list. Parameters in the order Values.AddFinalized binds them.
-    private static readonly string FinalizeSql = $"""
-        UPDATE window_results SET final = 1, last_updated = ?4, window_start = ?5, min = ?6, count = ?7,
-            p50_low = ?8, p50_high = ?9, p90_low = ?10, p90_high = ?11, p95_low = ?12, p95_high = ?13, p99_low = ?14, p99_high = ?15
-        WHERE device_id = ?1 AND window_end = ?2 AND revision = ?3 AND NOT final
-            AND {string.Join(" AND ", Rankable.Select((by, i) => $"{ColumnOf(by)} = ?{16 + i}"))}
-        """;
+    private static readonly string FinalizeSql = Finalize(kept: false);
+
+    // The same for a row written with the part it keeps: its digest too (no index holds it), and only over a row
+    // that keeps the same partition's part, as the upsert's rule for such rows (SqlResultStore.UpsertRowsWithPartSql).
+    private static readonly string FinalizeKeptSql = Finalize(kept: true);
+
+    private static string Finalize(bool kept)
+    {
+        var rankedFrom = 16;
+        var digest = rankedFrom + Rankable.Length;
+        return $"""
+            UPDATE window_results SET final = 1, last_updated = ?4, window_start = ?5, min = ?6, count = ?7,
+                p50_low = ?8, p50_high = ?9, p90_low = ?10, p90_high = ?11, p95_low = ?12, p95_high = ?13, p99_low = ?14, p99_high = ?15{(kept ? $", digest = ?{digest}" : "")}
+            WHERE device_id = ?1 AND window_end = ?2 AND revision = ?3 AND NOT final
+                AND {string.Join(" AND ", Rankable.Select((by, i) => $"{ColumnOf(by)} = ?{rankedFrom + i}"))}{(kept ? $" AND kafka_partition = ?{digest + 1}" : "")}
+            """;
+    }
 
     private readonly string _connectionString;
 
@@ -176,29 +187,34 @@ public sealed class SqliteResultStore : SqlResultStore
     /// every column, and SQLite then deletes and inserts the row's entry in each of the six top-N indexes even
     /// where no value changes: about eight times the cost. The stored row is the same either way; any other
     /// row (a later revision, different figures, no row yet) is upserted.
-    /// <para>
-    /// Which rows were new it does not tell: the one writer finds shared windows in its own process, where a key
-    /// costs little.
-    /// </para>
     /// </remarks>
     protected override Task WriteRowsAsync(
         DbConnection connection,
         DbTransaction transaction,
         IReadOnlyList<WindowResult> rows,
+        IReadOnlyList<KeptPart>? kept,
         ISet<(string DeviceId, long WindowEnd)> taken,
-        ISet<(string DeviceId, long WindowEnd)>? inserted,
         CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var db = ((SqliteConnection)connection).Handle!;
-        using var statement = Prepare(db, UpsertRowsSql(RowValues));
-        using var finalize = Prepare(db, FinalizeSql);
-        foreach (var row in rows)
+        using var statement = Prepare(db, kept is null ? UpsertRowsSql(RowValues) : UpsertRowsWithPartSql(PartValues));
+        using var finalize = Prepare(db, kept is null ? FinalizeSql : FinalizeKeptSql);
+        for (var i = 0; i < rows.Count; i++)
         {
-            if (row.Final)
+            var row = rows[i];
+            var part = kept?[i];
+            // A row of a window with several parts in the batch keeps none: the upsert only inserts it where it is new.
+            if (row.Final && part is not { Partition: null })
             {
                 var same = new Values(db, finalize);
                 same.AddFinalized(row);
+                if (part is { } finalPart)
+                {
+                    same.Add(finalPart.Digest!);
+                    same.Add(finalPart.Partition!.Value);
+                }
+
                 Run(db, finalize);
                 if (raw.sqlite3_changes(db) == 1)
                 {
@@ -209,6 +225,7 @@ public sealed class SqliteResultStore : SqlResultStore
 
             var values = new Values(db, statement);
             values.Add(row);
+            if (part is { } keptPart) values.Add(keptPart);
             Run(db, statement);
             // An upsert whose rule keeps the stored row changes nothing.
             if (raw.sqlite3_changes(db) == 1) taken.Add((row.DeviceId, row.WindowEnd));
@@ -345,6 +362,20 @@ public sealed class SqliteResultStore : SqlResultStore
         public void Add(double value) => Check(raw.sqlite3_bind_double(statement, _next++, value));
 
         public void Add(byte[] value) => Check(raw.sqlite3_bind_blob(statement, _next++, value));
+
+        /// <summary>The part a row keeps, in the order of <see cref="SqlResultStore.PartColumns"/>' last two: partition, digest (NULL both where it keeps none).</summary>
+        public void Add(KeptPart part)
+        {
+            if (part is { Partition: { } partition, Digest: { } digest })
+            {
+                Add(partition);
+                Add(digest);
+                return;
+            }
+
+            Check(raw.sqlite3_bind_null(statement, _next++));
+            Check(raw.sqlite3_bind_null(statement, _next++));
+        }
 
         private void AddBounds(PercentileBounds bounds)
         {

@@ -339,6 +339,12 @@ public abstract class ResultStoreTests : IAsyncLifetime
         }
     }
 
+    /// <summary>The same parts, digests compared by their bytes.</summary>
+    private static void AssertParts(IEnumerable<WindowPart> expected, IEnumerable<WindowPart> actual) =>
+        Assert.Equal(
+            expected.Select(p => (p.Partition, p.Row, Convert.ToHexString(p.Digest))),
+            actual.Select(p => (p.Partition, p.Row, Convert.ToHexString(p.Digest))));
+
     /// <summary>A part as a device's windows on <paramref name="partition"/> give it: figures from a digest of real values.</summary>
     protected static WindowPart Part(string device, long windowEnd, int partition, int revision, bool final, int seed, int values = 200)
     {
@@ -392,6 +398,81 @@ public abstract class ResultStoreTests : IAsyncLifetime
 
         var row = (await Store.LatestAsync("a"))!;
         Assert.Equal((231L, 4, false), (row.Count, row.Revision, row.Final));
+    }
+
+    /// <summary>
+    /// Keyed producers: every window has one part. Its row keeps it, the parts table gets nothing, and the part reads
+    /// back whole (for a reconcile, for the fleet) through every revision and the closing.
+    /// </summary>
+    [Fact]
+    public async Task A_window_of_one_partition_keeps_its_part_in_its_row_and_none_in_the_parts()
+    {
+        var a = Part("a", T0, 3, 1, false, 1);
+        var b = Part("b", T0, 5, 1, false, 2, values: 20);
+        await Store.UpsertAsync([a, b]);
+        var revised = Part("a", T0, 3, 2, false, 3);
+        var closed = revised with { Row = revised.Row with { Final = true, LastUpdated = revised.Row.LastUpdated + 1 } };
+        await Store.UpsertAsync([revised]);
+        await Store.UpsertAsync([closed, b]);
+
+        Assert.Equal(0, await _fixture.CountAsync("SELECT count(*) FROM window_parts"));
+        Assert.Equal(2, await _fixture.CountAsync("SELECT count(*) FROM window_results WHERE kafka_partition IS NOT NULL"));
+        Assert.Equal(closed.Row, await Store.LatestAsync("a"));
+        AssertParts([closed], await Store.PartsAsync([("a", T0), ("b", T0)], 3));
+        AssertParts([b], await Store.PartsAsync([("a", T0), ("b", T0)], 5));
+        Assert.Empty(await Store.PartsAsync([("a", T0), ("b", T0)], 4));
+        Assert.Equal(closed.Row.Count + b.Row.Count, (await Store.FleetAsync(T0))!.Count);
+    }
+
+    /// <summary>
+    /// A window whose row keeps one partition's part gets another partition's: both parts end in the parts table, the
+    /// row keeps none and is their merge, and a later revision of either part revises the merge.
+    /// </summary>
+    [Fact]
+    public async Task A_window_that_gets_a_second_partition_moves_its_kept_part_to_the_parts()
+    {
+        var first = Part("a", T0, 2, 3, false, 1);
+        await Store.UpsertAsync([first]);
+        var second = Part("a", T0, 7, 1, false, 2, values: 30);
+        Assert.Equal([WindowPart.Merge([first, second])], await Store.UpsertAsync([second]));
+
+        Assert.Equal(2, await _fixture.CountAsync("SELECT count(*) FROM window_parts"));
+        Assert.Equal(0, await _fixture.CountAsync("SELECT count(*) FROM window_results WHERE kafka_partition IS NOT NULL OR digest IS NOT NULL"));
+        AssertParts([first], await Store.PartsAsync([("a", T0)], 2));
+
+        var revised = Part("a", T0, 2, 4, true, 3);
+        await Store.UpsertAsync([revised]);
+        Assert.Equal(WindowPart.Merge([revised, second]), await Store.LatestAsync("a"));
+        Assert.Equal(revised.Row.Count + second.Row.Count, (await Store.FleetAsync(T0))!.Count);
+    }
+
+    /// <summary>
+    /// Windows stored before rows kept parts have their parts in the parts table and rows that keep none. They go on
+    /// as they were: a newer revision of the same part revises the part there, and another partition's part merges.
+    /// </summary>
+    [Fact]
+    public async Task Windows_stored_with_their_parts_in_the_parts_table_are_revised_and_merged_there()
+    {
+        var old = Part("a", T0, 1, 1, false, 1);
+        var single = Part("b", T0, 1, 1, false, 2);
+        await Store.UpsertAsync([old, single]);
+        // The layout every earlier version wrote.
+        const string columns = "device_id, window_end, window_start, p50, p90, p95, p99, min, max, mean, count, revision, final, last_updated, "
+            + "p50_low, p50_high, p90_low, p90_high, p95_low, p95_high, p99_low, p99_high, kafka_partition, digest";
+        await _fixture.ExecuteAsync($"INSERT INTO window_parts ({columns}) SELECT {columns} FROM window_results");
+        await _fixture.ExecuteAsync("UPDATE window_results SET kafka_partition = NULL, digest = NULL");
+
+        var revised = Part("a", T0, 1, 2, false, 3);
+        Assert.Equal([revised.Row], await Store.UpsertAsync([revised]));
+        Assert.Equal(revised.Row, await Store.LatestAsync("a"));
+        AssertParts([revised], await Store.PartsAsync([("a", T0)], 1));
+        Assert.Equal(0, await _fixture.CountAsync("SELECT count(*) FROM window_results WHERE kafka_partition IS NOT NULL"));
+
+        var other = Part("a", T0, 4, 1, false, 4, values: 10);
+        await Store.UpsertAsync([other]);
+        Assert.Equal(WindowPart.Merge([revised, other]), await Store.LatestAsync("a"));
+        Assert.Equal(single.Row, await Store.LatestAsync("b"));
+        Assert.Equal(revised.Row.Count + other.Row.Count + single.Row.Count, (await Store.FleetAsync(T0))!.Count);
     }
 
     [Fact]
@@ -543,6 +624,9 @@ public abstract class ResultStoreTests : IAsyncLifetime
             .SelectMany(w => Enumerable.Range(0, devices).Select(d => Row($"device-{d}", T0 + w * Minute, p95: (d * 37 + w) % 100, other: (d * 53 + w) % 100)))
             .ToArray();
         await UpsertRowsAsync(rows);
+        // A second partition's part of every window: the parts move to window_parts, as with unkeyed producers, so that
+        // the queries over that table below meet a table of the size they are for.
+        await Store.UpsertAsync(rows.Select(r => SinglePart.Of(r, partition: 1)).ToList());
         await _fixture.AnalyzeAsync();
 
         foreach (var by in Enum.GetValues<RankBy>())
@@ -565,7 +649,7 @@ public abstract class ResultStoreTests : IAsyncLifetime
             Assert.DoesNotContain(_fixture.IsPostgres ? "Sort" : "TEMP B-TREE", plan, StringComparison.Ordinal);
         }
 
-        // Every batch asks which of its windows have more than one part: a probe of the parts' key per window.
+        // A batch with windows that turn out shared asks which have more than one part: a probe of the parts' key per window.
         var shared = await Store.ExplainSharedPartsAsync([("device-7", T0), ("device-8", T0 + Minute)]);
         Assert.Contains(_fixture.IsPostgres ? "window_parts_pkey" : "sqlite_autoindex_window_parts_1", shared, StringComparison.Ordinal);
         AssertIndexUse(shared);

@@ -90,7 +90,9 @@ public abstract class RetentionTests : IAsyncLifetime
     {
         // Enough rows that a planner with statistics would scan the tables if no index served the statements,
         // and more expired rows than a batch takes: the batch reads the index in window_end order and stops.
-        await WriteWindowsAsync(Enumerable.Range(0, 30).Select(w => T0 + w * Minute), devices: 300);
+        // Records of every device on two partitions, so that the windows' parts are in window_parts, as with
+        // unkeyed producers: the table whose deletes must go by its key (one-part windows keep theirs in the row).
+        await WriteWindowsAsync(Enumerable.Range(0, 30).Select(w => T0 + w * Minute), devices: 300, partitions: 2);
         await _fixture.AnalyzeAsync();
 
         var (rows, parts) = await Store.ExplainDeleteEndedBeforeAsync(T0 + 15 * Minute, 500, [("device-7", T0), ("device-8", T0 + Minute)]);
@@ -265,11 +267,13 @@ public abstract class RetentionTests : IAsyncLifetime
         }
     }
 
-    private async Task WriteWindowsAsync(IEnumerable<long> windowEnds, int devices)
+    private async Task WriteWindowsAsync(IEnumerable<long> windowEnds, int devices, int partitions = 1)
     {
         foreach (var windowEnd in windowEnds)
         {
-            await Store.UpsertAsync(SinglePart.Of(Enumerable.Range(0, devices).Select(d => Row($"device-{d}", windowEnd))));
+            await Store.UpsertAsync(Enumerable.Range(0, devices)
+                .SelectMany(d => Enumerable.Range(0, partitions).Select(p => SinglePart.Of(Row($"device-{d}", windowEnd), p)))
+                .ToList());
         }
     }
 

@@ -20,6 +20,9 @@ public interface IStoreFixture
 
     /// <summary>Runs SQL of the test's own on the store's database.</summary>
     Task ExecuteAsync(string sql);
+
+    /// <summary>The first column of the first row a query of the test's own answers, as a number.</summary>
+    Task<long> CountAsync(string sql);
 }
 
 [SuppressMessage("Reliability", "CA1001", Justification = "xunit disposes fixtures through IAsyncLifetime.DisposeAsync.")]
@@ -64,6 +67,15 @@ public sealed class SqliteStoreFixture : IStoreFixture, IAsyncLifetime
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<long> CountAsync(string sql)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 }
 
@@ -125,6 +137,14 @@ public sealed class PostgresStoreFixture : IStoreFixture, IAsyncLifetime
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<long> CountAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private async Task ExecuteOnServerAsync(string sql)
