@@ -17,17 +17,14 @@ namespace MetricsCollector.Devices;
 /// (<see cref="Covered"/>). A snapshot is saved only after the rows it implies are
 /// stored, so that nothing the snapshot skips on replay can be missing from the store.
 /// </summary>
-public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
+public sealed class DeviceActor : UntypedPersistentActor
 {
-    private const string SnapshotTimer = "snapshot";
-    private const string SaveTimer = "snapshot-answer";
-    // Apart from SnapshotTimer: a retry must never take the place of a snapshot that is due.
-    private const string RetryTimer = "snapshot-retry";
-
     private readonly DeviceSettings _settings;
     private readonly IActorRef _writer;
     private readonly CollectorMetrics _metrics;
     private readonly TimeProvider _clock;
+    // Not Akka's timers: see DeviceAlarms. An alarm is never cancelled, so each is checked against the state below when it rings.
+    private readonly DeviceAlarms _alarms;
     private readonly DeliveryGate _gate = new();
 
     private DeviceWindows _windows;
@@ -41,8 +38,11 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     private long _rowsStoredThrough;
     private long _lastWake = long.MaxValue;
     private int _changesSinceSnapshot;
-    // Whether SnapshotTimer runs, kept here: asking the timer scheduler was a dictionary look-up on every message.
+    // Whether a snapshot is due at _snapshotDueAt (alarms' clock, epoch ms); kept here, not asked of a scheduler on every message.
     private bool _snapshotScheduled;
+    private long _snapshotDueAt;
+    // When the save under way is given up on (alarms' clock).
+    private long _saveDeadline;
     private PendingSnapshot? _pending;
     private bool _saving;
     // Stamps of saves (see NextStamp): taken when the pending snapshot was made, and of the save under way.
@@ -56,7 +56,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     private bool _restarted;
     private IActorRef? _refusedFrom;
 
-    public DeviceActor(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock)
+    public DeviceActor(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock, DeviceAlarms alarms)
     {
         DeviceId = deviceId;
         Partition = partition;
@@ -64,6 +64,7 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         _writer = writer;
         _metrics = metrics;
         _clock = clock;
+        _alarms = alarms;
         _windows = new DeviceWindows(deviceId, partition, settings.Windows);
     }
 
@@ -74,10 +75,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     // Per partition: two partitions' actors of one device must never load each other's snapshots.
     public override string PersistenceId => "device-" + DeviceShardMessageExtractor.EntityIdOf(DeviceId, Partition);
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public static Props Props(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new DeviceActor(deviceId, partition, settings, writer, metrics, clock));
+    public static Props Props(string deviceId, int partition, DeviceSettings settings, IActorRef writer, CollectorMetrics metrics, TimeProvider clock, DeviceAlarms alarms) =>
+        Akka.Actor.Props.Create(() => new DeviceActor(deviceId, partition, settings, writer, metrics, clock, alarms));
 
     protected override void OnRecover(object message)
     {
@@ -110,12 +109,14 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             // Seen after a store outage: a save the snapshot store never answered, which left the device
             // waiting for good and its partition's commits with it.
             case SaveUnanswered:
-                if (_saving) OnSaveFailed(new TimeoutException($"the snapshot store did not answer within {_settings.SnapshotTimeout}"));
+                if (_saving && _alarms.NowMs() >= _saveDeadline) OnSaveFailed(new TimeoutException($"the snapshot store did not answer within {_settings.SnapshotTimeout}"));
                 break;
             case RetrySave:
                 TrySave();
                 break;
             case SnapshotDue:
+                // Rung for a due time this device still holds, not one a snapshot since has made void.
+                if (!_snapshotScheduled || _alarms.NowMs() < _snapshotDueAt) break;
                 _snapshotScheduled = false;
                 RequestSnapshot();
                 break;
@@ -311,7 +312,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     private void ScheduleSnapshot()
     {
         if (_changesSinceSnapshot == 0 || _pending is not null || _snapshotScheduled) return;
-        Timers.StartSingleTimer(SnapshotTimer, SnapshotDue.Instance, _settings.SnapshotInterval);
+        _snapshotDueAt = _alarms.NowMs() + (long)_settings.SnapshotInterval.TotalMilliseconds;
+        _alarms.SetAt(Self, SnapshotDue.Instance, _snapshotDueAt);
         _snapshotScheduled = true;
     }
 
@@ -322,7 +324,6 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
             _snapshotAgain = true;
             return;
         }
-        Timers.Cancel(SnapshotTimer);
         _snapshotScheduled = false;
         var bytes = new DeviceSnapshot(_windows.ToSnapshot(), _applied).ToBytes();
         _pending = new PendingSnapshot(bytes, _applied, _rowSequence, _gate.Position(Partition));
@@ -338,7 +339,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         // Akka's SaveSnapshot would leave the stamp to the store; a stamp of this device's own names this save.
         _attempt = NextStamp();
         SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, SnapshotSequenceNr, _attempt), _pending.Bytes));
-        Timers.StartSingleTimer(SaveTimer, SaveUnanswered.Instance, _settings.SnapshotTimeout);
+        _saveDeadline = _alarms.NowMs() + (long)_settings.SnapshotTimeout.TotalMilliseconds;
+        _alarms.SetAt(Self, SaveUnanswered.Instance, _saveDeadline);
     }
 
     /// <summary>
@@ -350,7 +352,6 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
 
     private void OnSaveFailed(Exception cause)
     {
-        Timers.Cancel(SaveTimer);
         _saving = false;
         _metrics.AddSnapshotFailure();
         _snapshotFailures++;
@@ -359,7 +360,8 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
         // the cause, says so; the retries after it would only bury the operator's log.
         if (_snapshotFailures == 1) Log.Warning(cause, "Snapshot of device {0} failed; retrying in {1}", DeviceId, delay);
         else Log.Debug("Snapshot of device {0} failed {1} times in a row; retrying in {2}", DeviceId, _snapshotFailures, delay);
-        Timers.StartSingleTimer(RetryTimer, RetrySave.Instance, delay);
+        // A retry that rings after a save it was not for has begun finds one under way, and waits.
+        _alarms.Set(Self, RetrySave.Instance, delay);
     }
 
     /// <summary>Later than every stamp this instance gave before; a restarted instance's clock is past its predecessor's.</summary>
@@ -372,7 +374,6 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
 
     private void OnSaved()
     {
-        Timers.Cancel(SaveTimer);
         if (_pending is not { } saved) return;
         _saving = false;
         _pending = null;
@@ -411,17 +412,18 @@ public sealed class DeviceActor : UntypedPersistentActor, IWithTimers
     /// <param name="Stream">The partition actor whose messages the snapshot holds, up to which number.</param>
     private sealed record PendingSnapshot(byte[] Bytes, AppliedOffset? Applied, long RowsNeeded, (IActorRef From, long Handled)? Stream);
 
-    private sealed class SnapshotDue
+    // An alarm outlives the device that set it when the device stops first: not a dead letter worth a log line.
+    private sealed class SnapshotDue : IDeadLetterSuppression
     {
         public static readonly SnapshotDue Instance = new();
     }
 
-    private sealed class SaveUnanswered
+    private sealed class SaveUnanswered : IDeadLetterSuppression
     {
         public static readonly SaveUnanswered Instance = new();
     }
 
-    private sealed class RetrySave
+    private sealed class RetrySave : IDeadLetterSuppression
     {
         public static readonly RetrySave Instance = new();
     }

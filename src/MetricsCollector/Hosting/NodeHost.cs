@@ -104,6 +104,8 @@ public static class NodeHost
                     var writer = system.ActorOf(ResultWriter.Props(store, registry.Get<TopNProxy>(), metrics, settings.ResultWriter, backlog, resultsTopic), "result-writer");
                     var deviceSettings = new DeviceSettings(settings.Windows, settings.SnapshotAfterEvents, settings.SnapshotInterval, settings.SnapshotTimeout);
                     var clock = TimeProvider.System;
+                    var alarms = new DeviceAlarms(clock, DeviceAlarms.ResolutionFor(deviceSettings));
+                    system.RegisterOnTermination(alarms.Dispose);
                     var sharding = ClusterSharding.Get(system);
                     // No idle passivation by the shard: it notes only messages that pass through it, and a
                     // partition sends straight to a device it knows, so the shard would stop busy devices.
@@ -116,7 +118,7 @@ public static class NodeHost
                         entityId =>
                         {
                             var (deviceId, partition) = DeviceShardMessageExtractor.ParseEntityId(entityId);
-                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock).WithMailbox(DeviceMailbox.ConfigPath).WithDispatcher(PipelineDispatcher.Path);
+                            return DeviceActor.Props(deviceId, partition, deviceSettings, writer, metrics, clock, alarms).WithMailbox(DeviceMailbox.ConfigPath).WithDispatcher(PipelineDispatcher.Path);
                         },
                         shardingSettings,
                         new DeviceShardMessageExtractor(),

@@ -21,7 +21,16 @@ public sealed class DeviceActorTests : TestKit
         SnapshotInterval: TimeSpan.FromMinutes(1),
         SnapshotTimeout: TimeSpan.FromSeconds(30));
 
+    // Fine enough for every interval these tests wait for.
+    private readonly DeviceAlarms _alarms = new(TimeProvider.System, TimeSpan.FromMilliseconds(10));
+
     public DeviceActorTests() : base(Persistence) { }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _alarms.Dispose();
+        base.Dispose(disposing);
+    }
 
     /// <summary>A stand-in for the partition actor that sees what devices report, not their per-message acks.</summary>
     private Akka.TestKit.TestProbe PartitionProbe()
@@ -32,7 +41,7 @@ public sealed class DeviceActorTests : TestKit
     }
 
     private IActorRef Device(string id, IActorRef writer) =>
-        Sys.ActorOf(DeviceActor.Props(id, 0, Settings, writer, new CollectorMetrics(), TimeProvider.System));
+        Sys.ActorOf(DeviceActor.Props(id, 0, Settings, writer, new CollectorMetrics(), TimeProvider.System, _alarms));
 
     private long _sent;
 
@@ -126,6 +135,34 @@ public sealed class DeviceActorTests : TestKit
         Assert.Equal(11, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
     }
 
+    [Fact]
+    public void A_snapshot_alarm_that_an_earlier_snapshot_made_void_saves_nothing_when_it_rings()
+    {
+        // Alarms are never cancelled: the device must tell a due time it still holds from one it gave up.
+        var clock = new Partitions.SettableClock(1_000_000);
+        using var alarms = new DeviceAlarms(clock, TimeSpan.FromMilliseconds(100));
+        var settings = Settings with { SnapshotAfterEvents = 2, SnapshotInterval = TimeSpan.FromSeconds(1) };
+        var partition = CreateTestProbe();
+        var device = Sys.ActorOf(DeviceActor.Props("d-void", 0, settings, CreateTestProbe().Ref, new CollectorMetrics(), TimeProvider.System, alarms));
+
+        // The first event asks for a snapshot at 1 s; the second makes one due at once.
+        device.Tell(Numbered(Events("d-void", partition.Ref, (1, 1_000, 10))));
+        device.Tell(Numbered(Events("d-void", partition.Ref, (2, 2_000, 20))));
+        Assert.Equal(2, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+        // Half a second on, a third event asks for one at 1.5 s.
+        clock.Now += 500;
+        var third = Numbered(Events("d-void", partition.Ref, (3, 3_000, 30)));
+        device.Tell(third);
+        partition.FishForMessage<DeviceAck>(ack => ack.Seq == third.Delivery.Seq, TimeSpan.FromSeconds(3));
+
+        clock.Now += 500;
+        alarms.Tick();
+        partition.ReceiveWhile(TimeSpan.FromMilliseconds(500), m => m is Covered ? throw new Xunit.Sdk.XunitException("snapshot at the void alarm") : m);
+        clock.Now += 500;
+        alarms.Tick();
+        Assert.Equal(3, partition.FishForMessage<Covered>(_ => true, TimeSpan.FromSeconds(3)).ThroughOffset);
+    }
+
     /// <summary>A device that applied offsets 0-2 (values 10, 20, 30), snapshotted them and was stopped, started again.</summary>
     private IActorRef RestartedAfterSnapshotThrough2(string id, IActorRef writer, Akka.TestKit.TestProbe partition)
     {
@@ -171,7 +208,7 @@ public sealed class DeviceActorTests : TestKit
     {
         var writer = CreateTestProbe();
         var partition = PartitionProbe();
-        IActorRef Start(int p) => Sys.ActorOf(DeviceActor.Props("d-4", p, Settings, writer.Ref, new CollectorMetrics(), TimeProvider.System));
+        IActorRef Start(int p) => Sys.ActorOf(DeviceActor.Props("d-4", p, Settings, writer.Ref, new CollectorMetrics(), TimeProvider.System, _alarms));
 
         var onZero = Start(0);
         var onOne = Start(1);

@@ -57,6 +57,15 @@ public abstract class ScriptedSnapshotStore : SnapshotStore
 /// <summary>A device on partition 0 over a <see cref="ScriptedSnapshotStore"/>, and a probe for what it tells its partition.</summary>
 public abstract class ScriptedSnapshotTestKit(Config persistence) : TestKit(persistence)
 {
+    // Fine enough for the 300 ms intervals and timeouts these tests wait for.
+    private readonly DeviceAlarms _alarms = new(TimeProvider.System, TimeSpan.FromMilliseconds(10));
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _alarms.Dispose();
+        base.Dispose(disposing);
+    }
+
     protected static DeviceSettings Settings(int snapshotAfterEvents, TimeSpan interval, TimeSpan timeout) =>
         new(new WindowSettings(new WindowSpec(60_000, 10_000), 5_000), snapshotAfterEvents, interval, timeout);
 
@@ -69,7 +78,7 @@ public abstract class ScriptedSnapshotTestKit(Config persistence) : TestKit(pers
     }
 
     protected IActorRef Device(string id, DeviceSettings settings) =>
-        Sys.ActorOf(DeviceActor.Props(id, 0, settings, CreateTestProbe().Ref, new CollectorMetrics(), TimeProvider.System));
+        Sys.ActorOf(DeviceActor.Props(id, 0, settings, CreateTestProbe().Ref, new CollectorMetrics(), TimeProvider.System, _alarms));
 
     /// <summary>Message <paramref name="seq"/> of the partition: one event at <paramref name="offset"/>.</summary>
     protected static DeviceEvents Event(string id, IActorRef partition, long seq, long offset, long time, double value) =>
