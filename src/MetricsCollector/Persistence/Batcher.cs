@@ -116,7 +116,10 @@ internal sealed class Batcher<TRequest, TResult>
 
     private sealed class Pending
     {
-        private readonly TaskCompletionSource<TResult> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Callers' continuations run where the batch ends, one after another: each is short (Akka's snapshot
+        // store tells the device its answer), and queued each to the thread pool a thousand-request batch put a
+        // thousand work items in front of everything else there, the API's requests among them.
+        private readonly TaskCompletionSource<TResult> _done = new();
         private readonly CancellationTokenRegistration _canceled;
 
         public Pending(TRequest request, CancellationToken ct)

@@ -30,6 +30,27 @@ public sealed class BatcherTests
     }
 
     [Fact]
+    public async Task A_batchs_callers_are_answered_one_after_another_where_it_ends_not_each_through_the_thread_pool()
+    {
+        var go = new TaskCompletionSource();
+        var batcher = new Batcher<int, int>(async (requests, _) =>
+        {
+            await go.Task;
+            return [.. requests];
+        }, maxBatch: 100, TimeSpan.FromMilliseconds(50), Patience, "echoes");
+
+        var answers = Enumerable.Range(0, 100).Select(i => batcher.Submit(i, CancellationToken.None)).ToArray();
+        // Whether the next caller was already answered when this one's continuation ran: not if continuations run
+        // inline as each is answered; nearly always if each was queued to the pool while the loop answered the rest.
+        var nextAnsweredFirst = answers.Take(99).Select((answer, i) =>
+            answer.ContinueWith(_ => answers[i + 1].IsCompleted, TaskContinuationOptions.ExecuteSynchronously)).ToArray();
+        go.SetResult();
+
+        Assert.All(await Task.WhenAll(nextAnsweredFirst).WaitAsync(Patience), Assert.False);
+        await batcher.StopAsync();
+    }
+
+    [Fact]
     public async Task A_batch_that_fails_or_hangs_fails_all_its_callers_and_the_next_batch_runs()
     {
         var calls = 0;
