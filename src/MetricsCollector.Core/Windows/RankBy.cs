@@ -67,4 +67,27 @@ public static class RankByExtensions
         var byFigure = by.Figure(b).CompareTo(by.Figure(a));
         return byFigure != 0 ? byFigure : string.CompareOrdinal(a.DeviceId, b.DeviceId);
     });
+
+    /// <summary>
+    /// The first <paramref name="n"/> of <paramref name="rows"/> in ranking order (<see cref="Comparer"/>), as a
+    /// sort of all of them would give. A heap of the <paramref name="n"/> best seen so far, its last-ranked on top:
+    /// a window of 100,000 devices is one pass, where sorting all of them for the ten first took the top-N
+    /// singleton a tenth of a second after every batch of new rows.
+    /// </summary>
+    public static WindowResult[] Top(this RankBy by, IEnumerable<WindowResult> rows, int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (n == 0) return [];
+        var ranking = by.Comparer();
+        var best = new PriorityQueue<WindowResult, WindowResult>(n + 1, Comparer<WindowResult>.Create((a, b) => ranking.Compare(b, a)));
+        foreach (var row in rows)
+        {
+            if (best.Count < n) best.Enqueue(row, row);
+            else if (ranking.Compare(row, best.Peek()) < 0) best.EnqueueDequeue(row, row);
+        }
+
+        var top = new WindowResult[best.Count];
+        for (var i = top.Length - 1; i >= 0; i--) top[i] = best.Dequeue();
+        return top;
+    }
 }

@@ -123,7 +123,11 @@ public sealed class TopNActor : ReceiveActor
         return [];
     }
 
-    /// <summary>The rows of one window, with the ranking per figure cached until a row changes.</summary>
+    /// <summary>
+    /// The rows of one window, with each figure's first rows cached until a row changes. Only as many rows are
+    /// ranked as asked for: at a slide boundary rows arrive in a batch after another, each batch voids the cache,
+    /// and ranking a window of 100,000 devices whole for each query after each batch kept the top route waiting.
+    /// </summary>
     private sealed class WindowRows
     {
         private readonly Dictionary<string, WindowResult> _rows = new();
@@ -138,12 +142,10 @@ public sealed class TopNActor : ReceiveActor
 
         public WindowResult[] Top(RankBy by, int n)
         {
-            if (!_ranked.TryGetValue(by, out var ranked))
+            // A cached ranking serves a query for as many rows or fewer, or any query when it holds every row.
+            if (!_ranked.TryGetValue(by, out var ranked) || (ranked.Length < n && ranked.Length < _rows.Count))
             {
-                ranked = _rows.Values
-                    .OrderByDescending(r => by.Figure(r))
-                    .ThenBy(r => r.DeviceId, StringComparer.Ordinal)
-                    .ToArray();
+                ranked = by.Top(_rows.Values, n);
                 _ranked[by] = ranked;
             }
             return ranked.Length <= n ? ranked : ranked[..n];

@@ -95,6 +95,12 @@ public sealed class TopNActorTests : TestKit, IClassFixture<SqliteStoreFixture>
 
         Assert.Equal(["a", "b", "c"], Ask(topN, 10).Select(r => r.DeviceId));
         Assert.Equal(["a", "b"], Ask(topN, 2).Select(r => r.DeviceId));
+        // Only as many rows as asked for are ranked: a larger n after a smaller one ranks again.
+        topN.Tell(new RowsPublished([Row("d", 60_000, 97)]));
+        Assert.Equal(["d"], Ask(topN, 1).Select(r => r.DeviceId));
+        Assert.Equal(["d", "a", "b"], Ask(topN, 3).Select(r => r.DeviceId));
+        Assert.Equal(["d", "a", "b", "c"], Ask(topN, 10).Select(r => r.DeviceId));
+        Assert.Equal(["d", "a"], Ask(topN, 2).Select(r => r.DeviceId));
 
         topN.Tell(new PartitionWatermark(1, 71_000));
         Assert.Equal(["z"], Ask(topN, 10).Select(r => r.DeviceId));
