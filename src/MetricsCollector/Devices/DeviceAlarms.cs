@@ -14,7 +14,7 @@ namespace MetricsCollector.Devices;
 /// <para>
 /// There is no cancelling: an alarm the device no longer wants still arrives, and the device checks
 /// its own state before it acts (a due time it no longer holds, a save no longer under way). Alarms
-/// go off on a tick of <see cref="Resolution"/>, at or after the time asked for, never before it.
+/// go off at the first tick of the resolution given at or after the time asked for, never before it.
 /// </para>
 /// </summary>
 public sealed class DeviceAlarms : IDisposable
@@ -53,8 +53,6 @@ public sealed class DeviceAlarms : IDisposable
         var ms = Math.Clamp(shortest.TotalMilliseconds / 16, 5, 1_000);
         return TimeSpan.FromMilliseconds(ms);
     }
-
-    public TimeSpan Resolution => TimeSpan.FromMilliseconds(_resolutionMs);
 
     /// <summary>The clock alarms are set and rung by, in epoch milliseconds.</summary>
     public long NowMs() => _clock.GetUtcNow().ToUnixTimeMilliseconds();
