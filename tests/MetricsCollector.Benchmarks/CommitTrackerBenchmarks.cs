@@ -25,7 +25,7 @@ public class CommitTrackerBenchmarks
     [IterationSetup]
     public void Setup()
     {
-        var tracker = new CommitTracker(new PartitionProgress(0, 1_000, new Dictionary<string, long>(), "cluster") { SideMarks = Marks });
+        var tracker = new CommitTracker(new PartitionProgress(0, 1_000, TimerDictionary.Empty, "cluster") { SideMarks = Marks });
         tracker.TakeCheckpoint(1_000, Marks);
         var devices = Enumerable.Range(0, Devices).Select(i => $"device-{i}").ToArray();
         for (var i = 0; i < devices.Length; i++)

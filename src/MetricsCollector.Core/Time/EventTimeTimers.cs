@@ -18,17 +18,15 @@ public sealed class EventTimeTimers<TKey> where TKey : notnull
 
     /// <summary>Asks for <paramref name="key"/> to be due once the watermark reaches <paramref name="time"/>;
     /// <see cref="long.MaxValue"/> cancels. A later request replaces an earlier one.</summary>
-    public void Set(TKey key, long time)
+    /// <returns>Whether what is pending changed.</returns>
+    public bool Set(TKey key, long time)
     {
-        if (time == long.MaxValue)
-        {
-            _pending.Remove(key);
-            return;
-        }
-        if (_pending.TryGetValue(key, out var existing) && existing == time) return;
+        if (time == long.MaxValue) return _pending.Remove(key);
+        if (_pending.TryGetValue(key, out var existing) && existing == time) return false;
         _pending[key] = time;
         // The superseded queue entry stays behind and is skipped when it surfaces: cheaper than a decrease-key.
         _queue.Enqueue(key, time);
+        return true;
     }
 
     /// <summary>Removes and returns every key whose time is at or below <paramref name="watermark"/>.</summary>

@@ -34,6 +34,13 @@ public sealed class CommitTracker
     private readonly List<Checkpoint> _checkpoints = new();
     private readonly EventTimeTimers<string> _timers = new();
     private readonly List<FiredTimer> _fired = new();
+
+    // The timers of the last progress built, and what they were built from: the pending timers' version and
+    // which fired timers (by their number since the start: fired ones are only appended, and forgotten from
+    // the front). While both are the same, the next progress shares the table and its encoding.
+    private long _timersVersion;
+    private long _firedForgotten;
+    private (TimerDictionary Table, long Version, long FirstFired, long EndFired)? _lastTimers;
     private readonly List<WatermarkJump> _jumps = new();
     private readonly int _maxCheckpoints;
     private long _nextCheckpointId;
@@ -60,6 +67,7 @@ public sealed class CommitTracker
         Saved = start;
         NextOffset = start.Offset;
         foreach (var (device, time) in start.Timers) _timers.Set(device, time);
+        _lastTimers = (start.Timers, 0, 0, 0);
         _jumps.AddRange(start.Jumps);
     }
 
@@ -144,7 +152,7 @@ public sealed class CommitTracker
 
     public void SetTimer(string device, long time)
     {
-        _timers.Set(device, time);
+        if (_timers.Set(device, time)) _timersVersion++;
         _changes++;
     }
 
@@ -154,6 +162,7 @@ public sealed class CommitTracker
         var due = _timers.TakeDueTimers(watermark);
         if (due.Count == 0) return due;
         _changes++;
+        _timersVersion++;
         var after = _nextCheckpointId - 1;
         foreach (var (device, _) in due) _fired.Add(new FiredTimer(after, device, watermark));
         return due;
@@ -253,7 +262,7 @@ public sealed class CommitTracker
     public void MarkSaved(DueProgress due)
     {
         Saved = due.Progress;
-        _fired.RemoveAll(f => f.AfterCheckpoint < due.CheckpointId);
+        _firedForgotten += _fired.RemoveAll(f => f.AfterCheckpoint < due.CheckpointId);
         _jumps.RemoveAll(j => j.Watermark <= due.Progress.Watermark);
         _changes++;
     }
@@ -267,19 +276,38 @@ public sealed class CommitTracker
 
     /// <summary>Timers pending at the checkpoint: those pending now (extra wake-ups are harmless) and those fired since.</summary>
     /// <remarks>
-    /// A copy of a dictionary, not an immutable one: this runs for every commit, over every device of the
-    /// partition with a timer, and building an immutable tree of them was a few percent of the data path's CPU.
-    /// Nothing changes the copy after it is made.
+    /// A copy, not an immutable dictionary: this runs for every commit, over every device of the partition with
+    /// a timer, and building an immutable tree of them was a few percent of the data path's CPU. The copy is made
+    /// only when the pending timers or the fired ones since the checkpoint changed since the last one.
     /// </remarks>
-    private Dictionary<string, long> TimersAt(Checkpoint checkpoint)
+    private TimerDictionary TimersAt(Checkpoint checkpoint)
     {
+        var first = FirstFiredAfter(checkpoint.Id);
+        var key = (_timersVersion, _firedForgotten + first, _firedForgotten + _fired.Count);
+        if (_lastTimers is { } last && (last.Version, last.FirstFired, last.EndFired) == key) return last.Table;
+
         var timers = new Dictionary<string, long>(_timers.Pending);
-        foreach (var fired in _fired)
+        for (var i = first; i < _fired.Count; i++)
         {
-            if (fired.AfterCheckpoint < checkpoint.Id) continue;
+            var fired = _fired[i];
             if (!timers.TryGetValue(fired.Device, out var time) || fired.Time < time) timers[fired.Device] = fired.Time;
         }
-        return timers;
+        var table = TimerDictionary.Owning(timers);
+        _lastTimers = (table, key.Item1, key.Item2, key.Item3);
+        return table;
+    }
+
+    /// <summary>The index of the first timer fired after checkpoint <paramref name="id"/> was taken (they are in checkpoint order).</summary>
+    private int FirstFiredAfter(long id)
+    {
+        int low = 0, high = _fired.Count;
+        while (low < high)
+        {
+            var mid = (low + high) >>> 1;
+            if (_fired[mid].AfterCheckpoint < id) low = mid + 1;
+            else high = mid;
+        }
+        return low;
     }
 
     private sealed class Uncovered

@@ -92,4 +92,7 @@ public interface IPartitionProgressStore
     Task SaveAsync(string key, PartitionProgress progress);
 
     Task<PartitionProgress?> LoadAsync(string key);
+
+    /// <summary>How far the partition's watermark is stored (<see cref="PartitionProgress.FinalThrough"/>); null when it has no progress.</summary>
+    async Task<long?> LoadFinalThroughAsync(string key) => (await LoadAsync(key))?.FinalThrough;
 }

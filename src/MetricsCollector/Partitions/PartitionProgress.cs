@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace MetricsCollector.Partitions;
@@ -23,7 +24,7 @@ public sealed record WatermarkJump(long Offset, long Watermark);
 /// must make again, each at the offset where it first happened.
 /// </para>
 /// </summary>
-public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDictionary<string, long> Timers, string Epoch)
+public sealed record PartitionProgress(long Offset, long Watermark, TimerDictionary Timers, string Epoch)
 {
     /// <summary>Version 3 added the side marks; 4 the idle jumps, the log generation, the topic id, the stored watermark, and timers grouped by time.</summary>
     private const byte Version = 4;
@@ -46,7 +47,7 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
     /// <summary>What names the log these offsets belong to, for devices that remember offsets.</summary>
     public string RecordsEpoch => LogGeneration == 0 ? Epoch : $"{Epoch}~{LogGeneration}";
 
-    public static PartitionProgress Beginning(string epoch) => new(0, Core.Time.Watermark.Start, new Dictionary<string, long>(), epoch);
+    public static PartitionProgress Beginning(string epoch) => new(0, Core.Time.Watermark.Start, TimerDictionary.Empty, epoch);
 
     /// <summary>
     /// Where to resume on the broker <paramref name="epoch"/>. On another broker (a fresh embedded
@@ -75,29 +76,21 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
         Offset == other.Offset && Watermark == other.Watermark && Epoch == other.Epoch
         && LogGeneration == other.LogGeneration && TopicId == other.TopicId
         && Jumps.SequenceEqual(other.Jumps)
-        && Timers.Count == other.Timers.Count
-        && Timers.All(t => other.Timers.TryGetValue(t.Key, out var time) && time == t.Value);
+        && Timers.SameAs(other.Timers);
 
     public static string KeyOf(string groupId, string topic, int partition) => $"partition/{groupId}/{topic}/{partition}";
 
     public string Encode()
     {
-        using var stream = new MemoryStream(64 + Timers.Count * 16);
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+        var timers = Timers.Encoded;
+        using var stream = new MemoryStream(64 + timers.Length + SideMarks.Count * 48 + Jumps.Count * 16);
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             writer.Write(Version);
             writer.Write(Epoch);
             writer.Write(Offset);
             writer.Write(Watermark);
-            // Devices wait for a few distinct times (the next window ends): each time once.
-            var byTime = Timers.GroupBy(t => t.Value).ToList();
-            writer.Write7BitEncodedInt(byTime.Count);
-            foreach (var group in byTime)
-            {
-                writer.Write(group.Key);
-                writer.Write7BitEncodedInt(group.Count());
-                foreach (var timer in group) writer.Write(timer.Key);
-            }
+            writer.Write(timers);
             writer.Write7BitEncodedInt(SideMarks.Count);
             foreach (var mark in SideMarks)
             {
@@ -115,52 +108,69 @@ public sealed record PartitionProgress(long Offset, long Watermark, IReadOnlyDic
             writer.Write(TopicId ?? "");
             writer.Write(FinalThrough);
         }
-        return Convert.ToBase64String(stream.ToArray());
+        return Convert.ToBase64String(stream.GetBuffer(), 0, (int)stream.Length);
     }
 
-    public static PartitionProgress Decode(string text)
+    public static PartitionProgress Decode(string text) => Decode(text, withTimers: true);
+
+    /// <summary>
+    /// <see cref="Decode(string)"/> without the timers (<see cref="Timers"/> comes back empty): what readers of the
+    /// stored watermark need, without building a partition's table of every waiting device.
+    /// </summary>
+    public static PartitionProgress DecodeWithoutTimers(string text) => Decode(text, withTimers: false);
+
+    private static PartitionProgress Decode(string text, bool withTimers)
     {
+        var bytes = ArrayPool<byte>.Shared.Rent(text.Length / 4 * 3 + 3);
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(Convert.FromBase64String(text)), Encoding.UTF8);
-            var version = reader.ReadByte();
-            if (version is not (2 or 3 or Version)) throw new FormatException($"unknown partition progress version {version}");
-            var epoch = reader.ReadString();
-            var offset = reader.ReadInt64();
-            var watermark = reader.ReadInt64();
-            var timers = new Dictionary<string, long>();
-            if (version == Version)
-            {
-                var times = reader.Read7BitEncodedInt();
-                for (var i = 0; i < times; i++)
-                {
-                    var time = reader.ReadInt64();
-                    var devices = reader.Read7BitEncodedInt();
-                    for (var d = 0; d < devices; d++) timers[reader.ReadString()] = time;
-                }
-            }
-            else
-            {
-                var count = reader.Read7BitEncodedInt();
-                for (var i = 0; i < count; i++) timers[reader.ReadString()] = reader.ReadInt64();
-            }
-            var marks = new List<SideMark>();
-            var markCount = version == 2 ? 0 : reader.Read7BitEncodedInt();
-            for (var i = 0; i < markCount; i++) marks.Add(new SideMark(reader.ReadString(), reader.Read7BitEncodedInt(), reader.ReadInt64()));
-            var progress = new PartitionProgress(offset, watermark, timers, epoch) { SideMarks = marks };
-            if (version < Version) return progress;
-
-            var jumps = new List<WatermarkJump>();
-            var jumpCount = reader.Read7BitEncodedInt();
-            for (var i = 0; i < jumpCount; i++) jumps.Add(new WatermarkJump(reader.ReadInt64(), reader.ReadInt64()));
-            var generation = reader.Read7BitEncodedInt();
-            var topicId = reader.ReadString();
-            var finalThrough = reader.ReadInt64();
-            return progress with { Jumps = jumps, LogGeneration = generation, TopicId = topicId.Length == 0 ? null : topicId, FinalThrough = finalThrough };
+            if (!Convert.TryFromBase64String(text, bytes, out var length)) throw new FormatException("partition progress is not base64");
+            using var reader = new BinaryReader(new MemoryStream(bytes, 0, length, writable: false), Encoding.UTF8);
+            return Read(reader, withTimers);
         }
         catch (EndOfStreamException e)
         {
             throw new FormatException("partition progress is truncated", e);
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    private static PartitionProgress Read(BinaryReader reader, bool withTimers)
+    {
+        var version = reader.ReadByte();
+        if (version is not (2 or 3 or Version)) throw new FormatException($"unknown partition progress version {version}");
+        var epoch = reader.ReadString();
+        var offset = reader.ReadInt64();
+        var watermark = reader.ReadInt64();
+        var timers = TimerDictionary.Empty;
+        if (version == Version)
+        {
+            if (withTimers) timers = TimerDictionary.Read(reader);
+            else TimerDictionary.Skip(reader);
+        }
+        else
+        {
+            // Before version 4 each device with its own time.
+            var pairs = new Dictionary<string, long>();
+            var count = reader.Read7BitEncodedInt();
+            for (var i = 0; i < count; i++) pairs[reader.ReadString()] = reader.ReadInt64();
+            if (withTimers) timers = TimerDictionary.Owning(pairs);
+        }
+        var marks = new List<SideMark>();
+        var markCount = version == 2 ? 0 : reader.Read7BitEncodedInt();
+        for (var i = 0; i < markCount; i++) marks.Add(new SideMark(reader.ReadString(), reader.Read7BitEncodedInt(), reader.ReadInt64()));
+        var progress = new PartitionProgress(offset, watermark, timers, epoch) { SideMarks = marks };
+        if (version < Version) return progress;
+
+        var jumps = new List<WatermarkJump>();
+        var jumpCount = reader.Read7BitEncodedInt();
+        for (var i = 0; i < jumpCount; i++) jumps.Add(new WatermarkJump(reader.ReadInt64(), reader.ReadInt64()));
+        var generation = reader.Read7BitEncodedInt();
+        var topicId = reader.ReadString();
+        var finalThrough = reader.ReadInt64();
+        return progress with { Jumps = jumps, LogGeneration = generation, TopicId = topicId.Length == 0 ? null : topicId, FinalThrough = finalThrough };
     }
 }

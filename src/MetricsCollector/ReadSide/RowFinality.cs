@@ -57,8 +57,8 @@ public sealed class RowFinality(IPartitionProgressStore progress, InputTopic top
             through = long.MaxValue;
             for (var partition = 0; partition < partitions && through > Watermark.Start; partition++)
             {
-                var saved = await progress.LoadAsync(PartitionProgress.KeyOf(settings.GroupId, settings.Topic, partition));
-                through = Math.Min(through, saved?.FinalThrough ?? Watermark.Start);
+                var saved = await progress.LoadFinalThroughAsync(PartitionProgress.KeyOf(settings.GroupId, settings.Topic, partition));
+                through = Math.Min(through, saved ?? Watermark.Start);
             }
         }
         lock (_gate)

@@ -9,4 +9,8 @@ public sealed class StoreProgress(IResultStore store) : IPartitionProgressStore
 
     public async Task<PartitionProgress?> LoadAsync(string key) =>
         await store.LoadProgressAsync(key) is { } text ? PartitionProgress.Decode(text) : null;
+
+    /// <summary>Read by the API every second, for every partition: the timers are passed over, not built.</summary>
+    public async Task<long?> LoadFinalThroughAsync(string key) =>
+        await store.LoadProgressAsync(key) is { } text ? PartitionProgress.DecodeWithoutTimers(text).FinalThrough : null;
 }

@@ -1,3 +1,4 @@
+using CsCheck;
 using MetricsCollector.Core.Time;
 using MetricsCollector.Partitions;
 
@@ -9,7 +10,7 @@ public sealed class CommitTrackerTests
 
     private static CommitTracker Started(long offset = 0, long watermark = Watermark.Start, IReadOnlyDictionary<string, long>? timers = null, IReadOnlyList<WatermarkJump>? jumps = null)
     {
-        var start = new PartitionProgress(offset, watermark, timers ?? new Dictionary<string, long>(), "cluster") { SideMarks = Marks, Jumps = jumps ?? [] };
+        var start = new PartitionProgress(offset, watermark, timers is null ? TimerDictionary.Empty : TimerDictionary.Of(timers), "cluster") { SideMarks = Marks, Jumps = jumps ?? [] };
         var tracker = new CommitTracker(start);
         tracker.TakeCheckpoint(watermark, Marks);
         return tracker;
@@ -196,7 +197,7 @@ public sealed class CommitTrackerTests
         // A device always has its last 2,000 records (200 batches) unsnapshotted, as 10k devices snapshotting
         // every 15 s do under a steady stream: more checkpoints than the 64 kept lie between the safe offset
         // and the newest. Thinning must keep some near the safe offset, or the commit never moves.
-        var tracker = new CommitTracker(new PartitionProgress(0, Watermark.Start, new Dictionary<string, long>(), "cluster") { SideMarks = Marks }, maxCheckpoints: 64);
+        var tracker = new CommitTracker(new PartitionProgress(0, Watermark.Start, TimerDictionary.Empty, "cluster") { SideMarks = Marks }, maxCheckpoints: 64);
         tracker.TakeCheckpoint(Watermark.Start, Marks);
         long seq = 0, committed = 0;
         for (var batch = 0; batch < 5_000; batch++)
@@ -338,5 +339,91 @@ public sealed class CommitTrackerTests
         var replay = new CommitTracker(saved with { Watermark = 500 });
         replay.TakeCheckpoint(500, Marks);
         Assert.Equal(1_000, replay.FinalThrough(600));
+    }
+
+    [Fact]
+    public void Commits_whose_timers_did_not_change_share_one_table_and_a_change_makes_a_new_one()
+    {
+        var tracker = Started();
+        tracker.SetTimer("d", 150);
+        Read(tracker, 0, 9, watermark: 100);
+        var first = Commit(tracker);
+        Read(tracker, 10, 19, watermark: 110);
+        tracker.SetTimer("d", 150);
+        var second = Commit(tracker);
+        Assert.Equal(20, second.Offset);
+        Assert.Same(first.Timers, second.Timers);
+
+        tracker.SetTimer("e", 170);
+        Read(tracker, 20, 29, watermark: 120);
+        var third = Commit(tracker);
+        Assert.NotSame(second.Timers, third.Timers);
+        Assert.Equal(new Dictionary<string, long> { ["d"] = 150, ["e"] = 170 }, third.Timers.ToDictionary());
+    }
+
+    /// <summary>
+    /// Random runs of reads, messages, snapshots, timers, wake-ups and commits: every progress the tracker builds
+    /// holds exactly the timers of a model (those pending, and the earliest of those fired since its checkpoint),
+    /// however many commits in a row share a table.
+    /// </summary>
+    [Fact]
+    public void Every_commit_holds_the_timers_pending_at_its_checkpoint() =>
+        Gen.Int.Sample(seed => TimerScenario(new Random(seed)), iter: 500, threads: 1);
+
+    private static void TimerScenario(Random random)
+    {
+        var devices = Enumerable.Range(0, 1 + random.Next(6)).Select(i => $"d{i}").ToArray();
+        var tracker = Started();
+        var pending = new Dictionary<string, long>();
+        var fired = new List<(long AfterCheckpoint, string Device, long Time)>();
+        long checkpointId = 1, offset = 0, watermark = 0; // Started took checkpoint 0
+        var seq = new Dictionary<string, long>();
+        for (var step = 0; step < 60; step++)
+        {
+            switch (random.Next(6))
+            {
+                case 0:
+                    var device = devices[random.Next(devices.Length)];
+                    var time = random.Next(4) == 0 ? long.MaxValue : watermark + random.Next(1, 40);
+                    tracker.SetTimer(device, time);
+                    if (time == long.MaxValue) pending.Remove(device);
+                    else pending[device] = time;
+                    break;
+                case 1:
+                    var sender = devices[random.Next(devices.Length)];
+                    seq[sender] = seq.GetValueOrDefault(sender) + 1;
+                    tracker.Sent(sender, seq[sender], position: offset, closesAbove: long.MaxValue);
+                    break;
+                case 2:
+                    var covered = devices[random.Next(devices.Length)];
+                    tracker.Covered(covered, seq.GetValueOrDefault(covered), appliedOffset: offset - 1);
+                    break;
+                case 3:
+                    watermark += random.Next(0, 15);
+                    foreach (var (due, _) in tracker.TakeDue(watermark))
+                    {
+                        pending.Remove(due);
+                        fired.Add((checkpointId - 1, due, watermark));
+                    }
+                    break;
+                case 4:
+                    var records = random.Next(1, 5);
+                    for (var r = 0; r < records; r++) tracker.Read(offset++);
+                    tracker.TakeCheckpoint(watermark, Marks);
+                    checkpointId++;
+                    break;
+                default:
+                    if (tracker.Due(null, watermark) is not { } progress) break;
+                    var expected = new Dictionary<string, long>(pending);
+                    foreach (var (after, firedDevice, firedAt) in fired)
+                    {
+                        if (after < progress.CheckpointId) continue;
+                        if (!expected.TryGetValue(firedDevice, out var at) || firedAt < at) expected[firedDevice] = firedAt;
+                    }
+                    Assert.Equal(expected.OrderBy(t => t.Key), progress.Progress.Timers.OrderBy(t => t.Key));
+                    if (random.Next(3) > 0) tracker.MarkSaved(progress);
+                    break;
+            }
+        }
     }
 }
