@@ -22,19 +22,13 @@ public sealed class PartitionProgressTests
     [Fact]
     public void A_checkpoint_of_the_version_before_side_marks_reads_as_one_without_marks()
     {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+        var decoded = PartitionProgress.Decode(Written(writer =>
         {
-            writer.Write((byte)2);
-            writer.Write("cluster-a");
-            writer.Write(1_234L);
-            writer.Write(1_764_307_200_000L);
+            Header(writer, version: 2);
             writer.Write7BitEncodedInt(1);
             writer.Write("device-1");
             writer.Write(1_764_307_260_000L);
-        }
-
-        var decoded = PartitionProgress.Decode(Convert.ToBase64String(stream.ToArray()));
+        }));
         Assert.True(decoded.ResumesLike(Progress));
         Assert.Empty(decoded.SideMarks);
     }
@@ -70,13 +64,9 @@ public sealed class PartitionProgressTests
     [Fact]
     public void Encodes_version_4_as_written_before_with_timers_grouped_by_time()
     {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+        var written = Written(writer =>
         {
-            writer.Write((byte)4);
-            writer.Write("cluster-a");
-            writer.Write(1_234L);
-            writer.Write(1_764_307_200_000L);
+            Header(writer, version: 4);
             writer.Write7BitEncodedInt(2);
             writer.Write(60_000L);
             writer.Write7BitEncodedInt(2);
@@ -98,9 +88,9 @@ public sealed class PartitionProgressTests
             writer.Write7BitEncodedInt(2);
             writer.Write("topic-id");
             writer.Write(1_764_307_100_000L);
-        }
+        });
 
-        Assert.Equal(Convert.ToBase64String(stream.ToArray()), Full.Encode());
+        Assert.Equal(written, Full.Encode());
         var decoded = PartitionProgress.Decode(Full.Encode());
         Assert.True(decoded.ResumesLike(Full));
         Assert.Equal(Full.Timers.OrderBy(t => t.Key), decoded.Timers.OrderBy(t => t.Key));
@@ -124,5 +114,21 @@ public sealed class PartitionProgressTests
         Assert.Throws<FormatException>(() => PartitionProgress.Decode(text[..(text.Length / 2 / 4 * 4)]));
         Assert.Throws<FormatException>(() => PartitionProgress.DecodeWithoutTimers(text[..(text.Length / 2 / 4 * 4)]));
         Assert.Throws<FormatException>(() => PartitionProgress.Decode("not base64!"));
+    }
+
+    /// <summary>The fields every version starts with, as <see cref="Progress"/> holds them.</summary>
+    private static void Header(BinaryWriter writer, byte version)
+    {
+        writer.Write(version);
+        writer.Write("cluster-a");
+        writer.Write(1_234L);
+        writer.Write(1_764_307_200_000L);
+    }
+
+    private static string Written(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8)) write(writer);
+        return Convert.ToBase64String(stream.ToArray());
     }
 }
