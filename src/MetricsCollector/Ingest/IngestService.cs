@@ -39,7 +39,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly InputTopic _topic;
     private readonly WriteBacklog _backlog;
     private readonly ILogger<IngestService> _log;
-    private readonly ConcurrentDictionary<TopicPartition, PartitionProgress> _starts = new();
+    private readonly AssignmentStarts _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
     private readonly ConcurrentDictionary<TopicPartition, (int Count, DateTime Last)> _readAgain = new();
     private readonly CancellationTokenSource _stop = new();
@@ -231,7 +231,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
                 await previous.Ended.Task.WaitAsync(ct);
             }
             var progress = await LoadStartAsync(partition, ct);
-            _starts[partition] = progress;
+            _starts.Set(partition, progress);
             starts[partition] = progress.Offset;
         }
         // The partitions' shards move here before their records flow, so devices run where their records arrive.
@@ -317,7 +317,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         IActorRef topN,
         IMaterializer materializer)
     {
-        var start = _starts.TryRemove(partition, out var progress) ? progress : PartitionProgress.Beginning(_epoch);
+        var start = _starts.For(partition, _epoch);
         var stopWaiting = new CancellationTokenSource();
         var context = new PartitionContext
         {
@@ -408,7 +408,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             await Task.Run(() => _sideOutput!.Flush(TimeSpan.FromSeconds(30)), _stop.Token);
             var progress = await LoadStartAsync(partition, _stop.Token);
             if (!_running.TryGetValue(partition, out current) || current != ended) return;
-            _starts[partition] = progress;
+            _starts.Set(partition, progress);
             _control?.Reopen(partition, progress.Offset);
         }
         catch (OperationCanceledException)
