@@ -18,7 +18,6 @@ public sealed class AssignmentStarts
 
     public void Set(TopicPartition partition, PartitionProgress start) => _starts[partition] = start;
 
-    /// <summary>The latest start of <paramref name="partition"/>; the beginning of the log <paramref name="epoch"/> when it was never assigned here.</summary>
-    public PartitionProgress For(TopicPartition partition, string epoch) =>
-        _starts.TryGetValue(partition, out var start) ? start : PartitionProgress.Beginning(epoch);
+    /// <summary>The latest start of <paramref name="partition"/>; null when it was never assigned here.</summary>
+    public PartitionProgress? For(TopicPartition partition) => _starts.TryGetValue(partition, out var start) ? start : null;
 }

@@ -317,7 +317,13 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         IActorRef topN,
         IMaterializer materializer)
     {
-        var start = _starts.For(partition, _epoch);
+        var start = _starts.For(partition);
+        if (start is null)
+        {
+            // Every assignment reads a start before its substream opens; without one, say so rather than start blind.
+            _log.LogWarning("Partition {Partition}: no checkpoint was read for it; starting at the beginning of the log", partition.Partition.Value);
+            start = PartitionProgress.Beginning(_epoch);
+        }
         var stopWaiting = new CancellationTokenSource();
         var context = new PartitionContext
         {

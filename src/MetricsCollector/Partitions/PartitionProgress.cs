@@ -128,9 +128,10 @@ public sealed record PartitionProgress(long Offset, long Watermark, TimerDiction
             using var reader = new BinaryReader(new MemoryStream(bytes, 0, length, writable: false), Encoding.UTF8);
             return Read(reader, withTimers);
         }
-        catch (EndOfStreamException e)
+        catch (IOException e)
         {
-            throw new FormatException("partition progress is truncated", e);
+            // Truncated, or a length that points outside the bytes: a damaged checkpoint, told as a format error.
+            throw new FormatException("partition progress is truncated or damaged", e);
         }
         finally
         {

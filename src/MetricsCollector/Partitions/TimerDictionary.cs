@@ -95,7 +95,7 @@ public sealed class TimerDictionary : IReadOnlyDictionary<string, long>
             for (var d = 0; d < devices; d++)
             {
                 var length = reader.Read7BitEncodedInt();
-                if (reader.BaseStream.Seek(length, SeekOrigin.Current) > reader.BaseStream.Length) throw new EndOfStreamException();
+                if (length < 0 || reader.BaseStream.Seek(length, SeekOrigin.Current) > reader.BaseStream.Length) throw new EndOfStreamException();
             }
         }
     }

@@ -24,8 +24,8 @@ public sealed class AssignmentStartsTests
         starts.Set(Partition, Checkpoint);
         starts.Set(Partition, Checkpoint with { SideMarks = [] });
 
-        var late = starts.For(Partition, "cluster");
-        var next = starts.For(Partition, "cluster");
+        var late = starts.For(Partition)!;
+        var next = starts.For(Partition)!;
 
         Assert.Equal((Checkpoint.Offset, Checkpoint.Watermark), (late.Offset, late.Watermark));
         Assert.Equal((Checkpoint.Offset, Checkpoint.Watermark), (next.Offset, next.Watermark));
@@ -33,15 +33,13 @@ public sealed class AssignmentStartsTests
     }
 
     [Fact]
-    public void A_restart_replaces_the_start_and_a_partition_never_assigned_starts_at_the_beginning()
+    public void A_restart_replaces_the_start_and_a_partition_never_assigned_has_none()
     {
         var starts = new AssignmentStarts();
         starts.Set(Partition, Checkpoint);
         starts.Set(Partition, Checkpoint with { Offset = 1_500 });
-        Assert.Equal(1_500, starts.For(Partition, "cluster").Offset);
+        Assert.Equal(1_500, starts.For(Partition)!.Offset);
 
-        var never = starts.For(new TopicPartition(Partition.Topic, 4), "cluster");
-        Assert.Equal((0L, "cluster"), (never.Offset, never.Epoch));
-        Assert.Empty(never.Timers);
+        Assert.Null(starts.For(new TopicPartition(Partition.Topic, 4)));
     }
 }

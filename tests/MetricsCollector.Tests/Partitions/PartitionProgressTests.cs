@@ -114,6 +114,20 @@ public sealed class PartitionProgressTests
         Assert.Throws<FormatException>(() => PartitionProgress.Decode(text[..(text.Length / 2 / 4 * 4)]));
         Assert.Throws<FormatException>(() => PartitionProgress.DecodeWithoutTimers(text[..(text.Length / 2 / 4 * 4)]));
         Assert.Throws<FormatException>(() => PartitionProgress.Decode("not base64!"));
+        // A device id whose length points past the end, or is negative: damaged, not a crash of another kind.
+        foreach (var length in new[] { 1_000_000, -5 })
+        {
+            var damaged = Written(writer =>
+            {
+                Header(writer, version: 4);
+                writer.Write7BitEncodedInt(1);
+                writer.Write(60_000L);
+                writer.Write7BitEncodedInt(1);
+                writer.Write7BitEncodedInt(length);
+            });
+            Assert.Throws<FormatException>(() => PartitionProgress.Decode(damaged));
+            Assert.Throws<FormatException>(() => PartitionProgress.DecodeWithoutTimers(damaged));
+        }
     }
 
     /// <summary>The fields every version starts with, as <see cref="Progress"/> holds them.</summary>
