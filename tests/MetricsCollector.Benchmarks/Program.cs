@@ -18,6 +18,7 @@ var root = new RootCommand("""
     ClusterBenchmark.RecoveryCommand(),
     ClusterBenchmark.ThroughputCommand(),
     SnapshotBenchmark.Command(),
+    YoungCollectionBenchmark.Command(),
     BeyondBenchmark.ResultsTopicCommand(),
     BeyondBenchmark.FleetCommand(),
     HttpLoad.Command(),
