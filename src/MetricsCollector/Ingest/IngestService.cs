@@ -42,6 +42,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     private readonly AssignmentStarts _starts = new();
     private readonly ConcurrentDictionary<TopicPartition, PartitionContext> _running = new();
     private readonly ConcurrentDictionary<TopicPartition, (int Count, DateTime Last)> _readAgain = new();
+    private readonly ConcurrentDictionary<TopicPartition, long> _outOfRangeAt = new();
     private readonly CancellationTokenSource _stop = new();
     // Shared by the consumer, which fills its arrays, and the partitions, which hand them back.
     private readonly RecordBytePool _recordBytes = new();
@@ -98,9 +99,12 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
             RecordBytes = _recordBytes,
             StartOffsets = LoadStartsAsync,
             OnRevoked = FlushRevokedAsync,
-            OnOffsetOutOfRange = (partition, _) =>
+            OnOffsetOutOfRange = (partition, offset) =>
             {
-                if (_running.TryGetValue(partition, out var context)) context.Abandoned.TrySetResult();
+                if (!_running.TryGetValue(partition, out var context)) return;
+                // Read back once the actor has ended: retention overtaking it is not a replaced log.
+                _outOfRangeAt[partition] = offset;
+                context.Abandoned.TrySetResult();
             },
             OnAssigned = _ => _readiness.MarkAssigned(),
         };
@@ -377,6 +381,7 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         var flushing = new List<Task>();
         foreach (var partition in partitions)
         {
+            _outOfRangeAt.TryRemove(partition, out _);
             if (!_running.TryRemove(partition, out var context)) continue;
             context.Revoked.TrySetResult();
             flushing.Add(context.Ended.Task);
@@ -396,21 +401,31 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
     /// <summary>
     /// A partition actor ended asking to be read again while its partition is still assigned here: once
     /// the side records its actor had in flight have landed (the next one reads them back), the partition
-    /// starts again from its checkpoint. Repeated failures back off up to half a minute.
+    /// starts again from its checkpoint, after the wait <see cref="ReadAgainDelay"/> gives.
     /// </summary>
     private async Task ReadAgainAsync(TopicPartition partition, PartitionContext ended, PartitionEnd end)
     {
         if (ShuttingDown || !_running.TryGetValue(partition, out var current) || current != ended) return;
-        var now = DateTime.UtcNow;
-        var (count, last) = _readAgain.GetValueOrDefault(partition);
-        count = now - last > TimeSpan.FromMinutes(2) ? 1 : count + 1;
-        _readAgain[partition] = (count, now);
-        var delay = TimeSpan.FromSeconds(Math.Min(_settings.Partition.ReadAgainMaxDelay.TotalSeconds, Math.Pow(2, count - 1) - 1));
-        _log.LogWarning("Partition {Partition} ended ({Why}); reading it again from its last commit{Delay}",
-            partition.Partition.Value, end.Why, delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0} s" : "");
         try
         {
-            await Task.Delay(delay, _stop.Token);
+            long? outOfRangeAt = _outOfRangeAt.TryRemove(partition, out var at) ? at : null;
+            var logStart = outOfRangeAt is null ? null : await LogStartAsync(partition);
+            if (ReadAgainDelay.OvertakenByRetention(outOfRangeAt, logStart))
+            {
+                _log.LogWarning("Partition {Partition}: retention deleted offset {Offset} before it was read (the log now starts at {Start}); reading on from its last commit at once",
+                    partition.Partition.Value, outOfRangeAt, logStart);
+            }
+            else
+            {
+                var now = DateTime.UtcNow;
+                var (count, last) = _readAgain.GetValueOrDefault(partition);
+                count = now - last > TimeSpan.FromMinutes(2) ? 1 : count + 1;
+                _readAgain[partition] = (count, now);
+                var delay = ReadAgainDelay.For(count, outOfRangeAt, logStart, _settings.Partition.ReadAgainMaxDelay);
+                _log.LogWarning("Partition {Partition} ended ({Why}); reading it again from its last commit{Delay}",
+                    partition.Partition.Value, end.Why, delay > TimeSpan.Zero ? $" in {delay.TotalSeconds:0} s" : "");
+                await Task.Delay(delay, _stop.Token);
+            }
             await Task.Run(() => _sideOutput!.Flush(TimeSpan.FromSeconds(30)), _stop.Token);
             var progress = await LoadStartAsync(partition, _stop.Token);
             if (!_running.TryGetValue(partition, out current) || current != ended) return;
@@ -420,6 +435,20 @@ public sealed class IngestService : IHostedService, IAsyncDisposable
         catch (OperationCanceledException)
         {
             // The node stops: the next owner reads the partition from its checkpoint.
+        }
+    }
+
+    /// <summary>The partition's first offset now; null when the broker does not say (the caller then backs off as for any end).</summary>
+    private async Task<long?> LogStartAsync(TopicPartition partition)
+    {
+        try
+        {
+            return (await Task.Run(() => _inspector!.LogRange(partition), _stop.Token)).Start;
+        }
+        catch (KafkaException e)
+        {
+            _log.LogWarning("Partition {Partition}: could not read its log's range ({Reason})", partition.Partition.Value, e.Error.Reason);
+            return null;
         }
     }
 

@@ -147,7 +147,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
         // Nothing was taken yet: nothing to flush.
         Receive<StreamCompleted>(_ => End(ReadAgain: false, "stream completed"));
         Receive<Revoked>(_ => End(ReadAgain: false, "revoked"));
-        Receive<Abandoned>(_ => End(ReadAgain: true, "log replaced"));
+        Receive<Abandoned>(_ => End(ReadAgain: true, "offset out of range"));
         Receive<StreamFailed>(failed =>
         {
             _log.Warning(failed.Cause, "Partition {0}: stream failed before it took a record", Partition);
@@ -288,7 +288,7 @@ public sealed class PartitionActor : ReceiveActor, IWithTimers
             _awaitingAck?.Tell(StreamAck.Instance);
             _awaitingAck = null;
         });
-        Receive<Abandoned>(_ => End(ReadAgain: true, "log replaced"));
+        Receive<Abandoned>(_ => End(ReadAgain: true, "offset out of range"));
         Receive<StreamFailed>(failed =>
         {
             _log.Warning(failed.Cause, "Partition {0}: stream failed; flushing what was taken", Partition);

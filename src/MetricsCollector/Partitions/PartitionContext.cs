@@ -67,8 +67,9 @@ public sealed record PartitionContext
     public TaskCompletionSource Revoked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
-    /// Completed by the ingest when the partition's log was found replaced or cut under it: what the
-    /// partition holds belongs to the old log, so it stops at once, without a commit, and is read anew.
+    /// Completed by the ingest when the offset the partition reads at is gone from the broker (its log replaced or
+    /// cut under it, or retention overtook it): what it holds may belong to the old log, so it stops at once,
+    /// without a commit, and is read anew.
     /// </summary>
     public TaskCompletionSource Abandoned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
