@@ -10,10 +10,11 @@ namespace MetricsCollector.Benchmarks;
 /// `young-gc [actors] [seconds] [--rate N] [--writes none|messages|kept] [--allocate MB/s]`: what a young
 /// collection costs with many resident actors, by what their message path writes into old objects. At 100,000
 /// devices the node's young collections pause it for 0.2–1.1 s although they promote little: their cost is in the
-/// old objects that refer to young ones. This separates the actor path's own share from the node's: resident actors (the devices' mailbox, each holding ~6 KB of old state, the
-/// node's heap per device), a steady allocation that sets the collections' pace, and either no messages, a
-/// fresh message to each actor in turn (what Akka stores of it: the mailbox slot, the cell's current message),
-/// or that and the actor keeping it in a field of its own (as a device keeps its newest state).
+/// old objects that refer to young ones. This separates the actor path's own share from the node's: resident
+/// actors (the devices' mailbox, each holding ~6 KB of old state, the node's heap per device), a steady allocation
+/// that sets the collections' pace, and either no messages, a fresh message to each actor in turn (what Akka
+/// stores of it: the mailbox slot, the cell's current message), or that and the actor keeping it in a field of its
+/// own (as a device keeps its newest state).
 /// </summary>
 internal static class YoungCollectionBenchmark
 {
@@ -93,15 +94,15 @@ internal static class YoungCollectionBenchmark
     private static void Drive(IActorRef[] actors, int rate, int allocateMb, CancellationToken stop)
     {
         const int TicksPerSecond = 100;
-        var perTick = rate / TicksPerSecond;
         var garbagePerTick = allocateMb * 1_000_000L / TicksPerSecond;
         var next = 0;
         var clock = Stopwatch.StartNew();
-        long tick = 0;
+        long tick = 0, sent = 0;
         object? sink = null;
         while (!stop.IsCancellationRequested)
         {
-            for (var i = 0; i < perTick; i++)
+            // As many as the rate owes by the end of this tick, so rates below the tick rate send too.
+            for (var owed = (tick + 1) * rate / TicksPerSecond; sent < owed; sent++)
             {
                 actors[next].Tell(new Reading(next, tick), ActorRefs.NoSender);
                 next = (next + 1) % actors.Length;
